@@ -1,0 +1,103 @@
+/*
+ * process/process.h: processes on one node — the scheduler, the compute loop and
+ * the cache of results and snapshots (DESIGN.md §3, §4).
+ *
+ * An aox_procs is the process manager over one store. It is thread-safe: calls for
+ * different processes run in parallel; calls for the same process are serialised by
+ * that process's lock (the node/ worker layer builds queues and deadlines on top).
+ *
+ * Durability: aox_proc_spawn and aox_proc_schedule return only after the assignment
+ * and the slot counter are committed in one store transaction. A result is committed
+ * (with the snapshot manifest, when one is due) before aox_proc_compute returns it.
+ *
+ * Returned messages are owned by the caller (aox_msg_free).
+ */
+#ifndef AOX_PROCESS_PROCESS_H
+#define AOX_PROCESS_PROCESS_H
+
+#include <stdint.h>
+#include "core/error.h"
+#include "core/message.h"
+#include "device/device.h"
+
+typedef struct aox_store aox_store;
+typedef struct aox_procs aox_procs;
+
+typedef struct aox_procs_opts {
+    aox_store *store;              /* required; must outlive the manager */
+    uint64_t   snapshot_every;     /* K: snapshot after every K computed slots (0 = 64) */
+    /* Node clock for assignment timestamps, in ms since the epoch. NULL = real
+     * time (CLOCK_REALTIME). Tests inject a fixed clock. Only the scheduler reads it;
+     * the value is recorded in the assignment, so compute never sees the host clock. */
+    int64_t  (*clock_ms)(void *ud);
+    void      *clock_ud;
+    int64_t    block_height;       /* recorded in every assignment (default 0) */
+    aox_limits max_limits;         /* node maxima; 0 = unlimited */
+    uint64_t   live_states_max;    /* how many device states to keep hot (0 = 1024) */
+} aox_procs_opts;
+
+int  aox_procs_open(const aox_procs_opts *opts, aox_procs **out, aox_err *err);
+/* Snapshots every live state that is ahead of its last snapshot, then frees all. */
+void aox_procs_close(aox_procs *p);
+/* Snapshots every live state that is ahead of its last snapshot (clean shutdown,
+ * SIGUSR1). Returns the number written, or a negative aox code. */
+int  aox_procs_snapshot_all(aox_procs *p, aox_err *err);
+aox_store *aox_procs_store(aox_procs *p);
+
+/* Registers a process: validates the definition (its device must be registered),
+ * stores it and assigns it slot 0 (the definition is slot 0's message). The pid is
+ * the definition's ID. Spawning an existing pid is idempotent: returns 0 with the
+ * existing slot-0 assignment. assignment may be NULL. */
+int aox_proc_spawn(aox_procs *p, const aox_msg *def, char pid[AOX_ID_LEN + 1],
+                   aox_msg **assignment, aox_err *err);
+
+/* Assigns the next dense slot to msg: timestamp (node clock), block-height,
+ * hash-chain = SHA-256(previous hash-chain || message ID) (slot 0: SHA-256 of the
+ * pid's ID bytes || message ID). Scheduling a message whose ID is already assigned in
+ * this process returns its existing assignment (idempotent).
+ * AOX_E_NOT_FOUND for an unknown pid. */
+int aox_proc_schedule(aox_procs *p, const char *pid, const aox_msg *msg,
+                      aox_msg **assignment, aox_err *err);
+
+/* What compute did, for tests, metrics and logs. */
+typedef struct aox_compute_info {
+    uint64_t current_slot;      /* highest assigned slot */
+    int      cached;            /* 1: result came from the cache, nothing ran */
+    int      started_from;      /* 0 live state, 1 snapshot, 2 init */
+    uint64_t start_slot;        /* slot of the state computing started from */
+    uint64_t slots_applied;     /* assignments applied by this call */
+} aox_compute_info;
+
+/* The result of slot N (DESIGN.md §3). AOX_E_NOT_YET when N is not assigned yet
+ * (err names the current slot; info->current_slot has it). info may be NULL. */
+int aox_proc_compute(aox_procs *p, const char *pid, uint64_t slot,
+                     aox_msg **result, aox_compute_info *info, aox_err *err);
+/* The result at the highest assigned slot (computing up to it). */
+int aox_proc_now(aox_procs *p, const char *pid, aox_msg **result,
+                 aox_compute_info *info, aox_err *err);
+/* The result for a message by its ID (computing up to its slot). */
+int aox_proc_result_by_message(aox_procs *p, const char *pid, const char *msg_id,
+                               aox_msg **result, uint64_t *slot, aox_err *err);
+
+/* Reads */
+int aox_proc_current_slot(aox_procs *p, const char *pid, uint64_t *slot, aox_err *err);
+int aox_proc_definition(aox_procs *p, const char *pid, aox_msg **def, aox_err *err);
+int aox_proc_assignment(aox_procs *p, const char *pid, uint64_t slot,
+                        aox_msg **assignment, aox_err *err);
+int aox_proc_slot_of_message(aox_procs *p, const char *pid, const char *msg_id,
+                             uint64_t *slot, aox_err *err);
+/* Assignments from..to inclusive (to clamped to the current slot), in order, calling
+ * fn for each; fn returns non-zero to stop. */
+typedef int (*aox_assign_fn)(void *ud, const aox_msg *assignment);
+int aox_proc_assignments(aox_procs *p, const char *pid, uint64_t from, uint64_t to,
+                         aox_assign_fn fn, void *ud, aox_err *err);
+/* Highest slot with a cached result (the "latest"), without listing slots.
+ * AOX_E_NOT_FOUND if nothing computed yet. */
+int aox_proc_latest_result_slot(aox_procs *p, const char *pid, uint64_t *slot, aox_err *err);
+
+/* Modules: content-addressed bytes (module/<id>, id = base64url SHA-256 of bytes). */
+int aox_module_put(aox_store *s, const void *bytes, size_t len,
+                   char id[AOX_ID_LEN + 1], aox_err *err);
+int aox_module_get(aox_store *s, const char *id, aox_buf *out, aox_err *err);
+
+#endif

@@ -1,0 +1,87 @@
+/*
+ * store/store.h: aox's key-value store interface (DESIGN.md §2, §4).
+ *
+ * Keys and values are byte strings. Keys sort bytewise; slot numbers inside keys are
+ * written as fixed-width big-endian so that scans come out in slot order (see
+ * aox_key_* helpers below). Backends:
+ *
+ *   "lmdb:DIR" or a plain path   LMDB environment in DIR (created if missing); the
+ *                                map size grows on demand. The default.
+ *   "memory:"                    in-process sorted map, for unit tests.
+ *   "redis://host:port"          shared store for a cluster (later issue).
+ *
+ * Thread safety: a store handle may be used from many threads at once. Each single
+ * call is atomic. A batch is applied all-or-nothing by aox_store_batch_commit, and
+ * after a successful commit the data is durable (LMDB: fsync'd) — callers rely on
+ * this to acknowledge assignments and publish results only after they are safe.
+ */
+#ifndef AOX_STORE_STORE_H
+#define AOX_STORE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "core/buf.h"
+#include "core/error.h"
+
+typedef struct aox_store aox_store;
+typedef struct aox_batch aox_batch;
+
+typedef struct aox_store_opts {
+    size_t   map_size_initial;   /* LMDB: initial map size in bytes (0 = 64 MiB) */
+    int      no_sync;            /* 1: skip fsync (tests/benchmarks only) */
+} aox_store_opts;
+
+/* Opens a store from a URI (see above). opts may be NULL. */
+int  aox_store_open(const char *uri, const aox_store_opts *opts,
+                    aox_store **out, aox_err *err);
+void aox_store_close(aox_store *s);                /* NULL-safe */
+const char *aox_store_backend(const aox_store *s); /* "lmdb", "memory", ... */
+
+/* get: appends the value to out (after resetting it). AOX_E_NOT_FOUND if absent. */
+int aox_store_get(aox_store *s, const void *k, size_t kl, aox_buf *out);
+int aox_store_put(aox_store *s, const void *k, size_t kl, const void *v, size_t vl);
+/* del: 0 whether or not the key existed. */
+int aox_store_del(aox_store *s, const void *k, size_t kl);
+
+/* Batches: a list of puts/deletes applied atomically and durably at commit.
+ * The batch is freed by commit (success or failure) or by abort. */
+int  aox_store_batch_begin(aox_store *s, aox_batch **out);
+int  aox_batch_put(aox_batch *b, const void *k, size_t kl, const void *v, size_t vl);
+int  aox_batch_del(aox_batch *b, const void *k, size_t kl);
+int  aox_store_batch_commit(aox_batch *b, aox_err *err);
+void aox_store_batch_abort(aox_batch *b);
+
+/* Scans keys that start with prefix, in ascending order (or descending when
+ * reverse != 0), from `start` inclusive (NULL = from the first / last key of the
+ * prefix). fn returns 0 to continue, non-zero to stop (that value is returned
+ * by scan). Key/value pointers are valid only during the callback. */
+typedef int (*aox_scan_fn)(void *ud, const uint8_t *k, size_t kl,
+                           const uint8_t *v, size_t vl);
+int aox_store_scan(aox_store *s, const void *prefix, size_t pl,
+                   const void *start, size_t sl, int reverse,
+                   aox_scan_fn fn, void *ud);
+
+/* Finds the greatest key that starts with prefix and is <= bound (bound must
+ * start with prefix). Fills key_out/val_out (either may be NULL).
+ * AOX_E_NOT_FOUND if none. Used for "nearest snapshot <= N" and "latest". */
+int aox_store_seek_le(aox_store *s, const void *prefix, size_t pl,
+                      const void *bound, size_t bl,
+                      aox_buf *key_out, aox_buf *val_out);
+
+/* Atomic compare-and-set: if the current value equals expect (expect == NULL means
+ * "key absent"), write v (v == NULL deletes) and return 0; else AOX_E_CONFLICT and
+ * the current value in cur (if non-NULL; empty if absent). */
+int aox_store_cas(aox_store *s, const void *k, size_t kl,
+                  const void *expect, size_t el,
+                  const void *v, size_t vl, aox_buf *cur);
+
+/* Key builders for the layout of DESIGN.md §4, e.g.
+ *   aox_key_proc(&k, pid, "assign", slot)  ->  "proc/<pid>/assign/" + be64(slot)
+ *   aox_key_proc(&k, pid, "def", AOX_KEY_NOSLOT) -> "proc/<pid>/def"
+ * They reset k first. */
+#define AOX_KEY_NOSLOT UINT64_MAX
+int aox_key_proc(aox_buf *k, const char *pid, const char *what, uint64_t slot);
+int aox_key_proc_str(aox_buf *k, const char *pid, const char *what, const char *suffix);
+int aox_key_simple(aox_buf *k, const char *space, const char *name);  /* "module/<id>" */
+
+#endif
