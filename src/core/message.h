@@ -19,9 +19,22 @@
  *            | 'L' uleb(count) value*
  *            | message
  *
+ * The encoding is canonical: uleb128 integers are minimal, keys are non-empty,
+ * lower-case, NUL-free UTF-8 in strictly ascending bytewise order, and NaN has the
+ * one bit pattern above (-0.0 is kept as is). aox_msg_decode accepts only canonical
+ * input, so encode(decode(b)) == b for every accepted b. Containers (messages and
+ * lists, the top-level message included) nest at most AOX_MSG_MAX_DEPTH deep; encode
+ * returns AOX_E_INVALID for a deeper message.
+ *
  * The ID of a message is base64url (no padding, 43 chars) of SHA-256 over its
  * canonical encoding, unless it carries a signature (`signature` + `owner` from an
- * ANS-104 data item): then its ID is the ID given by that format (see core/id.h).
+ * ANS-104 data item): then its ID is the ANS-104 one, base64url(SHA-256(raw
+ * signature bytes)), where the `signature` value is a bytes value holding the
+ * base64url (or base64) text of the raw signature. If that text does not decode (or
+ * the value is not bytes), the canonical-encoding rule applies instead.
+ *
+ * Keys: setters return AOX_E_INVALID for an empty key or one that is not valid
+ * UTF-8; only ASCII letters are lower-cased.
  */
 #ifndef AOX_CORE_MESSAGE_H
 #define AOX_CORE_MESSAGE_H
@@ -50,6 +63,7 @@ struct aox_value {
 };
 
 #define AOX_ID_LEN 43          /* base64url SHA-256, no padding */
+#define AOX_MSG_MAX_DEPTH 64    /* max nesting of messages/lists, top level included */
 
 /* Lifetime */
 aox_msg *aox_msg_new(void);                        /* NULL on OOM */
@@ -91,12 +105,19 @@ int  aox_value_copy(aox_value *dst, const aox_value *src);
 int  aox_value_equal(const aox_value *a, const aox_value *b);
 int  aox_msg_equal(const aox_msg *a, const aox_msg *b);
 
-/* Canonical encoding. encode appends to out. decode is strict (rejects trailing bytes,
- * unsorted/duplicate keys, bad tags, truncated input) with AOX_E_CORRUPT/AOX_E_INVALID. */
+/* Canonical encoding. encode appends to out (out is unchanged on failure). decode is
+ * strict (rejects trailing bytes, unsorted/duplicate keys, bad tags, truncated input,
+ * non-minimal integers, lengths beyond the input, nesting deeper than
+ * AOX_MSG_MAX_DEPTH): AOX_E_CORRUPT with the offset in err, AOX_E_NOMEM, or
+ * AOX_E_INVALID for a NULL input. */
 int aox_msg_encode(const aox_msg *m, aox_buf *out);
 int aox_msg_decode(const uint8_t *p, size_t n, aox_msg **out, aox_err *err);
 
 /* The message's ID (43 chars + NUL) as defined above. */
 int aox_msg_id(const aox_msg *m, char out[AOX_ID_LEN + 1]);
+
+/* 1 when p[0..n) is well-formed UTF-8 (no overlongs, surrogates or code points
+ * above U+10FFFF; NUL allowed), else 0. */
+int aox_utf8_valid(const void *p, size_t n);
 
 #endif
