@@ -1,0 +1,121 @@
+/* wasi.h: a minimal, deterministic WASI preview1 host for aox's WebAssembly engine.
+ *
+ * Everything a guest can observe comes from the caller: arguments, environment,
+ * stdin bytes, a virtual clock and a random seed. Nothing is read from the host
+ * (no real clock, no real files, no host entropy), so two runs with the same
+ * configuration see the same world and produce the same output.
+ *
+ * What is implemented (module "wasi_snapshot_preview1"):
+ *   args_get/args_sizes_get, environ_get/environ_sizes_get,
+ *   fd_write (fd 1, 2 -> the caller's sink or an internal capture buffer),
+ *   fd_read (fd 0 <- caller-supplied bytes), fd_close, fd_seek/fd_tell (ESPIPE on
+ *   stdio), fd_fdstat_get, fd_fdstat_set_flags, fd_prestat_get/fd_prestat_dir_name
+ *   (no preopens: EBADF), proc_exit (ends the call: see aox_wasi_run_start),
+ *   clock_time_get/clock_res_get (virtual clock), random_get (SHA-256 counter-mode
+ *   stream from the seed), sched_yield, poll_oneoff (clock and stdio subscriptions
+ *   complete at once; clock subscriptions advance the virtual clock).
+ * Every other preview1 function the module imports is linked to a stub returning
+ * ENOSYS (52), so modules that merely import e.g. path_open still run.
+ *
+ * State: one aox_wasi per guest instance. It keeps an fd table (today: 0 stdin,
+ * 1 stdout, 2 stderr) so that a per-process in-memory file system can be added
+ * later as new fd kinds without changing this API.
+ *
+ * Threads: an aox_wasi is used by one thread at a time, like the instance it serves.
+ */
+#ifndef AOX_WASI_H
+#define AOX_WASI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wasm/wasm.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* WASI errno values used by this host (preview1 numbering). */
+enum {
+  AOX_WASI_ESUCCESS = 0,
+  AOX_WASI_EBADF = 8,
+  AOX_WASI_EFAULT = 21,
+  AOX_WASI_EINVAL = 28,
+  AOX_WASI_EIO = 29,
+  AOX_WASI_ENOSPC = 51,
+  AOX_WASI_ENOSYS = 52,
+  AOX_WASI_ESPIPE = 70
+};
+
+/* Output sink: receives the bytes a guest writes to fd 1 or 2. Return 0 to accept
+ * them, or a WASI errno to fail the guest's fd_write. */
+typedef int (*aox_wasi_write_fn)(void *ud, int fd, const uint8_t *data, size_t len);
+
+/* Configuration. Strings and buffers are copied by aox_wasi_new(); the caller may
+ * free them afterwards. Zero-initialise and set what you need. */
+typedef struct aox_wasi_config {
+  int argc;                     /* argv[0] is the program name the guest sees */
+  const char *const *argv;
+  size_t envc;                  /* "KEY=VALUE" strings */
+  const char *const *envp;
+  const uint8_t *stdin_data;    /* bytes fd 0 reads, then EOF */
+  size_t stdin_len;
+  aox_wasi_write_fn write;      /* NULL: capture into internal buffers (see below) */
+  void *write_ud;
+  size_t max_capture;           /* capture cap per stream in bytes; 0 = 16 MiB. Beyond
+                                   it fd_write fails with ENOSPC. */
+  uint64_t clock_ns;            /* virtual clock start (all clock ids), in ns */
+  uint64_t clock_step_ns;       /* added after each clock_time_get (0 = frozen) */
+  uint64_t clock_res_ns;        /* reported resolution; 0 = 1 */
+  const uint8_t *seed;          /* random_get seed; may be empty */
+  size_t seed_len;
+} aox_wasi_config;
+
+typedef struct aox_wasi aox_wasi;
+
+/* Create a WASI context. Returns 0, or -1 on allocation failure / bad config.
+ * Free with aox_wasi_free(). */
+int aox_wasi_new(const aox_wasi_config *cfg, aox_wasi **out);
+void aox_wasi_free(aox_wasi *w);
+
+/* Add to `imps` a host function for every "wasi_snapshot_preview1" function import
+ * of `module`: the implementation if we have one, else an ENOSYS stub with the
+ * import's own signature. Other imports are left alone. `w` must outlive every
+ * instance created with `imps`. Returns 0 or a WASM_E* code. */
+int aox_wasi_link(aox_wasi *w, const wasm_module *module, wasm_imports *imps);
+
+/* Whether `module` imports anything from "wasi_snapshot_preview1". */
+int aox_wasi_module_uses_wasi(const wasm_module *module);
+
+/* Outcome of running a command module. */
+typedef enum {
+  AOX_WASI_RUN_EXIT = 0,   /* returned from _start (exit code 0) or called proc_exit */
+  AOX_WASI_RUN_TRAP,       /* the guest trapped (trap filled; includes out of fuel) */
+  AOX_WASI_RUN_EXCEPTION,  /* an uncaught wasm exception escaped _start */
+  AOX_WASI_RUN_ERROR       /* no _start export, or it has the wrong type */
+} aox_wasi_run_result;
+
+/* Call the command entry point `_start` of `inst` (whose imports came from
+ * aox_wasi_link on this context). proc_exit(n) unwinds the guest through the
+ * engine's trap path and is reported as AOX_WASI_RUN_EXIT with *exit_code = n.
+ * `trap` (may be NULL) receives the trap for AOX_WASI_RUN_TRAP/EXCEPTION. */
+aox_wasi_run_result aox_wasi_run_start(aox_wasi *w, wasm_instance *inst,
+                                       int *exit_code, wasm_trap *trap);
+
+/* Whether the guest called proc_exit, and with which code. */
+int aox_wasi_exited(const aox_wasi *w, int *exit_code);
+
+/* Captured output (only when cfg.write was NULL). The pointer stays valid until the
+ * next guest write or aox_wasi_free(). fd is 1 or 2; other fds give NULL. */
+const uint8_t *aox_wasi_output(const aox_wasi *w, int fd, size_t *len);
+
+/* Number of random bytes handed out so far (the position in the random stream). */
+uint64_t aox_wasi_random_position(const aox_wasi *w);
+
+/* The current value of the virtual clock in ns. */
+uint64_t aox_wasi_clock(const aox_wasi *w);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* AOX_WASI_H */
