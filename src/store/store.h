@@ -24,6 +24,10 @@
 #include "core/error.h"
 
 typedef struct aox_store aox_store;
+
+/* Keys have 1..AOX_STORE_KEY_MAX bytes (LMDB's default limit); calls given an empty or
+ * longer key (or a longer prefix/start/bound) return AOX_E_INVALID on every backend. */
+#define AOX_STORE_KEY_MAX 511
 typedef struct aox_batch aox_batch;
 
 typedef struct aox_store_opts {
@@ -54,7 +58,8 @@ void aox_store_batch_abort(aox_batch *b);
 /* Scans keys that start with prefix, in ascending order (or descending when
  * reverse != 0), from `start` inclusive (NULL = from the first / last key of the
  * prefix). fn returns 0 to continue, non-zero to stop (that value is returned
- * by scan). Key/value pointers are valid only during the callback. */
+ * by scan). Key/value pointers are valid only during the callback. The callback may
+ * read from the store but must not write to it (the scan holds a read transaction). */
 typedef int (*aox_scan_fn)(void *ud, const uint8_t *k, size_t kl,
                            const uint8_t *v, size_t vl);
 int aox_store_scan(aox_store *s, const void *prefix, size_t pl,
@@ -78,7 +83,9 @@ int aox_store_cas(aox_store *s, const void *k, size_t kl,
 /* Key builders for the layout of DESIGN.md §4, e.g.
  *   aox_key_proc(&k, pid, "assign", slot)  ->  "proc/<pid>/assign/" + be64(slot)
  *   aox_key_proc(&k, pid, "def", AOX_KEY_NOSLOT) -> "proc/<pid>/def"
- * They reset k first. */
+ * They reset k first. pid/what/space must be non-empty and contain no '/'
+ * (AOX_E_INVALID otherwise). An empty suffix/name gives the scan prefix of that
+ * space, e.g. aox_key_proc_str(&k, pid, "assign", "") -> "proc/<pid>/assign/". */
 #define AOX_KEY_NOSLOT UINT64_MAX
 int aox_key_proc(aox_buf *k, const char *pid, const char *what, uint64_t slot);
 int aox_key_proc_str(aox_buf *k, const char *pid, const char *what, const char *suffix);

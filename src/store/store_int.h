@@ -1,0 +1,58 @@
+/*
+ * store/store_int.h: private backend interface of the store layer. Nothing outside
+ * src/store/ includes this file.
+ *
+ * store.c validates arguments (key lengths, scan bounds) and normalises scans before
+ * calling a backend, so backends may assume:
+ *   - every key has 1..AOX_STORE_KEY_MAX bytes;
+ *   - scan: start is NULL or begins with prefix (a start before the prefix range has
+ *     been turned into NULL or an empty result, one after it likewise);
+ *   - seek_le: bound begins with prefix.
+ * A backend without seek_le gets it from a reverse scan (store.c).
+ */
+#ifndef AOX_STORE_STORE_INT_H
+#define AOX_STORE_STORE_INT_H
+
+#include "store/store.h"
+
+/* One batched operation; pointers stay valid for the duration of batch(). */
+typedef struct aox_store_op {
+    int            del;      /* 1: delete k (v ignored) */
+    const uint8_t *k;
+    size_t         kl;
+    const uint8_t *v;
+    size_t         vl;
+} aox_store_op;
+
+typedef struct aox_store_ops {
+    const char *name;        /* "lmdb", "memory", "redis" */
+    int  (*get)(void *impl, const uint8_t *k, size_t kl, aox_buf *out);
+    int  (*put)(void *impl, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl);
+    int  (*del)(void *impl, const uint8_t *k, size_t kl);
+    /* All ops or none, in order (a later op on the same key wins), durable on 0. */
+    int  (*batch)(void *impl, const aox_store_op *ops, size_t n, aox_err *err);
+    int  (*scan)(void *impl, const uint8_t *prefix, size_t pl,
+                 const uint8_t *start, size_t sl, int reverse,
+                 aox_scan_fn fn, void *ud);
+    int  (*seek_le)(void *impl, const uint8_t *prefix, size_t pl,
+                    const uint8_t *bound, size_t bl, aox_buf *key_out, aox_buf *val_out);
+    int  (*cas)(void *impl, const uint8_t *k, size_t kl, const uint8_t *expect, size_t el,
+                const uint8_t *v, size_t vl, aox_buf *cur);
+    void (*close)(void *impl);
+} aox_store_ops;
+
+/* Backend constructors: fill *impl and return the ops table through *ops. */
+int aox_store_memory_open(const aox_store_opts *o, const aox_store_ops **ops,
+                          void **impl, aox_err *err);
+int aox_store_lmdb_open(const char *dir, const aox_store_opts *o,
+                        const aox_store_ops **ops, void **impl, aox_err *err);
+
+/* Helpers shared by backends (store.c). */
+int    aox_store_key_cmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl);
+int    aox_store_has_prefix(const uint8_t *k, size_t kl, const uint8_t *p, size_t pl);
+/* The smallest key greater than every key starting with p: p with trailing 0xff
+ * bytes dropped and the last byte incremented, written to out (pl bytes room).
+ * Returns its length, or 0 when no such key exists (p empty or all 0xff). */
+size_t aox_store_prefix_succ(const uint8_t *p, size_t pl, uint8_t *out);
+
+#endif
