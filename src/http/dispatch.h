@@ -1,0 +1,115 @@
+/*
+ * http/dispatch.h: the HTTP API as plain functions, independent of the server
+ * library — routing a (method, path) to a route, and serving a parsed request
+ * against the process manager. http/server.c is the thin libmicrohttpd glue
+ * around aox_http_dispatch; unit tests call it directly without sockets.
+ *
+ * Routes (DESIGN.md §6; `<pid>` may also be written `<pid>~process@1.0`):
+ *
+ *   GET  /healthz                         {"ok":true}
+ *   GET  /~meta@1.0/info                  node info (from the info callback)
+ *   GET  /~meta@1.0/log-level             {"level":"info"}
+ *   POST /~meta@1.0/log-level             body {"level":"debug"} -> {"level":"debug"}
+ *   POST /spawn                           definition JSON -> {"process":pid,"assignment":{..}}
+ *   POST /modules                         raw bytes -> {"id":"<43 chars>"}
+ *   GET  /modules/<id>                    raw bytes (application/octet-stream)
+ *   GET  /<pid>                           the process definition
+ *   POST /<pid>/schedule                  message JSON -> its assignment
+ *   GET  /<pid>/schedule?from=&to=        a page of assignments (see below)
+ *   GET  /<pid>/compute?slot=N            result of slot N   (also /<pid>/compute/N)
+ *   GET  /<pid>/now                       result at the current slot
+ *   GET  /<pid>/slot                      {"current":N}      (also /<pid>/slot/current)
+ *   GET  /<pid>/result/<message-id>       result of the slot holding that message
+ *   GET  /result/<message-id>?process-id=<pid>   the same, ao compute-unit form
+ *
+ * Errors: {"error":{"code":"<aox code name>","message":"..."}} with the status of
+ * core/error.h's table (400 bad input, 404 unknown route or process, 405 wrong
+ * method with an Allow header, 413 too large, 425 not yet — with "current": N in
+ * the error object — and 5xx only for node faults). A rejected request changes
+ * nothing.
+ */
+#ifndef AOX_HTTP_DISPATCH_H
+#define AOX_HTTP_DISPATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+#include "core/buf.h"
+#include "core/error.h"
+#include "core/message.h"
+
+typedef struct aox_procs aox_procs;
+
+typedef enum aox_route_kind {
+    AOX_R_NONE = 0,
+    AOX_R_HEALTHZ, AOX_R_INFO, AOX_R_LOG_LEVEL_GET, AOX_R_LOG_LEVEL_SET,
+    AOX_R_SPAWN, AOX_R_MODULE_ADD, AOX_R_MODULE_GET,
+    AOX_R_DEFINITION, AOX_R_SCHEDULE, AOX_R_ASSIGNMENTS, AOX_R_COMPUTE, AOX_R_NOW,
+    AOX_R_SLOT, AOX_R_RESULT, AOX_R_CU_RESULT,
+    AOX_R__COUNT
+} aox_route_kind;
+
+#define AOX_ROUTE_ARG_MAX 128
+
+typedef struct aox_route {
+    aox_route_kind kind;
+    char pid[AOX_ID_LEN + 1];          /* "" unless the path names a process */
+    char arg[AOX_ROUTE_ARG_MAX];       /* message/module ID or path slot; "" if none */
+    const char *allow;                 /* on AOX_E_METHOD: the methods allowed */
+} aox_route;
+
+/* Short stable name of a route kind for logs ("compute"); "unknown" for NONE. */
+const char *aox_route_name(aox_route_kind k);
+
+/* Routes method + path (path without the query string, already %-decoded).
+ * Returns 0, AOX_E_NOT_FOUND (no such route; a path segment that is not a
+ * well-formed ID counts as no such route) or AOX_E_METHOD (route exists, method
+ * not allowed: r->allow says which are). err gets a message in both cases. */
+int aox_http_route(const char *method, const char *path, aox_route *r, aox_err *err);
+
+/* Parses a slot number: decimal digits only, no sign, fits in uint64.
+ * Returns 0 or AOX_E_INVALID. */
+int aox_http_parse_slot(const char *s, uint64_t *out);
+
+/* What the info route returns: a new JSON object reference (or NULL on OOM). */
+typedef json_t *(*aox_http_info_fn)(void *ud);
+
+/* Shared, read-only context of a server (all pointers outlive it). */
+typedef struct aox_http_ctx {
+    aox_procs        *procs;
+    uint64_t          page_max;    /* most assignments per GET /<pid>/schedule (>= 1) */
+    aox_http_info_fn  info;        /* may be NULL: info returns {} */
+    void             *info_ud;
+} aox_http_ctx;
+
+/* Query-string lookup: the value of key, or NULL when absent. */
+typedef const char *(*aox_http_query_fn)(void *ud, const char *key);
+
+typedef struct aox_http_request {
+    const char        *method;     /* "GET", "POST", ... */
+    const char        *path;       /* without query string */
+    aox_http_query_fn  query;      /* may be NULL (no query string) */
+    void              *query_ud;
+    const uint8_t     *body;       /* may be NULL when body_len == 0 */
+    size_t             body_len;
+} aox_http_request;
+
+typedef struct aox_http_response {
+    int          status;           /* HTTP status */
+    aox_buf      body;             /* owned; aox_http_response_free releases it */
+    const char  *content_type;     /* static string */
+    const char  *allow;            /* non-NULL: send an Allow header (405) */
+    char         compute[160];     /* non-empty: X-Aox-Compute header (how compute ran) */
+    aox_route_kind route;          /* for logs */
+} aox_http_response;
+
+/* Serves one request. Always fills resp (an error becomes an error response);
+ * returns the aox code of the outcome (0 on success) for logs and tests. */
+int  aox_http_dispatch(const aox_http_ctx *ctx, const aox_http_request *req,
+                       aox_http_response *resp);
+void aox_http_response_free(aox_http_response *resp);
+
+/* Fills resp with the JSON error body for err (status from the code's table). */
+void aox_http_error_response(aox_http_response *resp, const aox_err *err);
+
+#endif
