@@ -107,6 +107,10 @@ int  aox_device_register_builtin(void);
 
 /* The device named by a process definition: `execution-device`, else `device`. */
 const char *aox_device_name_of(const aox_msg *def);
+/* Checks that the device a definition names is registered (for stack@1.0: every
+ * device in its `device-stack`, and `passes` in 1..16). AOX_E_INVALID naming the
+ * device otherwise. Cheap: runs no device code. (Added by the process layer.) */
+int aox_device_check(const aox_msg *def, aox_err *err);
 
 /* Result helpers */
 int aox_result_set_error(aox_msg *result, int code, const char *fmt, ...)

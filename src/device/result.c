@@ -1,0 +1,35 @@
+/*
+ * device/result.c: helpers for result messages (see device.h for the keys).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "device/device.h"
+
+int aox_result_set_error(aox_msg *result, int code, const char *fmt, ...)
+{
+    char text[AOX_ERR_MSG_MAX];
+    aox_msg *e;
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    e = aox_msg_new();
+    if (!e)
+        return AOX_E_NOMEM;
+    rc = aox_msg_set_str(e, "code", aox_code_name(code));
+    if (!rc)
+        rc = aox_msg_set_str(e, "message", text);
+    if (rc) {
+        aox_msg_free(e);
+        return rc;
+    }
+    return aox_msg_take_msg(result, "error", e);
+}
+
+int aox_result_is_error(const aox_msg *result)
+{
+    return result && aox_msg_get(result, "error") != NULL;
+}

@@ -1,0 +1,412 @@
+/*
+ * process/compute.c: the compute loop (DESIGN.md §3).
+ *
+ *   compute(pid, N):
+ *     1. result/<N> in the store            -> return it, nothing runs (info.cached)
+ *     2. N > current slot                   -> AOX_E_NOT_YET (info.current_slot)
+ *     3. pick a start state, under the process's state_mu:
+ *          live state at a slot < N          (started_from 0)
+ *          nearest snapshot S <= N-1, when there is no usable live state or S is
+ *            further along than it         (started_from 1)
+ *          init, at slot 0                   (started_from 2)
+ *        A live state at or beyond N is never rewound: the start state is then a
+ *        scratch state (snapshot or init) that is replayed and freed; the live one is
+ *        left alone. (A live state at exactly N never needs this: N's result would
+ *        have been cached before the state moved past N-1.)
+ *     4. apply slots start+1..N. Each result gets `process`, `slot` and, when the
+ *        device has `digest`, `state-digest` (base64url SHA-256). Results, and the
+ *        snapshot manifest of every slot that is a multiple of K, are committed in
+ *        batches of at most FLUSH_SLOTS slots / FLUSH_BYTES bytes, and always before
+ *        compute returns — so no caller ever sees a result that is not durable.
+ *        A guest failure result is cached like any other; the device rolled back.
+ *     5. a node fault (device returns non-OK) is not cached: results committed so far
+ *        stay, the state is dropped and the error returned.
+ *
+ *   Slot 0 (the definition) has the result {process, slot: 0, state-digest?}, written
+ *   when init runs.
+ */
+#include <string.h>
+
+#include "core/id.h"
+#include "core/log.h"
+#include "process/proc_int.h"
+
+#define FLUSH_SLOTS 64
+#define FLUSH_BYTES (4u << 20)
+
+/* Adds process, slot and state-digest to a result and encodes it. */
+static int finish_result(proc_entry *e, void *state, uint64_t slot, aox_msg *res,
+                         aox_buf *enc)
+{
+    int rc = aox_msg_set_str(res, "process", e->pid);
+    if (!rc)
+        rc = aox_msg_set_int(res, "slot", (int64_t)slot);
+    if (!rc && e->ops->digest) {
+        uint8_t d[32];
+        char ds[AOX_ID_LEN + 1];
+        if (e->ops->digest(state, d) == AOX_OK) {
+            aox_id_from_hash(d, ds);
+            rc = aox_msg_set_str(res, "state-digest", ds);
+        }
+    }
+    if (!rc) {
+        aox_buf_reset(enc);
+        rc = aox_msg_encode(res, enc);
+    }
+    return rc;
+}
+
+static int commit_one(aox_procs *p, const char *pid, uint64_t slot, const aox_buf *enc,
+                      aox_err *err)
+{
+    aox_batch *b = NULL;
+    int rc = aox_store_batch_begin(p->store, &b);
+    if (!rc)
+        rc = proc_result_put(b, pid, slot, enc);
+    if (rc) {
+        if (b)
+            aox_store_batch_abort(b);
+        return aox_err_set(err, rc, "out of memory");
+    }
+    return aox_store_batch_commit(b, err);
+}
+
+/* Runs init into r (at slot 0) and makes sure result/0 exists. *res0 (may be NULL)
+ * receives slot 0's result. */
+static int run_init(aox_procs *p, proc_entry *e, proc_run *r, aox_msg **res0, aox_err *err)
+{
+    aox_device_env env = { e->pid, p->store, &e->limits };
+    aox_msg *res = NULL, *cached = NULL;
+    aox_buf enc = {0};
+    int rc;
+
+    rc = e->ops->init(&env, e->def, &r->state, err);
+    if (rc) {
+        r->state = NULL;
+        if (!err || err->code == AOX_OK)
+            aox_err_set(err, rc, "device %s: init failed", e->ops->name);
+        return rc;
+    }
+    r->at_slot = 0;
+    r->snap_slot = 0;
+    aox_buf_free(&r->base);
+
+    rc = proc_result_get(p, e->pid, 0, &cached);
+    if (rc == AOX_OK) {
+        if (res0)
+            *res0 = cached;
+        else
+            aox_msg_free(cached);
+        return AOX_OK;
+    }
+    res = aox_msg_new();
+    rc = res ? finish_result(e, r->state, 0, res, &enc) : AOX_E_NOMEM;
+    if (rc)
+        aox_err_set(err, rc, "out of memory");
+    else
+        rc = commit_one(p, e->pid, 0, &enc, err);
+    aox_buf_free(&enc);
+    if (rc == AOX_OK && res0)
+        *res0 = res;
+    else
+        aox_msg_free(res);
+    return rc;
+}
+
+static int run_restore(aox_procs *p, proc_entry *e, proc_run *r, uint64_t slot,
+                       aox_buf *manifest, aox_err *err)
+{
+    aox_device_env env = { e->pid, p->store, &e->limits };
+    aox_snap_reader *rd = NULL;
+    int rc = aox_snap_reader_new(p->store, manifest->data, manifest->len, &rd, err);
+    if (rc)
+        return rc;
+    rc = e->ops->restore(&env, e->def, rd, &r->state, err);
+    aox_snap_reader_free(rd);
+    if (rc) {
+        r->state = NULL;
+        return rc;
+    }
+    r->at_slot = slot;
+    r->snap_slot = slot;
+    aox_buf_free(&r->base);
+    r->base = *manifest;
+    *manifest = (aox_buf){0};
+    return AOX_OK;
+}
+
+/* Applies slots r->at_slot+1 .. to. *last receives slot `to`'s result. On failure the
+ * caller must drop r (its state and base may disagree). */
+static int advance(aox_procs *p, proc_entry *e, proc_run *r, uint64_t to, aox_msg **last,
+                   uint64_t *applied, aox_err *err)
+{
+    const uint64_t K = p->opts.snapshot_every;
+    aox_batch *b = NULL;
+    size_t pending = 0, pending_bytes = 0;
+    aox_buf enc = {0}, manifest = {0}, k = {0};
+    uint64_t snap_at = 0;
+    aox_msg *a = NULL, *res = NULL;
+    int rc = AOX_OK;
+
+    while (r->at_slot < to) {
+        uint64_t s = r->at_slot + 1;
+        const aox_msg *body;
+        aox_call call;
+        int64_t ts = 0, height = 0;
+
+        rc = proc_assignment_get(p, e->pid, s, &a, err);
+        if (rc == AOX_E_NOT_FOUND)
+            rc = aox_err_set(err, AOX_E_CORRUPT, "slot %llu of %s is counted but missing",
+                             (unsigned long long)s, e->pid);
+        if (rc)
+            goto fail;
+        body = aox_msg_get_msg(a, "body");
+        if (!body) {
+            rc = aox_err_set(err, AOX_E_CORRUPT, "assignment %llu of %s has no body",
+                             (unsigned long long)s, e->pid);
+            goto fail;
+        }
+        (void)aox_msg_get_int(a, "timestamp", &ts);
+        (void)aox_msg_get_int(a, "block-height", &height);
+        memset(&call, 0, sizeof call);
+        call.pid = e->pid;
+        call.process = e->def;
+        call.assignment = a;
+        call.message = body;
+        call.slot = s;
+        call.timestamp = ts;
+        call.block_height = height;
+        call.limits = &e->limits;
+
+        res = aox_msg_new();
+        if (!res) {
+            rc = aox_err_set(err, AOX_E_NOMEM, "out of memory");
+            goto fail;
+        }
+        if (err)
+            aox_err_clear(err);
+        rc = e->ops->compute(r->state, &call, res, err);
+        if (rc) {
+            if (!err || err->code == AOX_OK)
+                aox_err_set(err, rc, "device %s failed at slot %llu", e->ops->name,
+                            (unsigned long long)s);
+            aox_log(AOX_LOG_WARN, "node_fault", "\"pid\":\"%s\",\"slot\":%llu,\"code\":\"%s\"",
+                    e->pid, (unsigned long long)s, aox_code_name(rc));
+            goto fail;
+        }
+        r->at_slot = s;
+        rc = finish_result(e, r->state, s, res, &enc);
+        if (!rc && !b)
+            rc = aox_store_batch_begin(p->store, &b);
+        if (!rc)
+            rc = proc_result_put(b, e->pid, s, &enc);
+        if (rc) {
+            aox_err_set(err, rc, "out of memory");
+            goto fail;
+        }
+        pending++;
+        pending_bytes += enc.len;
+        if (s % K == 0) {
+            rc = proc_snap_take(p, e, r, &manifest, err);
+            if (!rc) rc = aox_key_proc(&k, e->pid, "snap", s);
+            if (!rc) rc = aox_batch_put(b, k.data, k.len, manifest.data, manifest.len);
+            if (rc)
+                goto fail;
+            snap_at = s;
+        }
+        if (pending >= FLUSH_SLOTS || pending_bytes >= FLUSH_BYTES || s == to ||
+            snap_at == s) {
+            aox_batch *cb = b;
+            b = NULL;
+            rc = aox_store_batch_commit(cb, err);
+            if (rc)
+                goto fail;
+            pending = 0;
+            pending_bytes = 0;
+            if (snap_at == s) {
+                aox_buf_free(&r->base);
+                r->base = manifest;
+                manifest = (aox_buf){0};
+                r->snap_slot = s;
+            }
+        }
+        (*applied)++;
+        aox_msg_free(a);
+        a = NULL;
+        if (s == to && last) {
+            *last = res;
+            res = NULL;
+        }
+        aox_msg_free(res);
+        res = NULL;
+    }
+    goto done;
+fail:
+    /* Results already in `b` are valid (deterministic); keep them unless the failure
+     * was the commit itself. */
+    if (b)
+        (void)aox_store_batch_commit(b, NULL);
+    b = NULL;
+done:
+    if (b)
+        aox_store_batch_abort(b);
+    aox_msg_free(a);
+    aox_msg_free(res);
+    aox_buf_free(&enc);
+    aox_buf_free(&manifest);
+    aox_buf_free(&k);
+    return rc;
+}
+
+int aox_proc_compute(aox_procs *p, const char *pid, uint64_t slot,
+                     aox_msg **result, aox_compute_info *info, aox_err *err)
+{
+    aox_compute_info dummy;
+    proc_entry *e = NULL;
+    proc_run scratch = {0}, *r;
+    aox_buf manifest = {0};
+    uint64_t cur, snap_slot = 0;
+    aox_msg *res = NULL;
+    int rc, locked = 0, have_snap = 0, live_changed = 0;
+
+    *result = NULL;
+    if (!info)
+        info = &dummy;
+    memset(info, 0, sizeof *info);
+    rc = proc_entry_get(p, pid, &e, err);
+    if (rc)
+        return rc;
+    rc = proc_current_slot(p, pid, &cur, err);
+    if (rc)
+        goto done;
+    info->current_slot = cur;
+
+    /* 1. cached */
+    rc = proc_result_get(p, pid, slot, &res);
+    if (rc == AOX_OK) {
+        info->cached = 1;
+        goto done;
+    }
+    if (rc != AOX_E_NOT_FOUND) {
+        aox_err_set(err, rc, "cannot read result %llu of %s", (unsigned long long)slot, pid);
+        goto done;
+    }
+    /* 4. not yet */
+    if (slot > cur) {
+        rc = aox_err_set(err, AOX_E_NOT_YET, "slot %llu of %s is not assigned yet "
+                         "(current slot %llu)", (unsigned long long)slot, pid,
+                         (unsigned long long)cur);
+        goto done;
+    }
+
+    pthread_mutex_lock(&e->state_mu);
+    locked = 1;
+    rc = proc_result_get(p, pid, slot, &res);           /* computed while we waited? */
+    if (rc == AOX_OK) {
+        info->cached = 1;
+        goto done;
+    }
+
+    /* 2. pick the start */
+    if (slot > 0) {
+        rc = proc_snap_find(p, pid, slot - 1, &snap_slot, &manifest);
+        if (rc == AOX_OK)
+            have_snap = 1;
+        else if (rc != AOX_E_NOT_FOUND) {
+            aox_err_set(err, rc, "cannot read the snapshots of %s", pid);
+            goto done;
+        }
+    }
+    if (e->live.state && e->live.at_slot < slot &&
+        !(have_snap && snap_slot > e->live.at_slot)) {
+        r = &e->live;
+        info->started_from = 0;
+    } else {
+        if (e->live.state && e->live.at_slot < slot) {
+            proc_run_clear(e, &e->live);                /* a snapshot is further along */
+            live_changed = 1;
+        }
+        r = e->live.state ? &scratch : &e->live;
+        if (r == &e->live)
+            live_changed = 1;
+        rc = AOX_E_NOT_FOUND;
+        if (have_snap) {
+            aox_err rerr = {0};
+            rc = run_restore(p, e, r, snap_slot, &manifest, &rerr);
+            if (rc == AOX_OK) {
+                info->started_from = 1;
+            } else {
+                /* A bad snapshot is an optimisation lost, not a reason to fail. */
+                aox_log(AOX_LOG_WARN, "snapshot_restore_failed",
+                        "\"pid\":\"%s\",\"slot\":%llu,\"code\":\"%s\"", pid,
+                        (unsigned long long)snap_slot, aox_code_name(rerr.code));
+                if (rc == AOX_E_NOMEM) {
+                    if (err)
+                        *err = rerr;
+                    goto done;
+                }
+            }
+        }
+        if (rc != AOX_OK) {
+            rc = run_init(p, e, r, slot == 0 ? &res : NULL, err);
+            if (rc)
+                goto done;
+            info->started_from = 2;
+        }
+    }
+    info->start_slot = r->at_slot;
+
+    /* 3. apply */
+    if (slot > r->at_slot) {
+        rc = advance(p, e, r, slot, &res, &info->slots_applied, err);
+        if (rc) {
+            proc_run_clear(e, r);
+            if (r == &e->live)
+                live_changed = 1;
+            goto done;
+        }
+    } else if (!res) {
+        rc = aox_err_set(err, AOX_E_INTERNAL, "no result for slot %llu of %s",
+                         (unsigned long long)slot, pid);
+    }
+
+done:
+    proc_run_clear(e, &scratch);
+    if (locked) {
+        if (live_changed || e->live.state)
+            proc_lru_touch(p, e);
+        pthread_mutex_unlock(&e->state_mu);
+        proc_lru_evict(p, e);
+    }
+    aox_buf_free(&manifest);
+    if (rc == AOX_OK)
+        *result = res;
+    else
+        aox_msg_free(res);
+    proc_entry_put(p, e);
+    return rc;
+}
+
+int aox_proc_now(aox_procs *p, const char *pid, aox_msg **result,
+                 aox_compute_info *info, aox_err *err)
+{
+    uint64_t cur;
+    int rc = aox_proc_current_slot(p, pid, &cur, err);
+    *result = NULL;
+    if (rc)
+        return rc;
+    return aox_proc_compute(p, pid, cur, result, info, err);
+}
+
+int aox_proc_result_by_message(aox_procs *p, const char *pid, const char *msg_id,
+                               aox_msg **result, uint64_t *slot, aox_err *err)
+{
+    uint64_t s;
+    int rc = aox_proc_slot_of_message(p, pid, msg_id, &s, err);
+    *result = NULL;
+    if (rc)
+        return rc;
+    if (slot)
+        *slot = s;
+    return aox_proc_compute(p, pid, s, result, NULL, err);
+}

@@ -1,0 +1,93 @@
+/*
+ * process/proc_int.h: private to src/process/. The manager, its per-process entries
+ * and the helpers shared by sched.c, compute.c and cache.c.
+ *
+ * Locks (always taken in this order, never the reverse):
+ *
+ *   entry->sched_mu   scheduling of one process (slot counter, hash chain)
+ *   entry->state_mu   the live device state of one process and computing on it
+ *   procs->mu         the entry table, reference counts, LRU of live states (leaf lock:
+ *                     held briefly, never while waiting for another lock)
+ *
+ * Scheduling and computing use different locks so that a long compute does not hold
+ * up new assignments; both are serialised per process.
+ */
+#ifndef AOX_PROCESS_PROC_INT_H
+#define AOX_PROCESS_PROC_INT_H
+
+#include <pthread.h>
+#include "process/process.h"
+#include "store/store.h"
+
+#define PROC_BUCKETS 1024
+
+/* A device state and where it stands. */
+typedef struct proc_run {
+    void    *state;            /* device state; NULL = none */
+    uint64_t at_slot;          /* slots 0..at_slot applied */
+    uint64_t snap_slot;        /* slot of the snapshot `base` holds (valid if base.len) */
+    aox_buf  base;             /* manifest this state was last written to / restored from */
+} proc_run;
+
+typedef struct proc_entry {
+    char                  pid[AOX_ID_LEN + 1];
+    aox_msg              *def;          /* immutable once loaded */
+    const aox_device_ops *ops;
+    aox_limits            limits;       /* def's limits capped by the node maxima */
+    pthread_mutex_t       sched_mu;
+    pthread_mutex_t       state_mu;
+    /* sched_mu: cached tail of the schedule (valid when chain_ok) */
+    int                   chain_ok;
+    uint64_t              next_slot;
+    uint8_t               chain[32];
+    int64_t               last_ts;
+    /* state_mu */
+    proc_run              live;
+    /* procs->mu */
+    int                   refs;
+    int                   in_lru;
+    struct proc_entry    *lru_prev, *lru_next;   /* head = most recently used */
+    struct proc_entry    *hnext;
+} proc_entry;
+
+struct aox_procs {
+    aox_store       *store;
+    aox_procs_opts   opts;          /* with defaults filled in */
+    pthread_mutex_t  mu;
+    pthread_mutex_t  spawn_mu;
+    proc_entry      *buckets[PROC_BUCKETS];
+    proc_entry      *lru_head, *lru_tail;
+    uint64_t         live_count;
+};
+
+/* procs.c: entries */
+int  proc_entry_get(aox_procs *p, const char *pid, proc_entry **out, aox_err *err);
+void proc_entry_put(aox_procs *p, proc_entry *e);
+/* Called under e->state_mu after e->live.state changed (set or dropped). */
+void proc_lru_touch(aox_procs *p, proc_entry *e);
+/* Evicts least recently used live states beyond live_states_max (not `keep`). */
+void proc_lru_evict(aox_procs *p, proc_entry *keep);
+void proc_run_clear(proc_entry *e, proc_run *r);
+/* Effective limits of a definition. */
+void proc_limits_of(const aox_procs *p, const aox_msg *def, aox_limits *out);
+
+/* cache.c: keys, results, snapshots */
+int  proc_key_prefix(aox_buf *k, const char *pid, const char *what);   /* ".../what/" */
+int  proc_get_u64(aox_store *s, const aox_buf *k, uint64_t *v);
+int  proc_result_get(aox_procs *p, const char *pid, uint64_t slot, aox_msg **out);
+int  proc_result_put(aox_batch *b, const char *pid, uint64_t slot, const aox_buf *enc);
+/* Nearest snapshot manifest at a slot <= bound. AOX_E_NOT_FOUND if none. */
+int  proc_snap_find(aox_procs *p, const char *pid, uint64_t bound, uint64_t *slot,
+                    aox_buf *manifest);
+/* Snapshots r->state into a manifest (pages committed already). */
+int  proc_snap_take(aox_procs *p, proc_entry *e, proc_run *r, aox_buf *manifest,
+                    aox_err *err);
+/* Snapshots r at r->at_slot and commits the manifest on its own; updates r's base. */
+int  proc_snap_commit(aox_procs *p, proc_entry *e, proc_run *r, aox_err *err);
+
+/* sched.c */
+int  proc_current_slot(aox_procs *p, const char *pid, uint64_t *slot, aox_err *err);
+int  proc_assignment_get(aox_procs *p, const char *pid, uint64_t slot, aox_msg **out,
+                         aox_err *err);
+
+#endif
