@@ -47,3 +47,38 @@ endif()
 if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/modules.cmake)
   include(${CMAKE_CURRENT_LIST_DIR}/modules.cmake)
 endif()
+
+# Decoder fuzzing. The regression driver is always built and replays the saved
+# crash inputs; the libFuzzer target needs clang and AOX_FUZZ=ON (see
+# scripts/fuzz-wasm.sh, which also instruments the engine with fuzzer-no-link).
+add_executable(fuzz_decode_regress ${CMAKE_CURRENT_LIST_DIR}/fuzz_decode.c)
+target_compile_definitions(fuzz_decode_regress PRIVATE FUZZ_REGRESS_MAIN)
+target_link_libraries(fuzz_decode_regress PRIVATE aox_wasm)
+add_test(NAME wasm_fuzz_regress
+         COMMAND fuzz_decode_regress ${CMAKE_CURRENT_LIST_DIR}/fuzz-crashes)
+set_tests_properties(wasm_fuzz_regress PROPERTIES TIMEOUT 120 LABELS "wasm;fuzz")
+if(AOX_FUZZ)
+  if(NOT CMAKE_C_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "AOX_FUZZ=ON needs clang (e.g. CC=clang-14)")
+  endif()
+  add_executable(fuzz_decode ${CMAKE_CURRENT_LIST_DIR}/fuzz_decode.c)
+  target_compile_options(fuzz_decode PRIVATE -fsanitize=fuzzer,address,undefined)
+  target_link_options(fuzz_decode PRIVATE -fsanitize=fuzzer,address,undefined)
+  target_link_libraries(fuzz_decode PRIVATE aox_wasm)
+endif()
+
+# Snapshot/restore and limit determinism, through the engine API.
+add_executable(wasm_snapshot_test ${CMAKE_CURRENT_LIST_DIR}/snapshot_test.c)
+target_link_libraries(wasm_snapshot_test PRIVATE aox_wasm)
+if(AOX_WAT2WASM)
+  add_custom_command(OUTPUT ${CMAKE_CURRENT_BINARY_DIR}/snap.wasm
+                     COMMAND ${AOX_WAT2WASM} ${CMAKE_CURRENT_LIST_DIR}/modules/snap.wat
+                             -o ${CMAKE_CURRENT_BINARY_DIR}/snap.wasm
+                     DEPENDS ${CMAKE_CURRENT_LIST_DIR}/modules/snap.wat)
+  add_custom_target(wasm_snapshot_module ALL DEPENDS ${CMAKE_CURRENT_BINARY_DIR}/snap.wasm)
+  add_test(NAME wasm_snapshot
+           COMMAND wasm_snapshot_test ${CMAKE_CURRENT_BINARY_DIR}/snap.wasm)
+else()
+  add_test(NAME wasm_snapshot COMMAND sh -c "echo 'SKIP: wat2wasm (wabt) not installed'; exit 77")
+endif()
+set_tests_properties(wasm_snapshot PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 60 LABELS "wasm")

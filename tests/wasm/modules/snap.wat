@@ -1,0 +1,70 @@
+;; snap.wat: state that lives across calls, for snapshot/restore tests.
+;; - $seed (mutable i64 global): an LCG advanced by every step
+;; - memory (grows as needed): step writes pseudo-random bytes at pseudo-random
+;;   addresses and keeps a running checksum at address 0
+;; - table $t: step stores one of two functions at slot (seed % 8); (tcall) sums
+;;   calls over the table, so the table contents are observable
+;; - (burn n): a loop of n iterations for fuel tests; (hog) grows memory one page at
+;;   a time until it fails and returns the page count reached
+(module
+  (type $f (func (result i32)))
+  (memory 1 64)
+  (global $seed (mut i64) (i64.const 88172645463325252))
+  (global $steps (export "steps") (mut i32) (i32.const 0))
+  (table $t 8 funcref)
+  (elem declare func $one $two)
+  (func $one (type $f) (i32.const 1))
+  (func $two (type $f) (i32.const 2))
+  (data (i32.const 100) "initial data segment")
+  (func $next (result i64)
+    (global.set $seed (i64.add (i64.mul (global.get $seed) (i64.const 6364136223846793005))
+                               (i64.const 1442695040888963407)))
+    (global.get $seed))
+  (func (export "step") (param $k i32) (result i64)
+    (local $i i32) (local $r i64) (local $addr i32)
+    (global.set $steps (i32.add (global.get $steps) (i32.const 1)))
+    ;; every 4th step grows memory by one page (up to 8 pages)
+    (if (i32.and (i32.eqz (i32.and (global.get $steps) (i32.const 3)))
+                 (i32.lt_u (memory.size) (i32.const 8)))
+      (then (drop (memory.grow (i32.const 1)))))
+    (block $d (loop $l
+      (br_if $d (i32.ge_u (local.get $i) (local.get $k)))
+      (local.set $r (call $next))
+      (local.set $addr (i32.add (i32.const 8)
+        (i32.wrap_i64 (i64.rem_u (i64.shr_u (local.get $r) (i64.const 16))
+                                 (i64.extend_i32_u (i32.sub (i32.mul (memory.size) (i32.const 65536)) (i32.const 16)))))))
+      (i64.store8 (local.get $addr) (local.get $r))
+      (i64.store (i32.const 0) (i64.add (i64.load (i32.const 0))
+                                        (i64.xor (local.get $r) (i64.extend_i32_u (local.get $addr)))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $l)))
+    (table.set $t (i32.wrap_i64 (i64.rem_u (global.get $seed) (i64.const 8)))
+      (select (result funcref) (ref.func $one) (ref.func $two)
+              (i32.wrap_i64 (i64.and (global.get $seed) (i64.const 1)))))
+    (i64.add (i64.load (i32.const 0)) (i64.extend_i32_u (call $tcall))))
+  (func $tcall (export "tcall") (result i32)
+    (local $i i32) (local $s i32)
+    (block $d (loop $l
+      (br_if $d (i32.ge_u (local.get $i) (i32.const 8)))
+      (if (i32.eqz (ref.is_null (table.get $t (local.get $i))))
+        (then (local.set $s (i32.add (local.get $s)
+                (call_indirect (type $f) (local.get $i))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $l)))
+    (local.get $s))
+  (func (export "poke") (param $addr i32) (param $v i32)
+    (i32.store8 (local.get $addr) (local.get $v)))
+  (func (export "burn") (param $n i32) (result i32)
+    (local $i i32) (local $x i32)
+    (block $d (loop $l
+      (br_if $d (i32.ge_u (local.get $i) (local.get $n)))
+      (local.set $x (i32.add (i32.mul (local.get $x) (i32.const 31)) (local.get $i)))
+      (i32.store (i32.const 4) (local.get $x))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $l)))
+    (local.get $x))
+  (func (export "hog") (result i32)
+    (block $d (loop $l
+      (br_if $d (i32.eq (memory.grow (i32.const 1)) (i32.const -1)))
+      (br $l)))
+    (memory.size)))
