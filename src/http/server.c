@@ -124,10 +124,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
         *upload_data_size = 0;
         if (st->too_large) return MHD_YES;          /* discard the rest */
         if (st->body.len + n > s->opts.max_body) {
+            /* MHD 0.9.75 cannot queue a response in the middle of an upload, so
+             * the rest is read and dropped (never buffered); 413 follows at the end. */
             st->too_large = 1;
             aox_buf_free(&st->body);
-            /* An early response tells MHD to discard the rest of the upload. */
-            return send_too_large(conn, s, method, st);
+            return MHD_YES;
         }
         if (aox_buf_append(&st->body, upload_data, n) != 0) return MHD_NO;
         return MHD_YES;
@@ -202,12 +203,12 @@ int aox_http_start(const aox_http_opts *opts, aox_http_server **out, aox_err *er
     s->opts.bind = NULL;     /* not kept: the caller's string may not outlive us */
     s->daemon = MHD_start_daemon(
         flags, opts->port, NULL, NULL, on_request, s,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,      /* first, so it catches everything */
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)(opts->max_connections ?
                                                 opts->max_connections : 256),
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)opts->timeout_s,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
         MHD_OPTION_END);
     if (!s->daemon) {
         rc = aox_err_set(err, AOX_E_IO, "cannot listen on %s:%u (address in use or not "
