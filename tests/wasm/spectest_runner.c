@@ -40,6 +40,13 @@ extern char **environ;
 #define MAX_VALUES 64
 
 typedef struct {
+  long passed, failed, skipped;   /* command totals over all scripts */
+  long scripts, scripts_skipped, scripts_failed;
+} totals;
+
+static totals total;
+
+typedef struct {
   const char *wast2json;   /* path of the converter */
   const char *enable;      /* feature to enable, or NULL = derive from folder */
   int keep_going;          /* continue with the next script after a failing one */
@@ -578,6 +585,11 @@ static long run_json(const options *opt, const char *script, const char *dir,
   json_decref(root);
   printf("%s: %ld passed, %ld failed, %ld skipped\n", script, rs.passed, rs.failed,
          rs.skipped);
+  total.passed += rs.passed;
+  total.failed += rs.failed;
+  total.skipped += rs.skipped;
+  total.scripts++;
+  if (rs.failed) total.scripts_failed++;
   fflush(stdout);
   return rs.failed;
 }
@@ -593,6 +605,7 @@ static long run_wast(const options *opt, const char *wast) {
   if (dot && strcmp(dot, ".wast") == 0) *dot = 0;
   if (strncmp(script, "simd_", 5) == 0) {
     printf("%s: skipped (SIMD is not supported by the engine)\n", script);
+    total.scripts_skipped++;
     return -2;
   }
   if (access(wast, R_OK) != 0) {
@@ -737,6 +750,10 @@ int main(int argc, char **argv) {
       break;
     }
   }
+  if (npaths > 1)
+    printf("total: %ld passed, %ld failed, %ld skipped commands; %ld scripts run, "
+           "%ld with failures, %ld skipped\n", total.passed, total.failed, total.skipped,
+           total.scripts, total.scripts_failed, total.scripts_skipped);
   for (size_t k = 0; k < npaths; k++) free(paths[k]);
   free(paths);
   if (env_errors) return 2;
