@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Runs a node script of the aoconnect harness with the pinned npm packages.
+#   run.sh WORK_DIR SCRIPT.mjs [ARGS...]
+# WORK_DIR gets package.json + package-lock.json from this folder and `npm ci`
+# (once per lockfile; serialised with flock so parallel tests share it), then
+# SCRIPT (a file of this folder) is copied there and run with node.
+# Exit 77 (CTest SKIP_RETURN_CODE) only when node or npm is not installed: a failing
+# `npm ci` (offline, registry error) is a test FAILURE, not a skip.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+work=$1; script=$2; shift 2
+
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    echo "SKIP: node/npm not installed; the aoconnect harness needs them" >&2
+    exit 77
+fi
+mkdir -p "$work"
+work=$(cd "$work" && pwd)
+lockhash=$(cat "$here/package.json" "$here/package-lock.json" | sha256sum | cut -c1-16)
+(
+    flock 9
+    if [ ! -f "$work/.installed-$lockhash" ]; then
+        rm -f "$work"/.installed-*
+        cp "$here/package.json" "$here/package-lock.json" "$work/"
+        # --ignore-scripts: keccak/secp256k1 native builds are optional (JS fallbacks)
+        if ! (cd "$work" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >&2); then
+            echo "FAIL: npm ci failed in $work (network or registry problem?)" >&2
+            exit 1
+        fi
+        touch "$work/.installed-$lockhash"
+    fi
+) 9>"$work/.lock"
+cp "$here/$script" "$work/$script"
+
+exec node "$work/$script" "$@"
