@@ -5,6 +5,11 @@
 # parallel. Each test converts its script with wast2json at test time into a temp dir
 # and runs every command. simd_* scripts report SKIP (exit 77).
 
+if(NOT TARGET aox_wasm OR NOT TARGET aox-wasm)
+  message(STATUS "tests/wasm: engine or aox-wasm not built yet; harness tests skipped")
+  return()
+endif()
+
 set(AOX_WASM_TESTSUITE "${CMAKE_SOURCE_DIR}/../shared/wasm-testsuite" CACHE PATH
     "Folder holding the WebAssembly spec scripts (core/, memory64/, exception-handling/)")
 find_program(AOX_WAST2JSON wast2json)
