@@ -8,6 +8,20 @@
  * Message -> JSON: bytes that are valid UTF-8 become a string, other bytes
  * {"@b64": "..."}; int -> integer; float -> real; list -> array; message -> object
  * (keys in sorted order). The two are inverse on every message.
+ *
+ * Details that make the mapping exact (core/json.c):
+ *   - A non-finite float is written {"@float": "nan" | "inf" | "-inf"} (JSON has no
+ *     literal for it) and read back as that float.
+ *   - An object with exactly one member "@b64" or "@float" whose value is a string is
+ *     always read as the tagged form (an undecodable one is AOX_E_BAD_JSON). So a
+ *     message whose only entry is such a key with a bytes value is written with its
+ *     value in @b64 form, e.g. {"@b64": {"@b64": "aGk"}}, which reads back as that
+ *     message. The top level is always read as a message.
+ *   - Floats are written with 17 significant digits and always with a '.' or an
+ *     exponent (1.0, -0.0), so they read back as the same float, not an int.
+ *   - Object keys are lower-cased; two keys equal after lower-casing, an empty key,
+ *     null, and nesting deeper than AOX_MSG_MAX_DEPTH are AOX_E_BAD_JSON. Strings may
+ *     contain \u0000 (bytes keep their NUL).
  */
 #ifndef AOX_CORE_JSON_H
 #define AOX_CORE_JSON_H
