@@ -356,7 +356,8 @@ int aox_snap_writer_finish(aox_snap_writer *w, aox_buf *manifest)
             return rc;
     }
     /* Sort by (index, write order); for a repeated index the last write wins. */
-    qsort(w->pages, w->npages, sizeof *w->pages, cmp_page);
+    if (w->npages > 1)
+        qsort(w->pages, w->npages, sizeof *w->pages, cmp_page);
     for (size_t i = 0; i < w->npages; i++) {
         if (j > 0 && w->pages[j - 1].index == w->pages[i].index)
             j--;
@@ -415,7 +416,8 @@ int aox_snap_reader_new(aox_store *s, const uint8_t *manifest, size_t len,
         free(r);
         return aox_err_set(err, AOX_E_NOMEM, "snapshot reader: out of memory");
     }
-    memcpy(r->copy, manifest, len);
+    if (len)
+        memcpy(r->copy, manifest, len);
     rc = parse_manifest(r->copy, len, &r->meta, &r->meta_len, &r->page_count,
                         &r->pages, &r->npages);
     if (rc) {

@@ -11,7 +11,7 @@
 #define DT_PID "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 
 /* A message {value: v} (plus action when non-NULL). */
-static aox_msg *dt_msg(int64_t v, const char *action)
+PT_UNUSED static aox_msg *dt_msg(int64_t v, const char *action)
 {
     aox_msg *m = aox_msg_new();
     REQUIRE(m && aox_msg_set_int(m, "value", v) == AOX_OK);
@@ -21,7 +21,7 @@ static aox_msg *dt_msg(int64_t v, const char *action)
 }
 
 /* Runs ops->compute on msg as slot `slot`; returns the result (caller frees) and rc. */
-static aox_msg *dt_compute(const aox_device_ops *ops, void *state, const aox_msg *def,
+PT_UNUSED static aox_msg *dt_compute(const aox_device_ops *ops, void *state, const aox_msg *def,
                            const aox_msg *msg, uint64_t slot, const aox_limits *lim,
                            int dry_run, int *rc_out)
 {
@@ -45,7 +45,7 @@ static aox_msg *dt_compute(const aox_device_ops *ops, void *state, const aox_msg
     return res;
 }
 
-static int64_t dt_counter(const aox_msg *res)
+PT_UNUSED static int64_t dt_counter(const aox_msg *res)
 {
     const aox_msg *out = aox_msg_get_msg(res, "output");
     int64_t c = -999999;
@@ -54,7 +54,7 @@ static int64_t dt_counter(const aox_msg *res)
     return c;
 }
 
-static int dt_encode_equal(const aox_msg *a, const aox_msg *b)
+PT_UNUSED static int dt_encode_equal(const aox_msg *a, const aox_msg *b)
 {
     aox_buf x = {0}, y = {0};
     int eq = aox_msg_encode(a, &x) == AOX_OK && aox_msg_encode(b, &y) == AOX_OK &&

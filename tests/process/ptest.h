@@ -11,6 +11,8 @@
 
 #include "core/error.h"
 
+#define PT_UNUSED __attribute__((unused))
+
 static int pt_failures;
 
 #define CHECK(c) do { if (!(c)) { \
