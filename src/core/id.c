@@ -4,21 +4,22 @@
 #include "core/id.h"
 #include "core/error.h"
 
-#include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <string.h>
 
 void aox_sha256(const void *p, size_t n, uint8_t out[AOX_HASH_LEN])
 {
-    SHA256(p ? p : (const void *)"", n, out);
+    aox_sha256_2(p, n, NULL, 0, out);
 }
 
+/* The low-level SHA256_* calls are deprecated in OpenSSL 3 but remain exact and never
+ * allocate. OpenSSL 3's one-shot SHA256() and EVP both fetch an implementation and
+ * allocate a context; when that allocation fails SHA256() returns NULL and leaves
+ * the digest unwritten, which a void function could not report (tests/core: oom). */
 void aox_sha256_2(const void *a, size_t an, const void *b, size_t bn,
                   uint8_t out[AOX_HASH_LEN])
 {
     SHA256_CTX c;
-    /* The low-level SHA256_* calls are deprecated in OpenSSL 3 but remain exact and
-     * allocation-free; EVP would need a context allocation that can fail. */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
     SHA256_Init(&c);

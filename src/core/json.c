@@ -12,8 +12,43 @@
 #include "core/id.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* ------------------------------------------------------------------ allocation */
+
+/* jansson's lexer drops a character when its buffer cannot grow, so a parse under
+ * memory pressure can "succeed" with wrong content (a digit missing from a number;
+ * tests/core: oom). Every jansson allocation therefore goes through these wrappers,
+ * installed once, which flag a failure for the calling thread; a parse or dump that
+ * saw one reports AOX_E_NOMEM whatever jansson returned. */
+static _Thread_local int json_oom;
+static pthread_once_t json_alloc_once = PTHREAD_ONCE_INIT;
+
+static void *json_malloc_hook(size_t n)
+{
+    void *p = malloc(n);
+    if (!p)
+        json_oom = 1;
+    return p;
+}
+
+static void json_free_hook(void *p)
+{
+    free(p);
+}
+
+static void json_alloc_install(void)
+{
+    json_set_alloc_funcs(json_malloc_hook, json_free_hook);
+}
+
+static void json_guard_begin(void)
+{
+    pthread_once(&json_alloc_once, json_alloc_install);
+    json_oom = 0;
+}
 
 /* ------------------------------------------------------------------ JSON -> msg */
 
@@ -184,10 +219,16 @@ int aox_msg_from_json_text(const char *text, size_t n, aox_msg **out, aox_err *e
 {
     json_error_t je;
     *out = NULL;
+    json_guard_begin();
     json_t *j = json_loadb(text, n, JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES, &je);
-    if (!j)
+    if (json_oom || (!j && json_error_code(&je) == json_error_out_of_memory)) {
+        json_decref(j);
+        return aox_err_set(err, AOX_E_NOMEM, "out of memory parsing JSON");
+    }
+    if (!j) {
         return aox_err_set(err, AOX_E_BAD_JSON, "bad JSON at line %d, column %d: %s",
                            je.line, je.column, je.text);
+    }
     int rc = aox_msg_from_json(j, out, err);
     json_decref(j);
     return rc;
@@ -274,13 +315,16 @@ json_t *aox_msg_to_json(const aox_msg *m)
 
 int aox_msg_to_json_text(const aox_msg *m, aox_buf *out)
 {
+    json_guard_begin();
     json_t *j = aox_msg_to_json(m);
     if (!j)
         return AOX_E_NOMEM;
     char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
     json_decref(j);
-    if (!s)
+    if (!s || json_oom) {
+        free(s);
         return AOX_E_NOMEM;
+    }
     int rc = aox_buf_append_str(out, s);
     free(s);
     return rc;

@@ -22,6 +22,10 @@
  *   - Object keys are lower-cased; two keys equal after lower-casing, an empty key,
  *     null, and nesting deeper than AOX_MSG_MAX_DEPTH are AOX_E_BAD_JSON. Strings may
  *     contain \u0000 (bytes keep their NUL).
+ *   - Out of memory is AOX_E_NOMEM, never a wrong result: on first use this module
+ *     installs jansson allocation functions (json_set_alloc_funcs; plain malloc/free
+ *     that also note failures per thread), because jansson's lexer can silently drop
+ *     characters when an allocation fails. Other code should not replace them.
  */
 #ifndef AOX_CORE_JSON_H
 #define AOX_CORE_JSON_H

@@ -398,12 +398,18 @@ static int list_append_owned(aox_msg *m, const char *key, aox_value *v)
             goto fail;
         }
     } else {
-        lv = slot_for(m, key);
-        if (!lv) {
+        /* allocate the items first so that a failure leaves m unchanged */
+        aox_value *items = malloc(sizeof *items);
+        if (!items || !(lv = slot_for(m, key))) {
+            free(items);
             rc = AOX_E_NOMEM;
             goto fail;
         }
         lv->type = AOX_V_LIST;
+        lv->u.list.items = items;
+        lv->u.list.items[0] = *v;
+        lv->u.list.len = 1;
+        return AOX_OK;
     }
     size_t n = lv->u.list.len;
     /* Grow to the next power of two: capacity is implicit in len. */
