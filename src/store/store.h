@@ -14,6 +14,7 @@
  * call is atomic. A batch is applied all-or-nothing by aox_store_batch_commit, and
  * after a successful commit the data is durable (LMDB: fsync'd) — callers rely on
  * this to acknowledge assignments and publish results only after they are safe.
+ * A handle must not be used across fork(): open the store again in the child.
  */
 #ifndef AOX_STORE_STORE_H
 #define AOX_STORE_STORE_H
