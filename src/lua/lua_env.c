@@ -685,6 +685,22 @@ int aox_lua_compute(aox_lua *lx, const aox_lua_call *call, json_t **result,
         return rb ? AOX_LUA_EBROKEN : rc;
     }
     int failed = json_object_get(r, "error") != NULL;
+    if (!failed && lx->opts.result_max) {
+        size_t sz = json_dumpb(r, NULL, 0, JSON_COMPACT);
+        if (sz > lx->opts.result_max) {
+            char m[160];
+            json_int_t gas = json_integer_value(json_object_get(r, "gas"));
+            snprintf(m, sizeof m, "result of %zu bytes exceeds the limit of %zu bytes", sz,
+                     lx->opts.result_max);
+            json_decref(r);
+            r = error_result("limit_exceeded", m, NULL, (uint64_t)gas);
+            if (!r) {
+                seterr(err, errlen, "%s", "host out of memory");
+                return rollback(lx, NULL, 0) ? AOX_LUA_EBROKEN : AOX_LUA_ENOMEM;
+            }
+            failed = 1;
+        }
+    }
     if (failed || call->dry_run) {
         char rerr[256];
         if ((rc = rollback(lx, rerr, sizeof rerr))) {

@@ -26,12 +26,12 @@
  *   spawns       [message...]   from ao.spawn
  *   assignments  [message...]   from ao.assign
  *   events       [value...]     from ao.event
- *   error        {code: "guest_error"|"out_of_fuel"|"out_of_memory",
+ *   error        {code: "guest_error"|"out_of_fuel"|"out_of_memory"|"limit_exceeded",
  *                 message: "...", traceback: "..."}     (then no outbox etc.)
  *   gas          integer: VM instructions charged to this message
  * Lua strings that are not valid UTF-8 are written as {"@b64": "<base64url>"} (the
- * core/json.h convention); the same form is decoded back to bytes on input. JSON null
- * is never produced.
+ * core/json.h convention); the same form is decoded back to bytes on input, and
+ * {"@float": "nan"|"inf"|"-inf"} to that float. JSON null is never produced.
  *
  * Thread safety: one aox_lua is used by one thread at a time; distinct states are
  * independent.
@@ -63,6 +63,8 @@ typedef struct aox_lua_opts {
     size_t      memory;       /* bytes the Lua heap may hold; 0 = unlimited */
     uint32_t    hook_step;    /* instructions between fuel checks (gas granularity); 0 = 100 */
     size_t      print_max;    /* bytes of print output per message; 0 = 1 MiB */
+    size_t      result_max;   /* bytes of the compact result JSON; over it the message
+                               * fails with limit_exceeded (rolled back); 0 = none */
     const char *entry;        /* global function called per message; NULL = "handle" */
     const char *process_id;   /* ao.id; NULL = "" */
     /* Rollback image policy (see docs/parts/lua.md): the image is refreshed after a

@@ -1011,10 +1011,17 @@ static json_t *str_to_json(const char *s, size_t n)
     return j;
 }
 
-/* Pushes the bytes of {"@b64": "..."}; 0 if j is not of that form. */
+/* Pushes the bytes of {"@b64": "..."} or the float of {"@float": "nan"|"inf"|"-inf"};
+ * 0 if j is not of either form. */
 static int push_b64(lua_State *L, const json_t *j)
 {
     const json_t *v;
+    if (json_object_size(j) == 1 && (v = json_object_get(j, "@float")) && json_is_string(v)) {
+        const char *f = json_string_value(v);
+        lua_pushnumber(L, strcmp(f, "inf") == 0 ? HUGE_VAL
+                          : strcmp(f, "-inf") == 0 ? -HUGE_VAL : (double)NAN);
+        return 1;
+    }
     if (json_object_size(j) != 1 || !(v = json_object_get(j, "@b64")) || !json_is_string(v))
         return 0;
     const char *s = json_string_value(v);

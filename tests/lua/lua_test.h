@@ -20,7 +20,7 @@ static int t_failures;
     fprintf(stderr, "%s:%d: expected \"%s\", got \"%s\"\n", __FILE__, __LINE__, \
             b_ ? b_ : "(null)", a_ ? a_ : "(null)"); t_failures++; } } while (0)
 
-static aox_lua_opts t_opts(void)
+static inline aox_lua_opts t_opts(void)
 {
     aox_lua_opts o;
     memset(&o, 0, sizeof o);
@@ -30,7 +30,7 @@ static aox_lua_opts t_opts(void)
     return o;
 }
 
-static aox_lua *t_new(const char *script)
+static inline aox_lua *t_new(const char *script)
 {
     aox_lua_opts o = t_opts();
     char err[512];
@@ -45,7 +45,7 @@ static aox_lua *t_new(const char *script)
 
 /* Runs one message given as JSON text; returns the result as compact sorted JSON
  * text (malloc'd) or NULL on a host fault. */
-static char *t_run_at(aox_lua *lx, const char *msg, uint64_t slot)
+static inline char *t_run_at(aox_lua *lx, const char *msg, uint64_t slot)
 {
     json_error_t je;
     json_t *m = json_loads(msg, 0, &je);
@@ -72,10 +72,10 @@ static char *t_run_at(aox_lua *lx, const char *msg, uint64_t slot)
     return s;
 }
 
-static char *t_run(aox_lua *lx, const char *msg) { return t_run_at(lx, msg, 1); }
+static inline char *t_run(aox_lua *lx, const char *msg) { return t_run_at(lx, msg, 1); }
 
 /* Returns the "output" member of a result text as a string (static buffer). */
-static const char *t_output(const char *res)
+static inline const char *t_output(const char *res)
 {
     static char buf[4096];
     json_t *r = json_loads(res ? res : "{}", 0, NULL);
@@ -93,7 +93,7 @@ static const char *t_output(const char *res)
 }
 
 /* "code: message" of a result's error, or "" */
-static const char *t_error(const char *res)
+static inline const char *t_error(const char *res)
 {
     static char buf[4096];
     json_t *r = json_loads(res ? res : "{}", 0, NULL);
@@ -112,7 +112,7 @@ static const char *t_error(const char *res)
 #define T_EVAL_SCRIPT \
     "function handle(msg) local f = assert(load(msg.code)); return f(msg) end"
 
-static char *t_eval(aox_lua *lx, const char *code)
+static inline char *t_eval(aox_lua *lx, const char *code)
 {
     json_t *m = json_pack("{s:s}", "code", code);
     char *txt = json_dumps(m, JSON_COMPACT);
