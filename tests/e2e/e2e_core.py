@@ -195,7 +195,7 @@ def scenario_crash(tmp):
     check("from=snapshot" in how and "start-slot=0" not in how,
           "compute after restart continues from a snapshot (%s)" % how)
     st, _h, r1050 = a.req("GET", "/%s/compute?slot=1050" % pid)
-    a.stop()
+    check(a.stop() == 0, "node exits cleanly (0) on SIGTERM")
 
     # reference: an uninterrupted run of the same inputs in a second data dir
     b = Node(os.path.join(tmp, "b")).start()
@@ -214,7 +214,7 @@ def scenario_crash(tmp):
     refacks = b.json("GET", "/%s/schedule?from=990&to=1000" % pid)["assignments"]
     check(refacks == [acks[s] for s in range(990, 1001)],
           "assignments (hash chain) equal to the reference run")
-    b.stop()
+    check(b.stop() == 0, "reference node exits cleanly (0) on SIGTERM")
     print("crash: scheduled 1,000 in %.2fs; total %.2fs" % (t_sched, time.time() - t0))
 
 
@@ -368,7 +368,7 @@ def scenario_cli(tmp):
     check(rc == 2 and "unknown command" in err, "unknown command: exit 2")
     rc, _o, err = aox("compute", pid)
     check(rc == 2, "missing argument: exit 2")
-    n.stop()
+    check(n.stop() == 0, "node exits cleanly (0) on SIGTERM")
 
     # help is generated from the same tables
     rc, top, _ = aox("--help")
