@@ -258,16 +258,101 @@ done:
     return rc;
 }
 
+/* Under e->state_mu: brings a state to slot `target` and returns it in *out (either
+ * &e->live or scratch). strict = 1 (compute): the start must be *before* target, so
+ * that target's result is produced (*res receives it); strict = 0 (dry run): a state
+ * at target itself will do. On failure the state used is dropped. */
+static int reach(aox_procs *p, proc_entry *e, uint64_t target, int strict, proc_run *scratch,
+                 proc_run **out, aox_msg **res, aox_compute_info *info, aox_err *err)
+{
+    aox_buf manifest = {0};
+    uint64_t snap_slot = 0, applied = 0;
+    int rc = AOX_OK, have_snap = 0, live_ok;
+    proc_run *r;
+
+    /* 2. pick the start */
+    if (!strict || target > 0) {
+        rc = proc_snap_find(p, e->pid, strict ? target - 1 : target, &snap_slot, &manifest);
+        if (rc == AOX_OK)
+            have_snap = 1;
+        else if (rc != AOX_E_NOT_FOUND) {
+            aox_err_set(err, rc, "cannot read the snapshots of %s", e->pid);
+            goto done;
+        }
+        rc = AOX_OK;
+    }
+    live_ok = e->live.state && (strict ? e->live.at_slot < target : e->live.at_slot <= target);
+    if (live_ok && !(have_snap && snap_slot > e->live.at_slot)) {
+        r = &e->live;
+        info->started_from = 0;
+    } else {
+        if (live_ok)
+            proc_run_clear(e, &e->live);                /* a snapshot is further along */
+        r = e->live.state ? scratch : &e->live;         /* never rewind the live state */
+        rc = AOX_E_NOT_FOUND;
+        if (have_snap) {
+            aox_err rerr = {0};
+            rc = run_restore(p, e, r, snap_slot, &manifest, &rerr);
+            if (rc == AOX_OK) {
+                info->started_from = 1;
+            } else {
+                /* A bad snapshot is an optimisation lost, not a reason to fail. */
+                aox_log(AOX_LOG_WARN, "snapshot_restore_failed",
+                        "\"pid\":\"%s\",\"slot\":%llu,\"code\":\"%s\"", e->pid,
+                        (unsigned long long)snap_slot, aox_code_name(rerr.code));
+                if (rc == AOX_E_NOMEM) {
+                    if (err)
+                        *err = rerr;
+                    goto done;
+                }
+            }
+        }
+        if (rc != AOX_OK) {
+            rc = run_init(p, e, r, strict && target == 0 ? res : NULL, err);
+            if (rc)
+                goto done;
+            info->started_from = 2;
+        }
+    }
+    info->start_slot = r->at_slot;
+
+    /* 3. apply */
+    if (target > r->at_slot) {
+        rc = advance(p, e, r, target, strict ? res : NULL, &applied, err);
+        info->slots_applied = applied;
+        if (rc) {
+            proc_run_clear(e, r);
+            goto done;
+        }
+    } else if (strict && !*res) {
+        rc = aox_err_set(err, AOX_E_INTERNAL, "no result for slot %llu of %s",
+                         (unsigned long long)target, e->pid);
+        goto done;
+    }
+    *out = r;
+done:
+    aox_buf_free(&manifest);
+    return rc;
+}
+
+/* Ends a locked section: LRU bookkeeping, unlock, then evict beyond the bound. */
+static void unlock_state(aox_procs *p, proc_entry *e, proc_run *scratch)
+{
+    proc_run_clear(e, scratch);
+    proc_lru_touch(p, e);
+    pthread_mutex_unlock(&e->state_mu);
+    proc_lru_evict(p, e);
+}
+
 int aox_proc_compute(aox_procs *p, const char *pid, uint64_t slot,
                      aox_msg **result, aox_compute_info *info, aox_err *err)
 {
     aox_compute_info dummy;
     proc_entry *e = NULL;
-    proc_run scratch = {0}, *r;
-    aox_buf manifest = {0};
-    uint64_t cur, snap_slot = 0;
+    proc_run scratch = {0}, *r = NULL;
+    uint64_t cur;
     aox_msg *res = NULL;
-    int rc, locked = 0, have_snap = 0, live_changed = 0;
+    int rc, locked = 0;
 
     *result = NULL;
     if (!info)
@@ -306,79 +391,103 @@ int aox_proc_compute(aox_procs *p, const char *pid, uint64_t slot,
         info->cached = 1;
         goto done;
     }
-
-    /* 2. pick the start */
-    if (slot > 0) {
-        rc = proc_snap_find(p, pid, slot - 1, &snap_slot, &manifest);
-        if (rc == AOX_OK)
-            have_snap = 1;
-        else if (rc != AOX_E_NOT_FOUND) {
-            aox_err_set(err, rc, "cannot read the snapshots of %s", pid);
-            goto done;
-        }
-    }
-    if (e->live.state && e->live.at_slot < slot &&
-        !(have_snap && snap_slot > e->live.at_slot)) {
-        r = &e->live;
-        info->started_from = 0;
-    } else {
-        if (e->live.state && e->live.at_slot < slot) {
-            proc_run_clear(e, &e->live);                /* a snapshot is further along */
-            live_changed = 1;
-        }
-        r = e->live.state ? &scratch : &e->live;
-        if (r == &e->live)
-            live_changed = 1;
-        rc = AOX_E_NOT_FOUND;
-        if (have_snap) {
-            aox_err rerr = {0};
-            rc = run_restore(p, e, r, snap_slot, &manifest, &rerr);
-            if (rc == AOX_OK) {
-                info->started_from = 1;
-            } else {
-                /* A bad snapshot is an optimisation lost, not a reason to fail. */
-                aox_log(AOX_LOG_WARN, "snapshot_restore_failed",
-                        "\"pid\":\"%s\",\"slot\":%llu,\"code\":\"%s\"", pid,
-                        (unsigned long long)snap_slot, aox_code_name(rerr.code));
-                if (rc == AOX_E_NOMEM) {
-                    if (err)
-                        *err = rerr;
-                    goto done;
-                }
-            }
-        }
-        if (rc != AOX_OK) {
-            rc = run_init(p, e, r, slot == 0 ? &res : NULL, err);
-            if (rc)
-                goto done;
-            info->started_from = 2;
-        }
-    }
-    info->start_slot = r->at_slot;
-
-    /* 3. apply */
-    if (slot > r->at_slot) {
-        rc = advance(p, e, r, slot, &res, &info->slots_applied, err);
-        if (rc) {
-            proc_run_clear(e, r);
-            if (r == &e->live)
-                live_changed = 1;
-            goto done;
-        }
-    } else if (!res) {
-        rc = aox_err_set(err, AOX_E_INTERNAL, "no result for slot %llu of %s",
-                         (unsigned long long)slot, pid);
-    }
+    rc = reach(p, e, slot, 1, &scratch, &r, &res, info, err);
 
 done:
-    proc_run_clear(e, &scratch);
-    if (locked) {
-        if (live_changed || e->live.state)
-            proc_lru_touch(p, e);
-        pthread_mutex_unlock(&e->state_mu);
-        proc_lru_evict(p, e);
+    if (locked)
+        unlock_state(p, e, &scratch);
+    if (rc == AOX_OK)
+        *result = res;
+    else
+        aox_msg_free(res);
+    proc_entry_put(p, e);
+    return rc;
+}
+
+int aox_proc_dry_run(aox_procs *p, const char *pid, const aox_msg *msg,
+                     aox_msg **result, aox_err *err)
+{
+    aox_compute_info info = {0};
+    proc_entry *e = NULL;
+    proc_run scratch = {0}, *r = NULL;
+    aox_msg *a = NULL, *res = NULL;
+    aox_buf enc = {0};
+    char id[AOX_ID_LEN + 1];
+    uint64_t cur;
+    int64_t ts;
+    aox_call call;
+    int rc, locked = 0;
+
+    *result = NULL;
+    rc = proc_entry_get(p, pid, &e, err);
+    if (rc)
+        return rc;
+    rc = aox_msg_encode(msg, &enc);
+    if (rc == AOX_OK && e->limits.message_bytes && enc.len > e->limits.message_bytes)
+        rc = aox_err_set(err, AOX_E_TOO_LARGE, "message of %zu bytes exceeds the limit of "
+                         "%llu", enc.len, (unsigned long long)e->limits.message_bytes);
+    if (rc == AOX_OK)
+        rc = aox_msg_id(msg, id);
+    if (rc) {
+        if (!err || err->code == AOX_OK)
+            aox_err_set(err, rc, "cannot encode the message");
+        goto done;
     }
-    aox_buf_free(&manifest);
+    pthread_mutex_lock(&e->state_mu);
+    locked = 1;
+    rc = proc_current_slot(p, pid, &cur, err);
+    if (!rc)
+        rc = reach(p, e, cur, 0, &scratch, &r, &res, &info, err);
+    if (rc)
+        goto done;
+
+    /* The message as if assigned next: no hash-chain, nothing stored. */
+    ts = p->opts.clock_ms(p->opts.clock_ud);
+    a = aox_msg_new();
+    res = aox_msg_new();
+    if (!a || !res) {
+        rc = aox_err_set(err, AOX_E_NOMEM, "out of memory");
+        goto done;
+    }
+    rc = aox_msg_set_str(a, "process", pid);
+    if (!rc) rc = aox_msg_set_int(a, "slot", (int64_t)(cur + 1));
+    if (!rc) rc = aox_msg_set_int(a, "timestamp", ts);
+    if (!rc) rc = aox_msg_set_int(a, "block-height", p->opts.block_height);
+    if (!rc) rc = aox_msg_set_str(a, "message-id", id);
+    if (!rc) rc = aox_msg_set_msg(a, "body", msg);
+    if (rc) {
+        aox_err_set(err, rc, "out of memory");
+        goto done;
+    }
+    memset(&call, 0, sizeof call);
+    call.pid = e->pid;
+    call.process = e->def;
+    call.assignment = a;
+    call.message = aox_msg_get_msg(a, "body");
+    call.slot = cur + 1;
+    call.timestamp = ts;
+    call.block_height = p->opts.block_height;
+    call.limits = &e->limits;
+    call.dry_run = 1;
+    if (err)
+        aox_err_clear(err);
+    rc = e->ops->compute(r->state, &call, res, err);
+    if (rc) {
+        if (!err || err->code == AOX_OK)
+            aox_err_set(err, rc, "device %s failed in a dry run", e->ops->name);
+        proc_run_clear(e, r);                 /* a node fault: the state is suspect */
+        goto done;
+    }
+    rc = aox_msg_set_str(res, "process", pid);
+    if (!rc) rc = aox_msg_set_int(res, "slot", (int64_t)(cur + 1));
+    if (!rc) rc = aox_msg_set_int(res, "dry-run", 1);
+    if (rc)
+        aox_err_set(err, rc, "out of memory");
+done:
+    if (locked)
+        unlock_state(p, e, &scratch);
+    aox_msg_free(a);
+    aox_buf_free(&enc);
     if (rc == AOX_OK)
         *result = res;
     else

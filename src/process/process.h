@@ -79,6 +79,14 @@ int aox_proc_now(aox_procs *p, const char *pid, aox_msg **result,
 int aox_proc_result_by_message(aox_procs *p, const char *pid, const char *msg_id,
                                aox_msg **result, uint64_t *slot, aox_err *err);
 
+/* Dry run: the result `msg` would have if it were scheduled now (slot = current + 1,
+ * timestamp = node clock, no hash-chain), computed on the state at the current slot
+ * with call->dry_run = 1. Nothing is scheduled, cached or kept; the result carries
+ * `process`, `slot` and `dry-run: 1`. (Added with the process layer, for the legacy
+ * /dry-run route.) */
+int aox_proc_dry_run(aox_procs *p, const char *pid, const aox_msg *msg,
+                     aox_msg **result, aox_err *err);
+
 /* Reads */
 int aox_proc_current_slot(aox_procs *p, const char *pid, uint64_t *slot, aox_err *err);
 int aox_proc_definition(aox_procs *p, const char *pid, aox_msg **def, aox_err *err);

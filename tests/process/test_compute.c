@@ -254,6 +254,50 @@ static void test_slot0_and_reads(void)
     aox_procs_close(p);
 }
 
+/* Dry runs: a result for a message as if scheduled next; nothing stored or kept. */
+static void test_dry_run(void)
+{
+    aox_procs *p = pt_open(st, 0, 0), *q;
+    aox_msg *m, *r = NULL;
+    aox_err err = {0};
+    uint64_t cur = 0;
+    int64_t v = 0;
+    char pid[44];
+
+    pt_spawn(p, "counting@1.0", 7, pid);
+    pt_schedule(p, pid, pt_msg(1, NULL));
+    pt_schedule(p, pid, pt_msg(2, NULL));
+    m = pt_msg(10, NULL);
+    CHECK_RC(aox_proc_dry_run(p, pid, m, &r, &err), AOX_OK);
+    CHECK(r && pt_counter(r) == 13);
+    CHECK(r && aox_msg_get_int(r, "slot", &v) == AOX_OK && v == 3);
+    CHECK(r && aox_msg_get_int(r, "dry-run", &v) == AOX_OK && v == 1);
+    aox_msg_free(r);
+    CHECK_RC(aox_proc_current_slot(p, pid, &cur, &err), AOX_OK);
+    CHECK(cur == 2);
+    CHECK(!pt_store_has(st, pid, "result", 3));
+    CHECK_RC(aox_proc_slot_of_message(p, pid, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+                                      &cur, &err), AOX_E_NOT_FOUND);
+    /* a failing dry run is an error result, and the state is untouched */
+    aox_msg_set_str(m, "action", "fail");
+    CHECK_RC(aox_proc_dry_run(p, pid, m, &r, &err), AOX_OK);
+    CHECK(r && aox_result_is_error(r));
+    aox_msg_free(r);
+    pt_schedule(p, pid, pt_msg(1, "x"));
+    r = pt_compute(p, pid, 3, NULL);
+    CHECK(pt_counter(r) == 4);
+    aox_msg_free(r);
+    /* a manager without a live state rebuilds one first */
+    q = pt_open(st, 0, 0);
+    aox_msg_remove(m, "action");
+    CHECK_RC(aox_proc_dry_run(q, pid, m, &r, &err), AOX_OK);
+    CHECK(r && pt_counter(r) == 14);
+    aox_msg_free(r);
+    aox_procs_close(q);
+    aox_msg_free(m);
+    aox_procs_close(p);
+}
+
 int main(void)
 {
     pt_register();
@@ -264,6 +308,7 @@ int main(void)
     PT_RUN(test_4_not_yet);
     PT_RUN(test_5_guest_failure);
     PT_RUN(test_slot0_and_reads);
+    PT_RUN(test_dry_run);
     aox_store_close(st);
     PT_DONE();
 }
