@@ -17,6 +17,9 @@
 #include "http/server.h"
 #include "process/process.h"
 #include "store/store.h"
+#ifdef AOX_HAVE_LUA_DEVICE
+#include "lua/lua_device.h"
+#endif
 
 struct aox_node {
     const aox_node_config *cfg;
@@ -50,12 +53,15 @@ int aox_node_register_devices(aox_err *err)
         aox_err_set(err, rc, "registering built-in devices failed");
         goto out;
     }
-    /* Lua (lua@5.3) and WASM devices are registered here once their libraries
-     * export a registration function, guarded like this:
-     *   #ifdef AOX_HAVE_LUA      (defined by node/CMakeLists.txt when aox_lua exists)
-     *       rc = <lua registration>(); if (rc) { aox_err_set(...); goto out; }
-     *   #endif
-     */
+#ifdef AOX_HAVE_LUA_DEVICE
+    rc = aox_lua_device_register();               /* lua@5.3 */
+    if (rc) {
+        aox_err_set(err, rc, "registering the lua@5.3 device failed");
+        goto out;
+    }
+#endif
+    /* WASM devices are registered here the same way once their library exports a
+     * registration function (guard: a compile definition from node/CMakeLists.txt). */
     reg_done = 1;
 out:
     pthread_mutex_unlock(&reg_lock);
