@@ -1,0 +1,433 @@
+/*
+ * tests/aos/aos_device_test.c: runs emscripten- and WAT-built test modules as
+ * processes through the device vtables (wasm@1.0, wasm-64@1.0, stack@1.0) over a
+ * memory store, without HTTP.
+ *   aos_device_test c    <mod_c.wasm>     C, setjmp/longjmp, fs, limits, rollback
+ *   aos_device_test cxx  <mod_cxx.wasm>   C++ with -fwasm-exceptions
+ *   aos_device_test w64  <mod64.wasm>     wasm64 WAT: limits, stack and raw forms
+ *   aos_device_test snap <mod_c.wasm>     snapshot -> restore -> identical results,
+ *                                         only changed pages written
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aos/aos.h"
+#include "core/id.h"
+#include "core/json.h"
+#include "device/device.h"
+#include "device/snapshot.h"
+#include "store/store.h"
+
+static int failures;
+#define CHECK(c) do { if (!(c)) { fprintf(stderr, "%s:%d: CHECK failed: %s\n", \
+                                           __FILE__, __LINE__, #c); failures++; } } while (0)
+
+#define PID "PROCESS0000000000000000000000000000000000A"
+#define FROM "SENDER00000000000000000000000000000000000B"
+
+static aox_store *store;
+static char module_id[AOX_ID_LEN + 1];
+
+static void load_module(const char *path, const char *tags_json)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "cannot open %s\n", path);
+        exit(2);
+    }
+    aox_buf b = {0};
+    char tmp[65536];
+    size_t n;
+    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
+        aox_buf_append(&b, tmp, n);
+    fclose(f);
+    uint8_t h[AOX_HASH_LEN];
+    aox_sha256(b.data, b.len, h);
+    aox_id_from_hash(h, module_id);
+    aox_buf k = {0};
+    aox_key_simple(&k, "module", module_id);
+    CHECK(aox_store_put(store, k.data, k.len, b.data, b.len) == 0);
+    if (tags_json) {
+        aox_aos_module_tags_key(&k, module_id);
+        CHECK(aox_store_put(store, k.data, k.len, tags_json, strlen(tags_json)) == 0);
+    }
+    aox_buf_free(&k);
+    aox_buf_free(&b);
+}
+
+typedef struct proc {
+    const aox_device_ops *ops;
+    void *state;
+    aox_msg *def;
+    uint64_t slot;
+    aox_limits limits;
+} proc;
+
+static void proc_init(proc *p, aox_msg *def)
+{
+    aox_err err = {0};
+    aox_device_env env = { PID, store, &p->limits };
+    p->def = def;
+    p->ops = aox_device_find(aox_device_name_of(def));
+    CHECK(p->ops != NULL);
+    p->state = NULL;
+    p->slot = 0;
+    int rc = p->ops ? p->ops->init(&env, def, &p->state, &err) : -1;
+    if (rc)
+        fprintf(stderr, "init failed: %s\n", err.msg);
+    CHECK(rc == 0);
+}
+
+/* Runs one message whose data is `data`; returns the result (caller frees). */
+static aox_msg *run(proc *p, const char *data, int dry)
+{
+    aox_msg *m = aox_msg_new(), *asg = aox_msg_new(), *res = aox_msg_new();
+    aox_err err = {0};
+    aox_msg_set_str(m, "data", data);
+    aox_msg_set_str(m, "action", "Eval");
+    aox_msg_set_str(m, "from", FROM);
+    aox_msg_set_str(asg, "hash-chain", "HC");
+    p->slot++;
+    aox_call call;
+    memset(&call, 0, sizeof call);
+    call.pid = PID;
+    call.process = p->def;
+    call.assignment = asg;
+    call.message = m;
+    call.slot = p->slot;
+    call.timestamp = 1700000000123;
+    call.block_height = 1000;
+    call.limits = &p->limits;
+    call.dry_run = dry;
+    int rc = p->ops->compute(p->state, &call, res, &err);
+    if (rc)
+        fprintf(stderr, "compute(%s) node fault %d: %s\n", data, rc, err.msg);
+    CHECK(rc == 0);
+    aox_msg_free(m);
+    aox_msg_free(asg);
+    return res;
+}
+
+static const char *out_data(const aox_msg *r)
+{
+    const aox_msg *o = aox_msg_get_msg(r, "output");
+    const char *s = o ? aox_msg_get_str(o, "data", NULL) : NULL;
+    return s ? s : "";
+}
+
+static const char *err_code(const aox_msg *r)
+{
+    const aox_msg *e = aox_msg_get_msg(r, "error");
+    const char *s = e ? aox_msg_get_str(e, "code", NULL) : NULL;
+    return s ? s : "";
+}
+
+static const char *err_msg(const aox_msg *r)
+{
+    const aox_msg *e = aox_msg_get_msg(r, "error");
+    const char *s = e ? aox_msg_get_str(e, "message", NULL) : NULL;
+    return s ? s : "";
+}
+
+/* run and expect output data (or error code when want starts with '!') */
+static void expect(proc *p, const char *data, const char *want)
+{
+    aox_msg *r = run(p, data, 0);
+    if (want[0] == '!') {
+        if (strcmp(err_code(r), want + 1) != 0)
+            fprintf(stderr, "  %s: want error %s, got code '%s' msg '%s' out '%s'\n", data,
+                    want + 1, err_code(r), err_msg(r), out_data(r));
+        CHECK(strcmp(err_code(r), want + 1) == 0);
+    } else {
+        if (strcmp(out_data(r), want) != 0 || aox_result_is_error(r))
+            fprintf(stderr, "  %s: want '%s', got '%s' (error '%s')\n", data, want,
+                    out_data(r), err_msg(r));
+        CHECK(strcmp(out_data(r), want) == 0 && !aox_result_is_error(r));
+    }
+    aox_msg_free(r);
+}
+
+static aox_msg *make_def(const char *dev)
+{
+    aox_msg *d = aox_msg_new();
+    aox_msg_set_str(d, "type", "Process");
+    aox_msg_set_str(d, "execution-device", dev);
+    aox_msg_set_str(d, "image", module_id);
+    aox_msg_set_str(d, "name", "test-process");
+    return d;
+}
+
+static void test_c(const char *path)
+{
+    load_module(path, "[{\"name\":\"Module-Format\",\"value\":\"wasm32-unknown-emscripten\"},"
+                      "{\"name\":\"Memory-Limit\",\"value\":\"64-mb\"},"
+                      "{\"name\":\"Compute-Limit\",\"value\":\"200000000\"}]");
+    proc p;
+    memset(&p, 0, sizeof p);
+    proc_init(&p, make_def("wasm@1.0"));
+    if (!p.state)
+        return;
+    aox_msg *r = run(&p, "ping", 0);
+    CHECK(strcmp(out_data(r), "pong") == 0);
+    const aox_value *ob = aox_msg_get(r, "outbox");
+    CHECK(ob && ob->type == AOX_V_LIST && ob->u.list.len == 1);
+    if (ob && ob->type == AOX_V_LIST && ob->u.list.len == 1) {
+        const aox_msg *om = ob->u.list.items[0].u.msg;
+        CHECK(strcmp(aox_msg_get_str(om, "target", NULL), FROM) == 0);
+        CHECK(strcmp(aox_msg_get_str(om, "action", NULL), "Pong") == 0);
+        CHECK(strcmp(aox_msg_get_str(om, "reply-to", NULL), PID) == 0);   /* env Process.Id */
+        CHECK(strcmp(aox_msg_get_str(om, "from-process", NULL), PID) == 0);
+        CHECK(strcmp(aox_msg_get_str(om, "from-image", NULL), module_id) == 0);
+    }
+    const aox_value *as = aox_msg_get(r, "assignments");
+    CHECK(as && as->type == AOX_V_LIST && as->u.list.len == 1);
+    int64_t gas = 0;
+    CHECK(aox_msg_get_int(r, "gas", &gas) == 0 && gas > 0);
+    aox_msg_free(r);
+
+    expect(&p, "count", "1");
+    expect(&p, "count", "2");
+    expect(&p, "jump", "jumped 42");
+    expect(&p, "fail", "!guest_error");          /* ok:false -> error, counter rolled back */
+    expect(&p, "count", "3");
+    expect(&p, "error", "!guest_error");         /* response.Error */
+    expect(&p, "count", "4");
+    expect(&p, "bad", "!guest_error");           /* malformed JSON */
+    expect(&p, "count", "5");
+    r = run(&p, "loop", 0);                      /* compute limit */
+    CHECK(strcmp(err_code(r), "out_of_fuel") == 0 && strcmp(err_msg(r), "out of gas!") == 0);
+    aox_msg_free(r);
+    expect(&p, "count", "6");
+    r = run(&p, "grow", 0);                      /* memory limit */
+    CHECK(strcmp(err_code(r), "out_of_memory") == 0);
+    CHECK(strstr(err_msg(r), "Cannot enlarge memory") != NULL);
+    if (strcmp(err_code(r), "out_of_memory") != 0)
+        fprintf(stderr, "  grow: got %s: %s\n", err_code(r), err_msg(r));
+    aox_msg_free(r);
+    expect(&p, "count", "7");
+    expect(&p, "read", "nofile");
+    expect(&p, "write", "written");
+    expect(&p, "read", "line;");
+    expect(&p, "write", "written");
+    expect(&p, "read", "line;line;");
+    /* deterministic time and randomness: 1700000000123 ms = 2023-11-14 */
+    r = run(&p, "time", 0);
+    CHECK(strncmp(out_data(r), "1700000000 2023-11-14 ", 22) == 0);
+    char first[128];
+    snprintf(first, sizeof first, "%s", out_data(r));
+    aox_msg_free(r);
+    r = run(&p, "time", 0);
+    CHECK(strcmp(out_data(r), first) == 0);      /* same message ID: same random bytes */
+    aox_msg_free(r);
+    r = run(&p, "print", 0);
+    CHECK(strcmp(out_data(r), "printed") == 0);
+    const char *so = aox_msg_get_str(r, "stdout", NULL);
+    CHECK(so && strcmp(so, "hello from the guest\n") == 0);
+    aox_msg_free(r);
+    /* dry run: result but no state change */
+    r = run(&p, "count", 1);
+    CHECK(strcmp(out_data(r), "8") == 0);
+    aox_msg_free(r);
+    expect(&p, "count", "8");
+    aox_aos_stats st;
+    aox_aos_get_stats(&st);
+    CHECK(st.rollbacks >= 7);
+    p.ops->free(p.state);
+    aox_msg_free(p.def);
+}
+
+static void test_cxx(const char *path)
+{
+    load_module(path, NULL);
+    proc p;
+    memset(&p, 0, sizeof p);
+    proc_init(&p, make_def("wasm@1.0"));
+    if (!p.state)
+        return;
+    expect(&p, "hello", "ok 1");
+    expect(&p, "throwing", "caught bad input: throwing");
+    expect(&p, "uncaught", "!trap");
+    expect(&p, "again", "ok 2");
+    p.ops->free(p.state);
+    aox_msg_free(p.def);
+}
+
+static void test_w64(const char *path)
+{
+    load_module(path, "[{\"name\":\"Module-Format\",\"value\":"
+                      "\"wasm64-unknown-emscripten-draft_2024_02_15\"}]");
+    proc p;
+    memset(&p, 0, sizeof p);
+    aox_msg *def = make_def("wasm-64@1.0");
+    aox_msg_set_str(def, "memory-limit", "1-mb");
+    aox_msg_set_int(def, "compute-limit", 5000000);
+    proc_init(&p, def);
+    if (!p.state)
+        return;
+    expect(&p, "a", "1");
+    expect(&p, "b", "2");
+    aox_msg *r = run(&p, "loop", 0);
+    CHECK(strcmp(err_code(r), "out_of_fuel") == 0 && strcmp(err_msg(r), "out of gas!") == 0);
+    aox_msg_free(r);
+    expect(&p, "c", "3");
+    r = run(&p, "grow", 0);
+    CHECK(strcmp(err_code(r), "out_of_memory") == 0);
+    CHECK(strstr(err_msg(r), "limit is 1048576 bytes") != NULL);
+    aox_msg_free(r);
+    expect(&p, "d", "4");
+    expect(&p, "fail", "!trap");                 /* grew memory then trapped: rolled back */
+    expect(&p, "e", "5");
+    p.ops->free(p.state);
+    aox_msg_free(p.def);
+
+    /* HyperBEAM-style stack */
+    memset(&p, 0, sizeof p);
+    def = make_def("stack@1.0");
+    aox_value names[3];
+    const char *n[3] = { "wasi@1.0", "json-iface@1.0", "wasm-64@1.0" };
+    for (int i = 0; i < 3; i++) {
+        names[i].type = AOX_V_BYTES;
+        names[i].u.bytes.ptr = (uint8_t *)n[i];
+        names[i].u.bytes.len = strlen(n[i]);
+        aox_msg_list_append(def, "device-stack", &names[i]);
+    }
+    aox_msg_set_int(def, "passes", 2);
+    proc_init(&p, def);
+    if (p.state) {
+        expect(&p, "a", "1");
+        expect(&p, "b", "2");
+        p.ops->free(p.state);
+    }
+    aox_msg_free(p.def);
+
+    /* raw: a stack without json-iface calls `function` with `parameters` */
+    memset(&p, 0, sizeof p);
+    def = make_def("stack@1.0");
+    aox_msg_list_append(def, "device-stack", &names[2]);
+    aox_msg_set_str(def, "function", "malloc");
+    proc_init(&p, def);
+    if (p.state) {
+        aox_msg *m = aox_msg_new(), *asg = aox_msg_new(), *res = aox_msg_new();
+        aox_value v = { .type = AOX_V_INT, .u.i = 16 };
+        aox_msg_list_append(m, "parameters", &v);
+        aox_call call;
+        memset(&call, 0, sizeof call);
+        call.pid = PID;
+        call.process = p.def;
+        call.assignment = asg;
+        call.message = m;
+        call.slot = 1;
+        call.limits = &p.limits;
+        aox_err err = {0};
+        CHECK(p.ops->compute(p.state, &call, res, &err) == 0);
+        const aox_value *rl = aox_msg_get(res, "results");
+        CHECK(rl && rl->type == AOX_V_LIST && rl->u.list.len == 1 &&
+              rl->u.list.items[0].u.i == 65536);
+        aox_msg_free(m);
+        aox_msg_free(asg);
+        aox_msg_free(res);
+        p.ops->free(p.state);
+    }
+    aox_msg_free(p.def);
+}
+
+static int snap_take(proc *p, const aox_buf *base, aox_buf *manifest, uint64_t *written)
+{
+    aox_snap_writer *w = NULL;
+    aox_err err = {0};
+    int rc = aox_snap_writer_new(store, base ? base->data : NULL, base ? base->len : 0, &w);
+    if (!rc)
+        rc = p->ops->snapshot(p->state, w, &err);
+    aox_buf_reset(manifest);
+    if (!rc)
+        rc = aox_snap_writer_finish(w, manifest);
+    *written = w ? aox_snap_writer_bytes_written(w) : 0;
+    aox_snap_writer_free(w);
+    if (rc)
+        fprintf(stderr, "snapshot failed: %d %s\n", rc, err.msg);
+    return rc;
+}
+
+static void test_snap(const char *path)
+{
+    load_module(path, NULL);
+    proc a, b;
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    proc_init(&a, make_def("wasm@1.0"));
+    if (!a.state)
+        return;
+    expect(&a, "count", "1");
+    expect(&a, "write", "written");
+    aox_buf m1 = {0}, m2 = {0};
+    uint64_t w1 = 0, w2 = 0;
+    CHECK(snap_take(&a, NULL, &m1, &w1) == 0);
+    CHECK(w1 > 0);
+    /* restore into b and compare behaviour */
+    aox_snap_reader *r = NULL;
+    aox_err err = {0};
+    CHECK(aox_snap_reader_new(store, m1.data, m1.len, &r, &err) == 0);
+    aox_device_env env = { PID, store, &a.limits };
+    b.ops = a.ops;
+    b.def = a.def;
+    b.slot = a.slot;
+    int rc = r ? a.ops->restore(&env, a.def, r, &b.state, &err) : -1;
+    if (rc)
+        fprintf(stderr, "restore failed: %s\n", err.msg);
+    CHECK(rc == 0);
+    aox_snap_reader_free(r);
+    if (!b.state)
+        return;
+    const char *seq[] = { "count", "read", "time", "jump", "fail", "count", "write", "read" };
+    for (size_t i = 0; i < sizeof seq / sizeof *seq; i++) {
+        aox_msg *ra = run(&a, seq[i], 0), *rb = run(&b, seq[i], 0);
+        CHECK(aox_msg_equal(ra, rb));
+        if (!aox_msg_equal(ra, rb))
+            fprintf(stderr, "  %s: restored state diverged ('%s' vs '%s')\n", seq[i],
+                    out_data(ra), out_data(rb));
+        aox_msg_free(ra);
+        aox_msg_free(rb);
+    }
+    /* incremental: after one small message only a few pages are written */
+    expect(&a, "count", "4");
+    CHECK(snap_take(&a, &m1, &m2, &w2) == 0);
+    fprintf(stderr, "snapshot bytes: full %llu, after one message %llu\n",
+            (unsigned long long)w1, (unsigned long long)w2);
+    CHECK(w2 < w1 && w2 <= 16 * 4096);
+    a.ops->free(a.state);
+    b.ops->free(b.state);
+    aox_msg_free(a.def);
+    aox_buf_free(&m1);
+    aox_buf_free(&m2);
+}
+
+int main(int argc, char **argv)
+{
+    aox_err err = {0};
+    if (argc < 3)
+        return 2;
+    if (aox_store_open("memory:", NULL, &store, &err)) {
+        fprintf(stderr, "store: %s\n", err.msg);
+        return 1;
+    }
+    aox_device_register_builtin();
+    if (aox_aos_register_devices()) {
+        fprintf(stderr, "cannot register devices\n");
+        return 1;
+    }
+    if (strcmp(argv[1], "c") == 0)
+        test_c(argv[2]);
+    else if (strcmp(argv[1], "cxx") == 0)
+        test_cxx(argv[2]);
+    else if (strcmp(argv[1], "w64") == 0)
+        test_w64(argv[2]);
+    else if (strcmp(argv[1], "snap") == 0)
+        test_snap(argv[2]);
+    else
+        return 2;
+    aox_store_close(store);
+    if (failures)
+        fprintf(stderr, "%d check(s) failed\n", failures);
+    return failures ? 1 : 0;
+}
