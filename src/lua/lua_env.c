@@ -12,7 +12,8 @@
  * reaches image_gas_factor x heap bytes (so replay work stays proportional to the
  * restore work) or image_max_log messages are logged. A state that cannot be imaged
  * (it holds a suspended coroutine) falls back to the previous image, or to re-running
- * the script from scratch, and replays a longer log.
+ * the script from scratch, and replays a longer log. After a rollback that replayed
+ * 16 or more messages the state is re-imaged at once (the replay is already paid).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -656,6 +657,13 @@ static int rollback(aox_lua *lx, char *err, size_t errlen)
             goto fail;
         }
         lx->stats.messages--;
+    }
+    /* The replayed work is paid; re-image now so the next rollback replays only what
+     * comes after (failures tend to cluster). A state that cannot be imaged keeps
+     * its older image and log. */
+    if (lx->nlog >= 16 && make_image(lx, NULL, 0) == AOX_LUA_ENOMEM) {
+        rc = AOX_LUA_ENOMEM;
+        goto fail;
     }
     return AOX_LUA_OK;
 fail:

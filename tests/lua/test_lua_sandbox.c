@@ -269,8 +269,27 @@ static void test_messages(void)
     aox_lua_free(lx);
 }
 
+/* The host's interrupt stops a message (no result) and leaves the state as it was. */
+static void test_interrupt(void)
+{
+    aox_lua *lx = t_new(T_EVAL_SCRIPT " n = 0");
+    json_t *m = json_pack("{s:s}", "code", "n = n + 1 while true do end");
+    atomic_int stop = 1;
+    aox_lua_call c = {m, NULL, "id", 1, 0, &stop, 0};
+    json_t *r = NULL;
+    char err[256];
+    CHECK(aox_lua_compute(lx, &c, &r, err, sizeof err) == AOX_LUA_EINTR);
+    CHECK(r == NULL);
+    json_decref(m);
+    char *res = t_eval(lx, "n = n + 1 return n");
+    CHECK_STR(t_output(res), "1");
+    free(res);
+    aox_lua_free(lx);
+}
+
 int main(void)
 {
+    test_interrupt();
     aox_lua *lx = t_new(T_EVAL_SCRIPT);
     test_escapes(lx);
     aox_lua_free(lx);

@@ -7,7 +7,7 @@
  */
 #include "lua_test.h"
 
-#define NMSG 2000
+#define NMSG 1500
 
 static const char *const script =
     "Balances = {} Handlers = {list = {}} "
@@ -170,7 +170,7 @@ static char *run(const int *restore_at, int *errors)
 int main(void)
 {
     static const int none[] = {-1};
-    static const int some[] = {1, 2, 137, 500, 501, 1234, 1999, -1};
+    static const int some[] = {1, 2, 137, 500, 501, 1234, 1499, -1};
     int e1, e2, e3;
     char *a = run(none, &e1);
     char *b = run(none, &e2);
