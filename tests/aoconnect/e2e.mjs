@@ -3,6 +3,7 @@
 // GATEWAY_URL at once. Spec of every request: docs/parts/legacy-routes.md.
 //
 //   e2e.mjs AOX_BINARY WORK_DIR SRC_DIR
+// (AOX_BINARY may be mock_node.mjs, the spec's reference mock: CTest aoconnect_e2e_mock.)
 //
 // Exit 77 (SKIP) with "legacy routes not built" while GET /~meta@1.0/info does not
 // list the `legacy-routes` feature; also when clang-14/wasm-ld (for the test module)
@@ -39,8 +40,10 @@ async function startNode() {
   for (let attempt = 0; attempt < 5; attempt++) {
     const port = await freePort();
     const log = fs.openSync(logPath, 'a');
-    child = spawnChild(aoxBin, ['serve', '--data', path.join(work, 'data'), '--port', String(port),
-      '--log-level', 'warn'], { stdio: ['ignore', log, log] });
+    const argv = ['serve', '--data', path.join(work, 'data'), '--port', String(port), '--log-level', 'warn'];
+    // a .mjs "binary" is the reference mock (mock_node.mjs), run with this node
+    child = aoxBin.endsWith('.mjs') ? spawnChild(process.execPath, [aoxBin, ...argv], { stdio: ['ignore', log, log] })
+      : spawnChild(aoxBin, argv, { stdio: ['ignore', log, log] });
     let exited = false;
     child.once('exit', () => { exited = true; });
     const deadline = Date.now() + 10000;
@@ -70,16 +73,6 @@ async function finish(code, msg) {
 }
 process.on('unhandledRejection', async (e) => { console.error('FAIL: unhandled', e); await finish(1); });
 
-await startNode();
-
-// ------------------------------------------------------------------ feature probe
-const info = await (await fetch(`${url}/~meta@1.0/info`)).json().catch(() => ({}));
-const features = Array.isArray(info.features) ? info.features
-  : (info.features && typeof info.features === 'object') ? Object.keys(info.features).filter((k) => info.features[k]) : [];
-if (!features.includes('legacy-routes')) {
-  await finish(SKIP, 'SKIP: legacy routes not built (GET /~meta@1.0/info lists no "legacy-routes" feature)');
-}
-
 // ------------------------------------------------------------------ test module
 const wasmPath = path.join(work, 'counter.wasm');
 try {
@@ -95,6 +88,17 @@ const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 4096, 
 const jwk = privateKey.export({ format: 'jwk' });
 const address = crypto.createHash('sha256').update(Buffer.from(jwk.n, 'base64url')).digest('base64url');
 const signer = createDataItemSigner(jwk);
+
+// Start the node only now: no idle keep-alive connection waits through the builds above.
+await startNode();
+
+// ------------------------------------------------------------------ feature probe
+const info = await (await fetch(`${url}/~meta@1.0/info`)).json().catch(() => ({}));
+const features = Array.isArray(info.features) ? info.features
+  : (info.features && typeof info.features === 'object') ? Object.keys(info.features).filter((k) => info.features[k]) : [];
+if (!features.includes('legacy-routes')) {
+  await finish(SKIP, 'SKIP: legacy routes not built (GET /~meta@1.0/info lists no "legacy-routes" feature)');
+}
 
 // Publish the module the way a module author uploads one: a signed `Type: Module`
 // data item whose data is the wasm (docs/parts/legacy-routes.md, POST /).

@@ -3,9 +3,10 @@
 #   run.sh WORK_DIR SCRIPT.mjs [ARGS...]
 # WORK_DIR gets package.json + package-lock.json from this folder and `npm ci`
 # (once per lockfile; serialised with flock so parallel tests share it), then
-# SCRIPT (a file of this folder) is copied there and run with node.
+# SCRIPT (a file of this folder) runs there with node.
 # Exit 77 (CTest SKIP_RETURN_CODE) only when node or npm is not installed: a failing
-# `npm ci` (offline, registry error) is a test FAILURE, not a skip.
+# `npm ci` (offline, registry error) is a test FAILURE, not a skip. All .mjs files of
+# this folder are copied next to node_modules so that their imports resolve.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 work=$1; script=$2; shift 2
@@ -30,6 +31,6 @@ lockhash=$(cat "$here/package.json" "$here/package-lock.json" | sha256sum | cut 
         touch "$work/.installed-$lockhash"
     fi
 ) 9>"$work/.lock"
-cp "$here/$script" "$work/$script"
+cp "$here"/*.mjs "$work/"    # scripts import each other's packages from here
 
 exec node "$work/$script" "$@"
