@@ -320,7 +320,7 @@ static int h_assignments(const aox_http_ctx *ctx, const aox_route *r,
         return aox_err_set(err, AOX_E_INVALID, "to: '%.40s' is not a slot number", ts);
     rc = aox_proc_current_slot(ctx->procs, r->pid, &cur, err);
     if (rc) return rc;
-    if (!ts) to = cur;
+    if (!ts) to = cur > from ? cur : from;     /* from past the end: an empty page */
     if (to < from)
         return aox_err_set(err, AOX_E_INVALID, "to (%llu) is before from (%llu)",
                            (unsigned long long)to, (unsigned long long)from);

@@ -279,6 +279,15 @@ static void test_handlers(void)
         json_decref(j);
     }
     {
+        kv q[] = { { "from", "9" }, { NULL, NULL } };      /* past the end: empty page */
+        snprintf(path, sizeof path, "/%s/schedule", pid);
+        CHECK(req("GET", path, NULL, q, &j, NULL) == 200);
+        CHECK(json_array_size(json_object_get(j, "assignments")) == 0);
+        CHECK(json_is_false(json_object_get(j, "more")));
+        CHECK(json_integer_value(json_object_get(j, "current")) == 5);
+        json_decref(j);
+    }
+    {
         kv q[] = { { "from", "4" }, { "to", "2" }, { NULL, NULL } };
         snprintf(path, sizeof path, "/%s/schedule", pid);
         CHECK(req("GET", path, NULL, q, &j, NULL) == 400);
