@@ -9,7 +9,7 @@
  * discovery order, with table keys visited in the canonical order of
  * aoxl_sorted_keys, so the same state always gives the same bytes.
  *
- *   image   := "AOXLUA1\n" uleb(version=1) uleb(nextid) uleb(N)
+ *   image   := "AOXLUA1\n" uleb(version=1) uleb(len) LUA_RELEASE uleb(nextid) uleb(N)
  *              ctor{N} fill{N} value(globals) value(reg) value(stringmt)
  *              uleb(nids) { uleb(object) uleb(id) }*
  *   ctor    := 'S' uleb(len) bytes                      string
@@ -327,6 +327,8 @@ int aoxl_persist(lua_State *L)
     /* header */
     put(L, &c, c.out, MAGIC, 8);
     put_uleb(L, &c, c.out, 1);
+    put_uleb(L, &c, c.out, strlen(LUA_RELEASE));           /* bytecode is build-specific */
+    put(L, &c, c.out, LUA_RELEASE, strlen(LUA_RELEASE));
     put_uleb(L, &c, c.out, (uint64_t)c.lx->nextid);
     put_uleb(L, &c, c.out, (uint64_t)c.n);
     put(L, &c, c.out, c.ctor->p, c.ctor->len);
@@ -576,6 +578,11 @@ int aoxl_unpersist(lua_State *L)
     r.p += 8;
     if (get_uleb(L, &r) != 1)
         corrupt(L, "unknown version");
+    size_t rl = (size_t)get_uleb(L, &r);
+    const uint8_t *rel = get_bytes(L, &r, rl);
+    if (rl != strlen(LUA_RELEASE) || memcmp(rel, LUA_RELEASE, rl) != 0)
+        luaL_error(L, "image was written by %s, this is %s", "another Lua release",
+                   LUA_RELEASE);
     uint64_t nextid = get_uleb(L, &r);
     uint64_t n = get_uleb(L, &r);
     if (n > (uint64_t)(r.e - r.p))
