@@ -43,7 +43,8 @@ enum { B_FUNC, B_BLOCK, B_LOOP, B_IF, B_ELSE, B_TRY, B_CATCH, B_CATCH_ALL };
 
 typedef struct ctrl {
     uint8_t kind;
-    bool unreachable;
+    bool unreachable;         /* validation: rest of the frame is stack-polymorphic */
+    bool dead;                /* emission: code here can never run */
     uint32_t height;          /* operand stack height at entry (validation floor) */
     uint32_t base;            /* stack position where label values go */
     uint32_t np, nr;
@@ -102,7 +103,11 @@ static bool reserve(comp *c, uint32_t k)
     return true;
 }
 
-static inline bool dead(comp *c) { return c->cs[c->csp - 1].unreachable; }
+static inline bool dead(comp *c)
+{
+    const ctrl *f = &c->cs[c->csp - 1];
+    return f->dead || f->unreachable;
+}
 
 /* Emit an op with up to 5 operands. Returns the start cell, or -1 if dead code. */
 static int64_t emit(comp *c, int op, int nops, uint64_t a, uint64_t b, uint64_t x, uint64_t y)
@@ -258,11 +263,11 @@ static bool push_ctrl(comp *c, uint8_t kind, uint32_t np, const wasm_valtype *pa
         c->cs = p;
         c->cs_cap = nc;
     }
-    bool unr = c->csp ? c->cs[c->csp - 1].unreachable : false;
+    bool unr = c->csp ? dead(c) : false;
     ctrl *f = &c->cs[c->csp++];
     memset(f, 0, sizeof *f);
     f->kind = kind;
-    f->unreachable = unr;
+    f->dead = unr;
     f->np = np;
     f->nr = nr;
     f->params = params;
@@ -475,18 +480,21 @@ static bool op_binary(comp *c, int op, uint8_t tin, uint8_t tout, bool has_imm)
     if (!pop(c, tin, &b) || !pop(c, tin, &a)) return false;
     uint32_t pos = c->sp;   /* a's position; b at pos + 1 */
     int64_t s;
+    int eop = op;
     if (has_imm && a.kind == K_CONST && b.kind != K_CONST && commutative(op)) {
         sval t = a; a = b; b = t;
         if (a.kind == K_STACK) {
             /* a was at pos+1; its value lives in slot pos+1 */
             uint32_t sa = slot_of(c, pos + 1);
             s = emit(c, op + 1, 3, slot_of(c, pos), sa, b.k, 0);
+            eop = op + 1;
             goto done;
         }
     }
     if (has_imm && b.kind == K_CONST) {
         uint32_t sa = operand(c, &a, pos);
         s = emit(c, op + 1, 3, slot_of(c, pos), sa, b.k, 0);
+        eop = op + 1;
     } else {
         uint32_t sa = operand(c, &a, pos);
         uint32_t sb = operand(c, &b, pos + 1);
@@ -494,7 +502,7 @@ static bool op_binary(comp *c, int op, uint8_t tin, uint8_t tout, bool has_imm)
     }
 done:
     if (!push_t(c, tout)) return false;
-    produced(c, s, op, 1);
+    produced(c, s, eop, 1);
     return true;
 }
 
@@ -709,7 +717,7 @@ static bool compile_body(comp *c, const wfunctype *ft)
                 emit_jump(c, f);
             }
             f->kind = B_ELSE;
-            f->unreachable = c->csp >= 2 ? c->cs[c->csp - 2].unreachable : false;
+            f->unreachable = false;
             c->sp = f->height;
             for (uint32_t i = 0; i < f->np; i++)
                 if (!push_t(c, f->params[i])) return false;
@@ -766,7 +774,7 @@ static bool compile_body(comp *c, const wfunctype *ft)
             }
             whandler *h = &c->h[f->handler];
             if (f->kind == B_TRY) h->end = c->n;
-            f->unreachable = c->csp >= 2 ? c->cs[c->csp - 2].unreachable : false;
+            f->unreachable = false;
             c->last_end = -1;
             if (opc == 0x07) {
                 uint32_t *p1 = realloc(h->catch_tag, (h->ncatch + 1) * sizeof *p1);

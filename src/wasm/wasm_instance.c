@@ -181,11 +181,6 @@ static void instance_destroy(wasm_instance *in)
             wtag *t = in->tags[i];
             if (t && --t->hdr.refs == 0) { free(t->type.params); free(t); }
         }
-    for (uint32_t i = 0; i < in->ndeps; i++) {
-        wasm_instance *d = in->deps[i];
-        if (--d->refs == 0) instance_destroy(d);
-    }
-    free(in->deps);
     for (uint32_t i = 0; i < in->nhost; i++) free(in->host_types[i].params);
     free(in->host_funcs);
     free(in->host_types);
@@ -201,10 +196,64 @@ static void instance_destroy(wasm_instance *in)
     free(in);
 }
 
+static void store_destroy(wstore *st)
+{
+    for (uint32_t i = 0; i < st->n; i++) instance_destroy(st->insts[i]);
+    free(st->insts);
+    free(st);
+}
+
 void wasm_instance_free(wasm_instance *inst)
 {
     if (!inst) return;
-    if (--inst->refs == 0) instance_destroy(inst);
+    wstore *st = inst->store;
+    if (--st->users == 0) store_destroy(st);
+}
+
+/* Put `in` into the store of `other` (merging stores if `in` already has one). */
+static int store_join(wasm_instance *in, wasm_instance *other)
+{
+    wstore *dst = other->store;
+    wstore *src = in->store;
+    if (!dst || src == dst) return WASM_OK;
+    if (!src) { in->store = dst; return WASM_OK; }
+    /* merge src into dst */
+    if (dst->n + src->n > dst->cap) {
+        uint32_t nc = dst->cap ? dst->cap : 4;
+        while (nc < dst->n + src->n) nc *= 2;
+        wasm_instance **p = realloc(dst->insts, nc * sizeof *p);
+        if (!p) return WASM_ENOMEM;
+        dst->insts = p;
+        dst->cap = nc;
+    }
+    for (uint32_t i = 0; i < src->n; i++) {
+        dst->insts[dst->n++] = src->insts[i];
+        src->insts[i]->store = dst;
+    }
+    dst->users += src->users;
+    free(src->insts);
+    free(src);
+    in->store = dst;
+    return WASM_OK;
+}
+
+static int store_add(wasm_instance *in)
+{
+    wstore *st = in->store;
+    if (!st) {
+        st = calloc(1, sizeof *st);
+        if (!st) return WASM_ENOMEM;
+        in->store = st;
+    }
+    if (st->n == st->cap) {
+        uint32_t nc = st->cap ? st->cap * 2 : 4;
+        wasm_instance **p = realloc(st->insts, nc * sizeof *p);
+        if (!p) return WASM_ENOMEM;
+        st->insts = p;
+        st->cap = nc;
+    }
+    st->insts[st->n++] = in;
+    return WASM_OK;
 }
 
 static bool limits_match(uint64_t have_min, bool have_has_max, uint64_t have_max,
@@ -229,18 +278,6 @@ static uint64_t const_eval(const wasm_instance *in, const wconst *c)
     return 0;
 }
 
-static int add_dep(wasm_instance *in, wasm_instance *dep)
-{
-    for (uint32_t i = 0; i < in->ndeps; i++)
-        if (in->deps[i] == dep) return WASM_OK;
-    wasm_instance **p = realloc(in->deps, (in->ndeps + 1) * sizeof *p);
-    if (!p) return WASM_ENOMEM;
-    in->deps = p;
-    in->deps[in->ndeps++] = dep;
-    dep->refs++;
-    return WASM_OK;
-}
-
 static int link_imports(wasm_instance *in, const wasm_imports *imps, wasm_error *err)
 {
     wasm_module *m = in->mod;
@@ -263,6 +300,7 @@ static int link_imports(wasm_instance *in, const wasm_imports *imps, wasm_error 
         }
         wasm_extern_kind kind = e->ext ? (wasm_extern_kind)e->ext->kind : WASM_EXTERN_FUNC;
         if (kind != im->kind) goto incompatible;
+        if (e->ext && e->ext->owner && store_join(in, e->ext->owner)) return WASM_ENOMEM;
         switch (im->kind) {
         case WASM_EXTERN_FUNC: {
             const wfunctype *want = &m->types[m->func_type[im->index]];
@@ -270,7 +308,6 @@ static int link_imports(wasm_instance *in, const wasm_imports *imps, wasm_error 
                 wfunc *f = (wfunc *)e->ext;
                 if (!wasm_functype_eq(f->type, want)) goto incompatible;
                 in->funcs[im->index] = f;
-                if (f->inst && f->inst != in && add_dep(in, f->inst)) return WASM_ENOMEM;
             } else {
                 if (!wasm_functype_eq(&e->type, want)) goto incompatible;
                 wfunctype *t = &in->host_types[in->nhost];
@@ -283,6 +320,7 @@ static int link_imports(wasm_instance *in, const wasm_imports *imps, wasm_error 
                 t->hash = e->type.hash;
                 wfunc *f = &in->host_funcs[in->nhost++];
                 f->hdr.kind = WASM_EXTERN_FUNC;
+                f->hdr.owner = in;
                 f->type = t;
                 f->inst = in;
                 f->code = NULL;
@@ -361,7 +399,6 @@ int wasm_instance_new(wasm_module *m, const wasm_imports *imps, wasm_instance **
     wasm_instance *in = calloc(1, sizeof *in);
     if (!in) return WASM_ENOMEM;
     in->mod = m;
-    in->refs = 1;
     in->max_pages = eng->cfg.max_pages_per_instance;
     uint32_t ndef = m->nfuncs - m->nfunc_imports;
     in->funcs = calloc(m->nfuncs + 1, sizeof *in->funcs);
@@ -384,6 +421,7 @@ int wasm_instance_new(wasm_module *m, const wasm_imports *imps, wasm_instance **
         wfunc *f = &in->funcs_own[i];
         uint32_t idx = m->nfunc_imports + i;
         f->hdr.kind = WASM_EXTERN_FUNC;
+        f->hdr.owner = in;
         f->type = &m->types[m->func_type[idx]];
         f->inst = in;
         f->code = &m->codes[i];
@@ -400,6 +438,7 @@ int wasm_instance_new(wasm_module *m, const wasm_imports *imps, wasm_instance **
         if (!t) goto fail;
         t->hdr.kind = WASM_EXTERN_TABLE;
         t->hdr.refs = 1;
+        t->hdr.owner = in;
         t->elem = tt->elem;
         t->size = tt->lim.min;
         t->has_max = tt->lim.has_max;
@@ -415,6 +454,7 @@ int wasm_instance_new(wasm_module *m, const wasm_imports *imps, wasm_instance **
             rc = set_trap(trap, WASM_TRAP_OUT_OF_MEMORY, NULL);
             goto fail;
         }
+        mm->hdr.owner = in;
         in->mem = mm;
     }
     for (uint32_t i = m->ntag_imports; i < m->ntags; i++) {
@@ -423,6 +463,7 @@ int wasm_instance_new(wasm_module *m, const wasm_imports *imps, wasm_instance **
         const wfunctype *ft = &m->types[m->tag_type[i]];
         t->hdr.kind = WASM_EXTERN_TAG;
         t->hdr.refs = 1;
+        t->hdr.owner = in;
         t->type.np = ft->np;
         t->type.nr = 0;
         t->type.params = malloc(((size_t)ft->np + 1) * sizeof *t->type.params);
@@ -437,6 +478,7 @@ int wasm_instance_new(wasm_module *m, const wasm_imports *imps, wasm_instance **
         if (!g) goto fail;
         g->hdr.kind = WASM_EXTERN_GLOBAL;
         g->hdr.refs = 1;
+        g->hdr.owner = in;
         g->type = m->globals[i].type;
         g->mut = m->globals[i].mut;
         in->globals[i] = g;
@@ -483,10 +525,18 @@ int wasm_instance_new(wasm_module *m, const wasm_imports *imps, wasm_instance **
             goto fail;
         }
     }
+    if (store_add(in)) { rc = WASM_ENOMEM; goto fail; }
+    in->store->users++;
     *out = in;
     return WASM_OK;
 fail:
     if (rc == WASM_ENOMEM && err->message[0] == 0) wasm_err(err, -1, "out of memory");
+    if (in->store && in->store->n > 0 && store_add(in) == WASM_OK) {
+        /* linked to live instances: segment writes may have put our functions into
+         * their tables, so this instance stays parked in the store */
+        return rc;
+    }
+    if (in->store && in->store->n == 0) free(in->store);
     instance_destroy(in);
     return rc;
 }

@@ -129,7 +129,18 @@ struct wasm_module {
 struct wasm_extern {
     uint8_t kind;           /* wasm_extern_kind */
     int refs;               /* references from instances (memory/table/global/tag) */
+    wasm_instance *owner;   /* instance that created it (its store keeps it alive) */
 };
+
+/* A store: instances linked to each other through imports live and die together,
+ * because references (funcrefs in shared tables, ...) can point anywhere inside it.
+ * `users` counts instances the embedder still holds; failed instantiations that
+ * already wrote into shared tables stay parked here until the store dies. */
+typedef struct wstore {
+    int users;
+    uint32_t n, cap;
+    wasm_instance **insts;
+} wstore;
 
 typedef struct wfunc {
     struct wasm_extern hdr;
@@ -210,7 +221,7 @@ struct wasm_call {
 
 struct wasm_instance {
     wasm_module *mod;
-    int refs;
+    wstore *store;
     wfunc *funcs_own;            /* defined functions */
     wfunc **funcs;               /* nfuncs: imported + defined */
     wtable **tables;
@@ -219,8 +230,6 @@ struct wasm_instance {
     uint64_t **gvals;            /* &globals[i]->val, for the interpreter */
     wtag **tags;
     uint8_t *elem_dropped, *data_dropped;
-    wasm_instance **deps;        /* instances we import functions from */
-    uint32_t ndeps;
     wfunc *host_funcs;           /* copies of imported host functions */
     wfunctype *host_types;
     uint32_t nhost;
