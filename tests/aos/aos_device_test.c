@@ -232,7 +232,7 @@ static void test_c(const char *path)
     expect(&p, "count", "8");
     aox_aos_stats st;
     aox_aos_get_stats(&st);
-    CHECK(st.rollbacks >= 7);
+    CHECK(st.rollbacks >= 6);
     p.ops->free(p.state);
     aox_msg_free(p.def);
 }
