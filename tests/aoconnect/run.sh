@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs a node script of the aoconnect harness with the pinned npm packages.
 #   run.sh WORK_DIR SCRIPT.mjs [ARGS...]
-# WORK_DIR gets package.json + package-lock.json from this folder and `npm ci`
+# WORK_DIR (shared by build dirs: CMake passes ~/.cache/aox/aoconnect-npm) gets
+# package.json + package-lock.json from this folder and `npm ci`
 # (once per lockfile; serialised with flock so parallel tests share it), then
 # SCRIPT (a file of this folder) runs there with node.
 # Exit 77 (CTest SKIP_RETURN_CODE) only when node or npm is not installed: a failing
@@ -30,7 +31,11 @@ lockhash=$(cat "$here/package.json" "$here/package-lock.json" | sha256sum | cut 
         fi
         touch "$work/.installed-$lockhash"
     fi
+    # the scripts run from here so that their imports resolve; copy only what
+    # changed, under the lock, so a parallel test never reads a half-written file
+    for f in "$here"/*.mjs "$here"/*.c; do
+        cmp -s "$f" "$work/$(basename "$f")" || cp "$f" "$work/"
+    done
 ) 9>"$work/.lock"
-cp "$here"/*.mjs "$work/"    # scripts import each other's packages from here
 
 exec node "$work/$script" "$@"
