@@ -163,6 +163,63 @@ static int step_def(lua_State *L)
     return 0;
 }
 
+/* preload[name] = the compiled module source (arg: the aox_lua_module) */
+static int step_preload(lua_State *L)
+{
+    const aox_lua_module *m = lua_touserdata(L, 1);
+    char chunk[80];
+    snprintf(chunk, sizeof chunk, "=%.70s", m->name);
+    lua_getfield(L, LUA_REGISTRYINDEX, AOXL_REG);
+    lua_getfield(L, -1, "preload");
+    if (luaL_loadbufferx(L, m->source, m->len, chunk, "t") != LUA_OK)
+        return lua_error(L);
+    lua_setfield(L, -2, m->name);
+    return 0;
+}
+
+/* Keeps a copy of the host's modules (needed again when a rollback has no image). */
+static int copy_modules(aox_lua *lx, const aox_lua_opts *opts, char *err, size_t errlen)
+{
+    size_t n = opts ? opts->nmodules : 0;
+    lx->opts.modules = NULL;
+    lx->opts.nmodules = 0;
+    if (!n)
+        return AOX_LUA_OK;
+    aox_lua_module *m = calloc(n, sizeof *m);
+    if (!m)
+        return AOX_LUA_ENOMEM;
+    lx->mods = m;
+    lx->opts.modules = m;
+    for (size_t i = 0; i < n; i++) {
+        const aox_lua_module *src = &opts->modules[i];
+        if (!src->name || !src->source) {
+            seterr(err, errlen, "%s", "module without name or source");
+            return AOX_LUA_EINVAL;
+        }
+        char *nm = xstrdup(src->name), *so = malloc(src->len + 1);
+        if (!nm || !so) {
+            free(nm);
+            free(so);
+            return AOX_LUA_ENOMEM;
+        }
+        memcpy(so, src->source, src->len);
+        so[src->len] = 0;
+        m[i].name = nm;
+        m[i].source = so;
+        m[i].len = src->len;
+        lx->opts.nmodules = i + 1;
+    }
+    return AOX_LUA_OK;
+}
+
+static int apply_modules(aox_lua *lx, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < lx->opts.nmodules; i++)
+        if (host_pcall(lx, step_preload, (void *)&lx->opts.modules[i], err, errlen) != LUA_OK)
+            return lx->host_oom ? AOX_LUA_ENOMEM : AOX_LUA_EINVAL;
+    return AOX_LUA_OK;
+}
+
 static int new_sandbox(aox_lua *lx, char *err, size_t errlen)
 {
     lx->mem = 0;
@@ -278,6 +335,8 @@ static int lx_alloc(const aox_lua_opts *opts, const json_t *def, const char *scr
     lx->script[script_len] = 0;
     lx->script_len = script_len;
     lx->opts.entry = lx->entry;
+    lx->opts.modules = NULL;         /* set by copy_modules (aox_lua_new only) */
+    lx->opts.nmodules = 0;
     lx->opts.process_id = lx->pid;
     lx->mem_limit = lx->opts.memory;
     lx->step = lx->opts.hook_step ? lx->opts.hook_step : 100;
@@ -299,7 +358,11 @@ int aox_lua_new(const aox_lua_opts *opts, const json_t *def, const char *script,
     }
     if ((rc = lx_alloc(opts, def, script, script_len, &lx)))
         return rc;
-    if ((rc = new_sandbox(lx, err, errlen)) || (rc = run_script(lx, err, errlen)))
+    if ((rc = new_sandbox(lx, err, errlen)))
+        goto fail;
+    if ((rc = copy_modules(lx, opts, err, errlen)) || (rc = apply_modules(lx, err, errlen)))
+        goto fail;
+    if ((rc = run_script(lx, err, errlen)))
         goto fail;
     rc = make_image(lx, NULL, 0);       /* EPERSIST: roll back by re-running the script */
     if (rc == AOX_LUA_ENOMEM)
@@ -349,6 +412,11 @@ void aox_lua_free(aox_lua *lx)
     free(lx->log);
     free(lx->image);
     free(lx->cf);
+    for (size_t i = 0; i < lx->opts.nmodules; i++) {
+        free((char *)lx->mods[i].name);
+        free((char *)lx->mods[i].source);
+    }
+    free(lx->mods);
     aoxl_buf_free(&lx->print);
     json_decref(lx->outbox);
     json_decref(lx->spawns);
@@ -638,7 +706,9 @@ static int rollback(aox_lua *lx, char *err, size_t errlen)
         rc = load_image(lx, lx->image, lx->image_len, err, errlen);
     else {
         lx->nextid = 0;
-        rc = run_script(lx, err, errlen);
+        rc = apply_modules(lx, err, errlen);
+        if (!rc)
+            rc = run_script(lx, err, errlen);
     }
     if (rc)
         goto fail;

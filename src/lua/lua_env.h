@@ -56,7 +56,16 @@ enum {
     AOX_LUA_EBROKEN      /* an earlier host fault left the state unusable */
 };
 
-/* Options; the zero value gives the defaults noted. Copied by aox_lua_new/restore. */
+/* A Lua module the host offers to `require` (text source, run on first require). */
+typedef struct aox_lua_module {
+    const char *name;
+    const char *source;
+    size_t      len;
+} aox_lua_module;
+
+/* Options; the zero value gives the defaults noted. Copied by aox_lua_new/restore
+ * (the module list is used by aox_lua_new only: preloaded modules are part of the
+ * state, so an image carries them). */
 typedef struct aox_lua_opts {
     uint64_t    fuel;         /* VM instructions per message; 0 = unlimited */
     uint64_t    init_fuel;    /* for running the script at init; 0 = 10 * fuel */
@@ -67,6 +76,8 @@ typedef struct aox_lua_opts {
                                * fails with limit_exceeded (rolled back); 0 = none */
     const char *entry;        /* global function called per message; NULL = "handle" */
     const char *process_id;   /* ao.id; NULL = "" */
+    const aox_lua_module *modules;   /* offered to require(name); may be NULL */
+    size_t      nmodules;
     /* Rollback image policy (see docs/parts/lua.md): the image is refreshed after a
      * successful message once the gas logged since the image reaches
      * image_gas_factor * heap bytes, or image_max_log messages are logged. */

@@ -47,6 +47,7 @@ struct aox_lua {
     char        *entry, *pid;
     json_t      *def;               /* process definition or NULL (own reference) */
     char        *script;            /* kept for a rollback of last resort */
+    aox_lua_module *mods;           /* owned copies of opts.modules (same count) */
     size_t       script_len;
 
     /* allocator: bytes in use, limit (0 = none); limit applies while limit_on */

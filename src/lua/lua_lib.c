@@ -277,11 +277,27 @@ lua_Integer aoxl_sorted_keys(lua_State *L, int t)
     t = lua_absindex(L, t);
     lua_newtable(L);                       /* tmp: keys in discovery order */
     int tmp = lua_gettop(L);
+    int seq = 1;                           /* every key an integer in 1..n? */
+    lua_Integer max = 0;
     lua_pushnil(L);
     while (lua_next(L, t)) {
         lua_pop(L, 1);
+        if (seq) {
+            lua_Integer k = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : 0;
+            if (k < 1)
+                seq = 0;
+            else if (k > max)
+                max = k;
+        }
         lua_pushvalue(L, -1);
         lua_rawseti(L, tmp, ++n);
+    }
+    if (seq && max == n) {                 /* a proper sequence: keys are 1..n */
+        for (lua_Integer i = 1; i <= n; i++) {
+            lua_pushinteger(L, i);
+            lua_rawseti(L, tmp, i);
+        }
+        return n;
     }
     keyd *kd = lua_newuserdata(L, (size_t)(n ? n : 1) * sizeof *kd);
     for (lua_Integer i = 1; i <= n; i++) {

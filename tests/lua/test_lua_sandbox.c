@@ -287,9 +287,85 @@ static void test_interrupt(void)
     aox_lua_free(lx);
 }
 
+/* require returns host-preloaded modules only, once, and they survive a snapshot. */
+static void test_require(void)
+{
+    static const char src[] = "local M = {} M.n = 0 function M.bump() M.n = M.n + 1 "
+                              "return M.n end return M";
+    aox_lua_module mods[] = {{"counter", src, sizeof src - 1}};
+    aox_lua_opts o = t_opts();
+    o.modules = mods;
+    o.nmodules = 1;
+    char err[256];
+    aox_lua *lx = NULL;
+    CHECK(aox_lua_new(&o, NULL, T_EVAL_SCRIPT, strlen(T_EVAL_SCRIPT), &lx, err,
+                      sizeof err) == 0);
+    if (!lx)
+        return;
+    char *r = t_eval(lx, "local c = require('counter') c.bump() "
+                         "return require('counter') == c and c.bump()");
+    CHECK_STR(t_output(r), "2");
+    free(r);
+    r = t_eval(lx, "return require('json')");
+    CHECK(strstr(t_error(r), "module 'json' not found") != NULL);
+    free(r);
+    r = t_eval(lx, "require('counter').bump() error('undo')");
+    free(r);
+    uint8_t *b = NULL;
+    size_t n = 0;
+    CHECK(aox_lua_snapshot(lx, &b, &n, err, sizeof err) == 0);
+    aox_lua *l2 = NULL;
+    aox_lua_opts o2 = t_opts();
+    CHECK(aox_lua_restore(&o2, NULL, "", 0, b, n, &l2, err, sizeof err) == 0);
+    free(b);
+    if (l2) {
+        r = t_eval(l2, "return require('counter').bump()");
+        CHECK_STR(t_output(r), "3");
+        free(r);
+    }
+    aox_lua_free(l2);
+    aox_lua_free(lx);
+    /* a module that does not compile is refused at creation */
+    aox_lua_module bad[] = {{"bad", "this is not lua", 15}};
+    o.modules = bad;
+    CHECK(aox_lua_new(&o, NULL, "x = 1", 5, &lx, err, sizeof err) == AOX_LUA_EINVAL);
+}
+
+/* Memory limits swept across the boundary of one message's needs: every run either
+ * succeeds with the right answer or is out of memory, and the next message works. */
+static void test_memory_sweep(void)
+{
+    int ok = 0, oom = 0;
+    for (size_t lim = 48 << 10; lim <= (320 << 10); lim += 8 << 10) {
+        aox_lua_opts o = t_opts();
+        o.memory = lim;
+        char err[256];
+        aox_lua *lx = NULL;
+        if (aox_lua_new(&o, NULL, T_EVAL_SCRIPT, strlen(T_EVAL_SCRIPT), &lx, err,
+                        sizeof err) != 0) {
+            CHECK(strstr(err, "out of memory") != NULL);
+            continue;
+        }
+        char *r = t_eval(lx, "local t = {} for i = 1, 2000 do t[i] = 'v' .. i end "
+                             "return #t .. t[2000]");
+        ok += strcmp(t_output(r), "2000v2000") == 0;
+        oom += strcmp(t_error(r), "out_of_memory: out of memory") == 0;
+        CHECK(strcmp(t_output(r), "2000v2000") == 0 ||
+              strcmp(t_error(r), "out_of_memory: out of memory") == 0);
+        free(r);
+        r = t_eval(lx, "return 6 * 7");
+        CHECK_STR(t_output(r), "42");
+        free(r);
+        aox_lua_free(lx);
+    }
+    CHECK(ok > 0 && oom > 0);        /* the sweep crossed the boundary */
+}
+
 int main(void)
 {
     test_interrupt();
+    test_require();
+    test_memory_sweep();
     aox_lua *lx = t_new(T_EVAL_SCRIPT);
     test_escapes(lx);
     aox_lua_free(lx);
