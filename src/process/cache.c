@@ -122,6 +122,8 @@ int proc_snap_take(aox_procs *p, proc_entry *e, proc_run *r, aox_buf *manifest, 
     rc = e->ops->snapshot(r->state, w, err);
     if (rc == AOX_OK) {
         rc = aox_snap_writer_finish(w, manifest);
+        if (rc == AOX_OK)
+            PROC_COUNT(p, n_snap_bytes, aox_snap_writer_bytes_written(w));
         if (rc)
             aox_err_set(err, rc, "snapshot of %s at slot %llu: cannot write pages",
                         e->pid, (unsigned long long)r->at_slot);
@@ -151,6 +153,7 @@ int proc_snap_commit(aox_procs *p, proc_entry *e, proc_run *r, aox_err *err)
     rc = aox_store_batch_commit(b, err);
     if (rc)
         goto done;
+    PROC_COUNT(p, n_snaps, 1);
     aox_buf_free(&r->base);
     r->base = manifest;
     manifest = (aox_buf){0};

@@ -82,6 +82,7 @@ static int run_init(aox_procs *p, proc_entry *e, proc_run *r, aox_msg **res0, ao
 
     rc = e->ops->init(&env, e->def, &r->state, err);
     if (rc) {
+        PROC_COUNT(p, n_faults, 1);
         r->state = NULL;
         if (!err || err->code == AOX_OK)
             aox_err_set(err, rc, "device %s: init failed", e->ops->name);
@@ -190,11 +191,15 @@ static int advance(aox_procs *p, proc_entry *e, proc_run *r, uint64_t to, aox_ms
             if (!err || err->code == AOX_OK)
                 aox_err_set(err, rc, "device %s failed at slot %llu", e->ops->name,
                             (unsigned long long)s);
+            PROC_COUNT(p, n_faults, 1);
             aox_log(AOX_LOG_WARN, "node_fault", "\"pid\":\"%s\",\"slot\":%llu,\"code\":\"%s\"",
                     e->pid, (unsigned long long)s, aox_code_name(rc));
             goto fail;
         }
         r->at_slot = s;
+        PROC_COUNT(p, n_computed, 1);
+        if (aox_result_is_error(res))
+            PROC_COUNT(p, n_guest, 1);
         rc = finish_result(e, r->state, s, res, &enc);
         if (!rc && !b)
             rc = aox_store_batch_begin(p->store, &b);
@@ -224,6 +229,7 @@ static int advance(aox_procs *p, proc_entry *e, proc_run *r, uint64_t to, aox_ms
             pending = 0;
             pending_bytes = 0;
             if (snap_at == s) {
+                PROC_COUNT(p, n_snaps, 1);
                 aox_buf_free(&r->base);
                 r->base = manifest;
                 manifest = (aox_buf){0};
@@ -370,6 +376,7 @@ int aox_proc_compute(aox_procs *p, const char *pid, uint64_t slot,
     rc = proc_result_get(p, pid, slot, &res);
     if (rc == AOX_OK) {
         info->cached = 1;
+        PROC_COUNT(p, n_hits, 1);
         goto done;
     }
     if (rc != AOX_E_NOT_FOUND) {
@@ -389,6 +396,7 @@ int aox_proc_compute(aox_procs *p, const char *pid, uint64_t slot,
     rc = proc_result_get(p, pid, slot, &res);           /* computed while we waited? */
     if (rc == AOX_OK) {
         info->cached = 1;
+        PROC_COUNT(p, n_hits, 1);
         goto done;
     }
     rc = reach(p, e, slot, 1, &scratch, &r, &res, info, err);

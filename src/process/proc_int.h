@@ -16,6 +16,7 @@
 #define AOX_PROCESS_PROC_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include "process/process.h"
 #include "store/store.h"
 
@@ -58,6 +59,10 @@ struct aox_procs {
     proc_entry      *buckets[PROC_BUCKETS];
     proc_entry      *lru_head, *lru_tail;
     uint64_t         live_count;
+    uint64_t         nentries;              /* mu */
+    /* counters for aox_procs_stats_get */
+    atomic_uint_fast64_t n_assign, n_computed, n_hits, n_guest, n_faults, n_snaps,
+                         n_snap_bytes, n_evict;
 };
 
 /* procs.c: entries */
@@ -82,6 +87,7 @@ int  proc_snap_find(aox_procs *p, const char *pid, uint64_t bound, uint64_t *slo
 /* Snapshots r->state into a manifest (pages committed already). */
 int  proc_snap_take(aox_procs *p, proc_entry *e, proc_run *r, aox_buf *manifest,
                     aox_err *err);
+#define PROC_COUNT(p, field, n) atomic_fetch_add_explicit(&(p)->field, (n), memory_order_relaxed)
 /* Snapshots r at r->at_slot and commits the manifest on its own; updates r's base. */
 int  proc_snap_commit(aox_procs *p, proc_entry *e, proc_run *r, aox_err *err);
 

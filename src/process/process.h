@@ -44,6 +44,21 @@ void aox_procs_close(aox_procs *p);
 int  aox_procs_snapshot_all(aox_procs *p, aox_err *err);
 aox_store *aox_procs_store(aox_procs *p);
 
+/* Counters since open, for /metrics and logs (added with the process layer). */
+typedef struct aox_procs_stats {
+    uint64_t processes;            /* process entries loaded in this manager */
+    uint64_t live_states;          /* device states held hot now */
+    uint64_t assignments;          /* assignments committed (spawn + schedule) */
+    uint64_t slots_computed;       /* device compute calls that produced a result */
+    uint64_t cache_hits;           /* compute calls answered from the result cache */
+    uint64_t guest_errors;         /* computed results carrying an `error` */
+    uint64_t node_faults;          /* device compute/init failures (never cached) */
+    uint64_t snapshots;            /* snapshot manifests committed */
+    uint64_t snapshot_page_bytes;  /* page bytes newly written by snapshots */
+    uint64_t evictions;            /* live states dropped by the LRU bound */
+} aox_procs_stats;
+void aox_procs_stats_get(aox_procs *p, aox_procs_stats *out);
+
 /* Registers a process: validates the definition (its device must be registered),
  * stores it and assigns it slot 0 (the definition is slot 0's message). The pid is
  * the definition's ID. Spawning an existing pid is idempotent: returns 0 with the

@@ -51,6 +51,25 @@ aox_store *aox_procs_store(aox_procs *p)
     return p->store;
 }
 
+#define LOAD(f) atomic_load_explicit(&p->f, memory_order_relaxed)
+void aox_procs_stats_get(aox_procs *p, aox_procs_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    pthread_mutex_lock(&p->mu);
+    out->processes = p->nentries;
+    out->live_states = p->live_count;
+    pthread_mutex_unlock(&p->mu);
+    out->assignments = LOAD(n_assign);
+    out->slots_computed = LOAD(n_computed);
+    out->cache_hits = LOAD(n_hits);
+    out->guest_errors = LOAD(n_guest);
+    out->node_faults = LOAD(n_faults);
+    out->snapshots = LOAD(n_snaps);
+    out->snapshot_page_bytes = LOAD(n_snap_bytes);
+    out->evictions = LOAD(n_evict);
+}
+#undef LOAD
+
 /* ------------------------------------------------------------------ limits */
 
 static uint64_t cap(uint64_t want, uint64_t max)
@@ -163,6 +182,7 @@ int proc_entry_get(aox_procs *p, const char *pid, proc_entry **out, aox_err *err
         size_t b = bucket_of(pid);
         e->hnext = p->buckets[b];
         p->buckets[b] = e;
+        p->nentries++;
     }
     pthread_mutex_unlock(&p->mu);
     if (other) {
@@ -262,6 +282,8 @@ void proc_lru_evict(aox_procs *p, proc_entry *keep)
         if (ahead_of_snapshot(&v->live) && proc_snap_commit(p, v, &v->live, &err) != AOX_OK)
             aox_log(AOX_LOG_WARN, "snapshot_on_evict_failed", "\"pid\":\"%s\",\"code\":\"%s\"",
                     v->pid, aox_code_name(err.code));
+        if (v->live.state)
+            PROC_COUNT(p, n_evict, 1);
         proc_run_clear(v, &v->live);
         proc_lru_touch(p, v);
         pthread_mutex_unlock(&v->state_mu);

@@ -93,6 +93,8 @@ static int commit_assignment(aox_procs *p, const char *pid, uint64_t slot, const
         aox_err_set(err, rc, "cannot build the assignment batch");
     } else {
         rc = aox_store_batch_commit(b, err);
+        if (rc == AOX_OK)
+            PROC_COUNT(p, n_assign, 1);
     }
     aox_buf_free(&k);
     aox_buf_free(&enc);

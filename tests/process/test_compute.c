@@ -37,6 +37,13 @@ static void test_1_cached(void)
     pt_encode(r1, &b1);
     pt_encode(r2, &b2);
     CHECK(b1.len == b2.len && memcmp(b1.data, b2.data, b1.len) == 0);
+    {
+        aox_procs_stats ps;
+        aox_procs_stats_get(p, &ps);
+        CHECK(ps.processes == 1 && ps.live_states == 1 && ps.assignments == 6);
+        CHECK(ps.slots_computed == 5 && ps.cache_hits == 2 && ps.guest_errors == 0);
+        CHECK(ps.node_faults == 0 && ps.snapshots == 0 && ps.evictions == 0);
+    }
 
     /* every result names its slot and process and carries the state digest */
     {
@@ -207,6 +214,12 @@ static void test_5_guest_failure(void)
         pt_reset_counts();
         CHECK_RC(aox_proc_compute(p, pid, 4, &r, &info, &err), AOX_E_IO);
         CHECK(atomic_load(&pt_inits) == 1);            /* live state was dropped */
+    }
+    {
+        aox_procs_stats ps;
+        aox_procs_stats_get(p, &ps);
+        /* slot 2 failed twice: once first time round, once in the replay from init */
+        CHECK(ps.guest_errors == 2 && ps.node_faults == 2 && ps.live_states == 0);
     }
     aox_msg_free(r1);
     aox_msg_free(r2);

@@ -38,6 +38,12 @@ static void test_lru(void)
     pt_schedule(p, pid[3], pt_msg(4, NULL));
     aox_msg_free(pt_compute(p, pid[3], 4, &info));
     CHECK(info.started_from == 0 && info.start_slot == 3);
+    {
+        aox_procs_stats ps;
+        aox_procs_stats_get(p, &ps);
+        CHECK(ps.processes == 4 && ps.live_states == 2 && ps.evictions == 3);
+        CHECK(ps.snapshots == 3 && ps.snapshot_page_bytes == 0);
+    }
     CHECK(aox_procs_snapshot_all(p, NULL) == 2);
     aox_procs_close(p);
 }
