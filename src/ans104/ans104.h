@@ -38,6 +38,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <jansson.h>
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/message.h"
@@ -170,6 +171,20 @@ int  aox_ans104_create(const aox_ans104_spec *spec, const aox_ans104_key *k,
  * equal case-insensitively only the first is copied. Tags with an empty name, or a
  * name that is not valid UTF-8, appear only in `tags`. */
 int  aox_ans104_to_msg(const aox_ans104_item *it, aox_msg **out, aox_err *err);
+
+/* ----------------------------------------------------------------- JSON views */
+
+/* New reference to a JSON array [{"name": .., "value": ..}, ...] of the tags in the
+ * item's order (the shape of ao's Tags, GraphQL tags and module/<id>/tags). Bytes
+ * that are not valid UTF-8 become U+FFFD. NULL on OOM. */
+json_t *aox_ans104_tags_json(const aox_ans104_item *it);
+
+/* New reference to the GraphQL transaction node the legacy `/graphql` route answers
+ * (docs/parts/legacy-routes.md): {"id", "anchor" (text or ""), "signature",
+ * "recipient" (target or ""), "owner": {"address", "key"}, "tags",
+ * "data": {"size": "<decimal>", "type": <Content-Type tag or null>}, "block": null}.
+ * NULL on OOM. */
+json_t *aox_ans104_gql_node(const aox_ans104_item *it);
 
 /* Store key of the raw item bytes: resets k to "data/<id>". The legacy routes and
  * WeaveDrive read raw items from there. */

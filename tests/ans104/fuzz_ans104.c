@@ -1,7 +1,8 @@
 /*
  * tests/ans104/fuzz_ans104.c: libFuzzer target for the ANS-104 decoder (built only
  * with -DAOX_FUZZ=ON and clang). Every input must parse or fail cleanly; a parsed
- * item is run through every accessor, the message conversion and verification.
+ * item is run through every accessor, the message and JSON conversions and
+ * verification.
  *
  *   build-fuzz/tests/ans104/fuzz_ans104 -max_total_time=60 tests/ans104/vectors
  */
@@ -41,6 +42,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         aox_buf_free(&enc);
         aox_msg_free(m);
     }
+    json_decref(aox_ans104_tags_json(it));
+    json_decref(aox_ans104_gql_node(it));
     (void)aox_ans104_verify(it, &err);     /* must not crash; seeds do verify */
     aox_ans104_free(it);
     (void)sink;

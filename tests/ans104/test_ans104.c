@@ -191,6 +191,31 @@ static void test_vectors(void)
         const uint8_t *rp = aox_ans104_raw(it, &l);
         CHECK(l == raw.len && memcmp(rp, raw.data, l) == 0);
 
+        /* JSON views: tags as arbundles reads them; the GraphQL node */
+        json_t *tj = aox_ans104_tags_json(it);
+        CHECKF(tj && json_equal(tj, et), "%s tags json", file);
+        json_decref(tj);
+        json_t *gn = aox_ans104_gql_node(it);
+        CHECK(gn && strcmp(json_string_value(json_object_get(gn, "id")),
+                           json_string_value(json_object_get(exp, "id"))) == 0);
+        CHECK(gn && strcmp(json_string_value(json_object_get(json_object_get(gn, "owner"), "address")),
+                           json_string_value(json_object_get(exp, "owner_address"))) == 0);
+        CHECK(gn && strcmp(json_string_value(json_object_get(gn, "recipient")), target) == 0);
+        CHECK(gn && strcmp(json_string_value(json_object_get(gn, "anchor")), anchor) == 0);
+        CHECK(gn && json_equal(json_object_get(gn, "tags"), et));
+        CHECK(gn && json_is_null(json_object_get(gn, "block")));
+        {
+            char sz[24];
+            snprintf(sz, sizeof sz, "%zu", dec.len);
+            json_t *d = gn ? json_object_get(gn, "data") : NULL;
+            CHECK(d && strcmp(json_string_value(json_object_get(d, "size")), sz) == 0);
+            const aox_ans104_tag *ct = aox_ans104_tag_find(it, "content-type");
+            json_t *ty = d ? json_object_get(d, "type") : NULL;
+            if (ct) CHECK(ty && bytes_eq(ct->value, ct->value_len, json_string_value(ty)));
+            else CHECK(json_is_null(ty));
+        }
+        json_decref(gn);
+
         int valid = json_is_true(json_object_get(exp, "valid"));
         CHECKF((aox_ans104_verify(it, &err) == 0) == valid, "%s verify: %s", file, err.msg);
         check_msg(it, exp);
@@ -381,6 +406,23 @@ static void test_malformed(void)
             CHECK(aox_ans104_tag_count(it) == 128 && aox_ans104_to_msg(it, &m, NULL) == 0);
             const aox_value *tv = m ? aox_msg_get(m, "tags") : NULL;
             CHECK(tv && tv->u.list.len == 128);
+            aox_msg_free(m);
+            aox_ans104_free(it);
+        }
+    }
+    {   /* tags that are not UTF-8: replaced in JSON, skipped as message keys */
+        static const uint8_t bad[] = { 2, 4, 'A', 0xff, 6, 'x', 0xc3, 0xa9, 0 };
+        build(&b, 1, 0, 0, 1, sizeof bad, bad, sizeof bad, "");
+        CHECK(parse_rc(&b, &it) == 0);
+        if (it) {
+            json_t *tj = aox_ans104_tags_json(it);
+            json_t *t0 = json_array_get(tj, 0);
+            CHECK(t0 && strcmp(json_string_value(json_object_get(t0, "name")), "A\xef\xbf\xbd") == 0);
+            CHECK(t0 && strcmp(json_string_value(json_object_get(t0, "value")), "x\xc3\xa9") == 0);
+            json_decref(tj);
+            aox_msg *m = NULL;
+            CHECK(aox_ans104_to_msg(it, &m, NULL) == 0);
+            CHECK(m && aox_msg_count(m) == 7);   /* the 7 item keys only, no tag copy */
             aox_msg_free(m);
             aox_ans104_free(it);
         }
