@@ -16,6 +16,7 @@ directories, and removes them at the end.
 import http.client
 import json
 import os
+import threading
 import shutil
 import signal
 import socket
@@ -279,6 +280,33 @@ def scenario_errors(tmp):
     # a message just under the body cap is accepted
     n.json("POST", "/%s/schedule" % pid, {"value": 4, "pad": "z" * 3000})
     check(slot() == 4, "body under the cap accepted")
+
+    # concurrent clients (one connection each) on one process: dense slots, each
+    # message exactly once, while another client computes
+    def worker(k, out):
+        c = Node.__new__(Node)
+        c.conn = http.client.HTTPConnection("127.0.0.1", n.port, timeout=60)
+        for i in range(25):
+            st, _h, data = c.req("POST", "/%s/schedule" % pid, {"value": 1, "w": k, "i": i})
+            out.append((st, json.loads(data).get("slot")))
+            if i % 5 == 0:
+                c.req("GET", "/%s/now" % pid)
+        c.conn.close()
+    results = []
+    threads = [threading.Thread(target=worker, args=(k, results)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    check(all(st == 200 for st, _s in results) and
+          sorted(s for _st, s in results) == list(range(5, 105)),
+          "100 concurrent schedules got slots 5..104 exactly once")
+    page = n.json("GET", "/%s/schedule?from=5&to=104" % pid)
+    seen = sorted((a["body"]["w"], a["body"]["i"]) for a in page["assignments"])
+    check(seen == [(k, i) for k in range(4) for i in range(25)],
+          "every concurrent message assigned exactly once")
+    check(n.json("GET", "/%s/compute?slot=104" % pid)["output"]["counter"] == 6 + 4 + 100,
+          "compute after concurrent scheduling")
 
     # node information and run-time controls
     info = n.json("GET", "/~meta@1.0/info")
