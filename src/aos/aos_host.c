@@ -218,7 +218,7 @@ static int64_t sysret(int64_t v)
 static int trap_abort(wasm_call *call, aos_host *h, const char *msg)
 {
     h->unwind = AOS_UNWIND_ABORT;
-    snprintf(h->abort_msg, sizeof h->abort_msg, "%s", msg);
+    snprintf(h->abort_msg, sizeof h->abort_msg, "%.*s", (int)sizeof h->abort_msg - 1, msg);
     return wasm_call_trap(call, h->abort_msg);
 }
 
@@ -359,8 +359,8 @@ HOSTFN(h_assert_fail)
     gstr(call, au(&a[1]), file, sizeof file);
     if (IM->np >= 4)
         gstr(call, au(&a[3]), fn, sizeof fn);
-    char msg[240];
-    snprintf(msg, sizeof msg, "Assertion failed: %s, at: %s,%lld,%s", cond, file,
+    char msg[320];
+    snprintf(msg, sizeof msg, "Assertion failed: %.79s, at: %.79s,%lld,%.59s", cond, file,
              (long long)as(&a[2]), fn);
     return trap_abort(call, H, msg);
 }

@@ -162,7 +162,7 @@ static void test_c(const char *path)
 {
     load_module(path, "[{\"name\":\"Module-Format\",\"value\":\"wasm32-unknown-emscripten\"},"
                       "{\"name\":\"Memory-Limit\",\"value\":\"64-mb\"},"
-                      "{\"name\":\"Compute-Limit\",\"value\":\"200000000\"}]");
+                      "{\"name\":\"Compute-Limit\",\"value\":\"20000000\"}]");
     proc p;
     memset(&p, 0, sizeof p);
     proc_init(&p, make_def("wasm@1.0"));
