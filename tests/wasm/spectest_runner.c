@@ -52,6 +52,7 @@ typedef struct {
   int keep_going;          /* continue with the next script after a failing one */
   int verbose;             /* print every failure, not just the first few */
   int max_details;         /* failures printed per script */
+  int trace;               /* print each command before running it */
 } options;
 
 typedef struct {
@@ -278,6 +279,7 @@ typedef struct {
   const char *type;        /* "invoke" or "get" */
   const char *module;      /* NULL = current */
   const char *field;
+  int field_has_nul;       /* the name has a NUL byte inside */
   st_value args[MAX_VALUES];
   size_t nargs;
 } action;
@@ -286,8 +288,10 @@ static int parse_action(json_t *ja, action *a) {
   memset(a, 0, sizeof *a);
   a->type = json_string_value(json_object_get(ja, "type"));
   a->module = json_string_value(json_object_get(ja, "module"));
-  a->field = json_string_value(json_object_get(ja, "field"));
+  json_t *jf = json_object_get(ja, "field");
+  a->field = json_string_value(jf);
   if (!a->type || !a->field) return -1;
+  a->field_has_nul = strlen(a->field) != json_string_length(jf);
   json_t *args = json_object_get(ja, "args");
   size_t i;
   json_t *jv;
@@ -314,6 +318,11 @@ static void fmt_action(char *buf, size_t n, const action *a) {
 static st_call_result do_action(st_engine *e, const action *a, st_value *res,
                                 size_t *nres, char *err, size_t errlen) {
   *nres = 0;
+  if (a->field_has_nul) {
+    snprintf(err, errlen, "export name contains a NUL byte: wasm_instance_export() "
+             "takes a C string and cannot look it up");
+    return ST_CALL_ERROR;
+  }
   if (strcmp(a->type, "get") == 0) {
     st_call_result r = st_engine_get(e, a->module, a->field, res, err, errlen);
     if (r == ST_CALL_OK) *nres = 1;
@@ -479,6 +488,10 @@ static void run_command(run_state *rs, st_engine *e, json_t *cmd) {
   long line = (long)json_integer_value(json_object_get(cmd, "line"));
   char err[512] = "";
   if (!type) { failure(rs, line, "command without type"); return; }
+  if (rs->opt->trace) {
+    printf("  [trace] %s.wast:%ld: %s\n", rs->script, line, type);
+    fflush(stdout);
+  }
 
   if (strcmp(type, "module") == 0) {
     const char *file = json_string_value(json_object_get(cmd, "filename"));
@@ -564,7 +577,7 @@ static const char *feature_for(const options *opt, const char *wast) {
 static long run_json(const options *opt, const char *script, const char *dir,
                      const char *json_path, const char *feature) {
   json_error_t jerr;
-  json_t *root = json_load_file(json_path, 0, &jerr);
+  json_t *root = json_load_file(json_path, JSON_ALLOW_NUL, &jerr);
   run_state rs = {.script = script, .dir = dir, .opt = opt};
   st_engine *e = NULL;
   if (!root) {
@@ -600,7 +613,13 @@ static long run_json(const options *opt, const char *script, const char *dir,
 static long run_wast(const options *opt, const char *wast) {
   const char *slash = strrchr(wast, '/');
   char script[256], tmpl[] = "/tmp/aox-spec-XXXXXX", json[4096], feat[64];
-  snprintf(script, sizeof script, "%s", slash ? slash + 1 : wast);
+  {
+    const char *b = slash ? slash + 1 : wast;
+    size_t bl = strlen(b);
+    if (bl >= sizeof script) bl = sizeof script - 1;
+    memcpy(script, b, bl);
+    script[bl] = 0;
+  }
   char *dot = strrchr(script, '.');
   if (dot && strcmp(dot, ".wast") == 0) *dot = 0;
   if (strncmp(script, "simd_", 5) == 0) {
@@ -664,6 +683,7 @@ static void usage(FILE *f) {
           "  --json             PATHs are already-converted .json files\n"
           "  --keep-going       run every script even after one fails\n"
           "  --verbose          print every failure (default: first 25 per script)\n"
+          "  --trace            print each command (file:line) before running it\n"
           "exit status: 0 all passed, 1 some command failed, 2 environment error,\n"
           "             77 everything given was skipped\n");
 }
@@ -681,6 +701,7 @@ int main(int argc, char **argv) {
     else if (strcmp(a, "--enable") == 0 && i + 1 < argc) opt.enable = argv[++i];
     else if (strcmp(a, "--json") == 0) json_mode = 1;
     else if (strcmp(a, "--keep-going") == 0) opt.keep_going = 1;
+    else if (strcmp(a, "--trace") == 0) opt.trace = 1;
     else if (strcmp(a, "--verbose") == 0) { opt.verbose = 1; opt.max_details = 1 << 30; }
     else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) { usage(stdout); return 0; }
     else if (a[0] == '-') { fprintf(stderr, "unknown option %s\n", a); usage(stderr); return 2; }
@@ -733,7 +754,10 @@ int main(int argc, char **argv) {
       snprintf(dir, sizeof dir, "%s", paths[k]);
       char *sl = strrchr(dir, '/');
       const char *base = sl ? sl + 1 : dir;
-      snprintf(script, sizeof script, "%s", base);
+      size_t bl = strlen(base);
+      if (bl >= sizeof script) bl = sizeof script - 1;
+      memcpy(script, base, bl);
+      script[bl] = 0;
       char *dot = strrchr(script, '.');
       if (dot) *dot = 0;
       if (sl) *sl = 0; else snprintf(dir, sizeof dir, ".");
