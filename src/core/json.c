@@ -313,21 +313,156 @@ json_t *aox_msg_to_json(const aox_msg *m)
     return o;
 }
 
+/* ------------------------------------------------------------------ msg -> text */
+
+/* The text writer produces exactly what json_dumps(aox_msg_to_json(m), JSON_COMPACT |
+ * JSON_SORT_KEYS | JSON_REAL_PRECISION(17)) would (tests/core: json checks this on
+ * random messages), without building a jansson tree: about ten times faster. */
+
+static void put_str(aox_buf *b, const uint8_t *p, size_t n, int *rc)
+{
+    static const char hex[] = "0123456789ABCDEF";    /* jansson writes \u001F */
+    *rc |= aox_buf_append_u8(b, '"');
+    size_t run = 0;                     /* start of the pending unescaped run */
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = p[i];
+        const char *e = NULL;
+        char u[6];
+        if (c == '"') e = "\\\"";
+        else if (c == '\\') e = "\\\\";
+        else if (c == '\b') e = "\\b";
+        else if (c == '\f') e = "\\f";
+        else if (c == '\n') e = "\\n";
+        else if (c == '\r') e = "\\r";
+        else if (c == '\t') e = "\\t";
+        else if (c < 0x20) {
+            u[0] = '\\'; u[1] = 'u'; u[2] = '0'; u[3] = '0';
+            u[4] = hex[c >> 4]; u[5] = hex[c & 15];
+        } else {
+            continue;
+        }
+        *rc |= aox_buf_append(b, p + run, i - run);
+        if (e)
+            *rc |= aox_buf_append_str(b, e);
+        else
+            *rc |= aox_buf_append(b, u, 6);
+        run = i + 1;
+    }
+    *rc |= aox_buf_append(b, p + run, n - run);
+    *rc |= aox_buf_append_u8(b, '"');
+}
+
+static void put_b64(aox_buf *b, const uint8_t *p, size_t n, int *rc)
+{
+    size_t tl = aox_b64url_len(n);
+    *rc |= aox_buf_append_str(b, "{\"@b64\":\"");
+    if (aox_buf_reserve(b, tl + 1) == AOX_OK) {
+        aox_b64url_encode(p, n, (char *)b->data + b->len);
+        b->len += tl;
+    } else {
+        *rc |= AOX_E_NOMEM;
+    }
+    *rc |= aox_buf_append_str(b, "\"}");
+}
+
+/* jansson's real format: %.17g, then ".0" if it has neither '.' nor 'e', then no '+'
+ * and no leading zeros in the exponent. */
+static void put_real(aox_buf *b, double f, int *rc)
+{
+    char t[40];
+    int n = snprintf(t, sizeof t, "%.17g", f);
+    if (n < 0 || (size_t)n >= sizeof t - 3) {
+        *rc |= AOX_E_INTERNAL;
+        return;
+    }
+    if (!strchr(t, '.') && !strchr(t, 'e')) {
+        memcpy(t + n, ".0", 3);
+        n += 2;
+    }
+    char *e = strchr(t, 'e');
+    if (e) {
+        char *d = e + 1, *q = e + 1;
+        if (*q == '+')
+            q++;
+        else if (*q == '-')
+            d = ++q;
+        while (*q == '0' && q[1])
+            q++;
+        memmove(d, q, strlen(q) + 1);
+        n = (int)strlen(t);
+    }
+    *rc |= aox_buf_append(b, t, (size_t)n);
+}
+
+static void put_msg(aox_buf *b, const aox_msg *m, int *rc);
+
+static void put_value(aox_buf *b, const aox_value *v, int *rc)
+{
+    switch (v->type) {
+    case AOX_V_BYTES:
+        if (aox_utf8_valid(v->u.bytes.ptr, v->u.bytes.len))
+            put_str(b, v->u.bytes.ptr, v->u.bytes.len, rc);
+        else
+            put_b64(b, v->u.bytes.ptr, v->u.bytes.len, rc);
+        return;
+    case AOX_V_INT:
+        *rc |= aox_buf_printf(b, "%lld", (long long)v->u.i);
+        return;
+    case AOX_V_FLOAT:
+        if (isfinite(v->u.f))
+            put_real(b, v->u.f, rc);
+        else
+            *rc |= aox_buf_printf(b, "{\"@float\":\"%s\"}",
+                                  isnan(v->u.f) ? "nan" : v->u.f > 0 ? "inf" : "-inf");
+        return;
+    case AOX_V_LIST:
+        *rc |= aox_buf_append_u8(b, '[');
+        for (size_t i = 0; i < v->u.list.len; i++) {
+            if (i)
+                *rc |= aox_buf_append_u8(b, ',');
+            put_value(b, &v->u.list.items[i], rc);
+        }
+        *rc |= aox_buf_append_u8(b, ']');
+        return;
+    case AOX_V_MSG:
+        put_msg(b, v->u.msg, rc);
+        return;
+    }
+    *rc |= AOX_E_INTERNAL;
+}
+
+static void put_msg(aox_buf *b, const aox_msg *m, int *rc)
+{
+    size_t n = aox_msg_count(m);
+    *rc |= aox_buf_append_u8(b, '{');
+    for (size_t i = 0; i < n; i++) {
+        const char *k = aox_msg_key_at(m, i);
+        const aox_value *v = aox_msg_value_at(m, i);
+        if (i)
+            *rc |= aox_buf_append_u8(b, ',');
+        put_str(b, (const uint8_t *)k, strlen(k), rc);
+        *rc |= aox_buf_append_u8(b, ':');
+        if (n == 1 && v->type == AOX_V_BYTES && is_tag(k))
+            put_b64(b, v->u.bytes.ptr, v->u.bytes.len, rc);   /* see file comment */
+        else
+            put_value(b, v, rc);
+    }
+    *rc |= aox_buf_append_u8(b, '}');
+}
+
 int aox_msg_to_json_text(const aox_msg *m, aox_buf *out)
 {
-    json_guard_begin();
-    json_t *j = aox_msg_to_json(m);
-    if (!j)
-        return AOX_E_NOMEM;
-    char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
-    json_decref(j);
-    if (!s || json_oom) {
-        free(s);
+    size_t mark = out->len;
+    int rc = 0;
+    put_msg(out, m, &rc);
+    if (rc) {
+        /* codes are OR-ed together: report memory, which is the only real cause */
+        out->len = mark;
+        if (out->data)
+            out->data[mark] = 0;
         return AOX_E_NOMEM;
     }
-    int rc = aox_buf_append_str(out, s);
-    free(s);
-    return rc;
+    return AOX_OK;
 }
 
 json_t *aox_err_to_json(const aox_err *err)

@@ -35,6 +35,12 @@ static void test_round_trips(void)
         if (back && !aox_msg_equal(m, back))
             fprintf(stderr, "  not equal after JSON: %s\n", txt);
         CHECK(back && aox_msg_equal(m, back));
+        /* the direct writer agrees with jansson's dump of the same tree */
+        json_t *tree = aox_msg_to_json(m);
+        char *jtxt = json_dumps(tree, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
+        CHECK_STR(txt, jtxt);
+        free(jtxt);
+        json_decref(tree);
         /* text is stable: dumping the parsed message gives the same text */
         if (back) {
             char *txt2 = dump(back);
@@ -45,6 +51,43 @@ static void test_round_trips(void)
         aox_msg_free(m);
         free(txt);
     }
+}
+
+/* Strings with every ASCII byte and floats of every magnitude, writer vs jansson. */
+static void test_writer_vs_jansson(void)
+{
+    aox_msg *m = aox_msg_new();
+    char all[128];
+    for (int i = 0; i < 128; i++)
+        all[i] = (char)i;
+    aox_msg_set_bytes(m, "ascii", all, 128);
+    aox_msg_set_str(m, "utf8", "caf\xc3\xa9 \xe2\x80\xa8 \xf0\x9f\x98\x80 /");
+    trng r = { 99 };
+    for (int i = 0; i < 2000; i++) {
+        uint64_t bits = trng_next(&r);
+        double f;
+        if (i % 2) {
+            /* a "nice" decimal of random magnitude */
+            f = (double)(int64_t)(trng_below(&r, 2000000) - 1000000) *
+                pow(10.0, (double)((int)trng_below(&r, 40) - 20));
+        } else {
+            memcpy(&f, &bits, 8);
+        }
+        aox_msg_set_float(m, "f", f);
+        aox_buf b = { 0 };
+        REQUIRE(aox_msg_to_json_text(m, &b) == 0);
+        json_t *tree = aox_msg_to_json(m);
+        char *jtxt = json_dumps(tree, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
+        if (strcmp((char *)b.data, jtxt) != 0) {
+            fprintf(stderr, "  writer: %s\n  jansson: %s\n", (char *)b.data, jtxt);
+            check_failures++;
+            i = 2000;
+        }
+        free(jtxt);
+        json_decref(tree);
+        aox_buf_free(&b);
+    }
+    aox_msg_free(m);
 }
 
 static void test_mapping(void)
@@ -184,6 +227,7 @@ static void test_errors(void)
 int main(void)
 {
     test_round_trips();
+    test_writer_vs_jansson();
     test_mapping();
     test_errors();
     return check_report("core_json");
