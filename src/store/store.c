@@ -150,6 +150,12 @@ int aox_store_scan(aox_store *s, const void *prefix, size_t pl,
         pl = 0;
     if (pl > AOX_STORE_KEY_MAX || sl > AOX_STORE_KEY_MAX || !fn)
         return AOX_E_INVALID;
+    if (start && sl == 0) {
+        /* every key is non-empty, hence greater than the empty start */
+        if (reverse)
+            return AOX_OK;
+        start = NULL;
+    }
     if (start) {
         uint8_t succ[AOX_STORE_KEY_MAX];
         size_t ql = aox_store_prefix_succ(p, pl, succ);
@@ -198,6 +204,8 @@ int aox_store_seek_le(aox_store *s, const void *prefix, size_t pl,
         aox_buf_reset(val_out);
     if (!bound || bl > AOX_STORE_KEY_MAX || !aox_store_has_prefix(bound, bl, p, pl))
         return AOX_E_INVALID;
+    if (bl == 0)
+        return AOX_E_NOT_FOUND;         /* no key is <= the empty key */
     if (s->ops->seek_le)
         return s->ops->seek_le(s->impl, p, pl, bound, bl, key_out, val_out);
     first_ctx c = { key_out, val_out, AOX_E_NOT_FOUND };

@@ -256,6 +256,19 @@ static void test_scan(void)
     CHECK_STR(scan_s(s, NULL, NULL, 1, &c), "b/1,a0,a/5,a/3,a/2,a/1,a/,a");
     CHECK_STR(scan_s(s, "", "a0", 1, &c), "a0,a/5,a/3,a/2,a/1,a/,a");
 
+    /* an empty start: everything forwards, nothing backwards */
+    memset(&c, 0, sizeof c);
+    CHECK_EQ_INT(aox_store_scan(s, "", 0, "", 0, 0, collect_fn, &c), 0);
+    CHECK_EQ_INT(c.n, 8);
+    memset(&c, 0, sizeof c);
+    CHECK_EQ_INT(aox_store_scan(s, "", 0, "", 0, 1, collect_fn, &c), 0);
+    CHECK_EQ_INT(c.n, 0);
+    memset(&c, 0, sizeof c);
+    CHECK_EQ_INT(aox_store_scan(s, "a/", 2, "", 0, 0, collect_fn, &c), 0);
+    CHECK_EQ_INT(c.n, 5);
+    CHECK_EQ_INT(aox_store_seek_le(s, "", 0, "", 0, NULL, NULL), AOX_E_NOT_FOUND);
+    CHECK_EQ_INT(aox_store_seek_le(s, "", 0, "a/1", 3, NULL, NULL), 0);
+
     /* stop early: the callback's value comes back */
     memset(&c, 0, sizeof c);
     c.stop_after = 2;
