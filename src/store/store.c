@@ -58,6 +58,21 @@ static int key_ok(const void *k, size_t kl)
     return k && kl > 0 && kl <= AOX_STORE_KEY_MAX;
 }
 
+/* Stores this thread is scanning right now. A write to one of them from a scan
+ * callback would deadlock (memory: the scan holds the read lock; LMDB: growing the
+ * map waits for the scan's transaction), so it is refused with AOX_E_INTERNAL. */
+#define SCAN_NEST_MAX 8
+static _Thread_local const aox_store *scanning[SCAN_NEST_MAX];
+static _Thread_local int scan_depth;
+
+static int in_scan(const aox_store *s)
+{
+    for (int i = 0; i < scan_depth && i < SCAN_NEST_MAX; i++)
+        if (scanning[i] == s)
+            return 1;
+    return 0;
+}
+
 /* ------------------------------------------------------------------ open/close */
 
 int aox_store_open(const char *uri, const aox_store_opts *opts,
@@ -120,6 +135,8 @@ int aox_store_put(aox_store *s, const void *k, size_t kl, const void *v, size_t 
 {
     if (!key_ok(k, kl) || (!v && vl))
         return AOX_E_INVALID;
+    if (in_scan(s))
+        return AOX_E_INTERNAL;
     return s->ops->put(s->impl, k, kl, v ? v : (const void *)"", vl);
 }
 
@@ -127,6 +144,8 @@ int aox_store_del(aox_store *s, const void *k, size_t kl)
 {
     if (!key_ok(k, kl))
         return AOX_E_INVALID;
+    if (in_scan(s))
+        return AOX_E_INTERNAL;
     return s->ops->del(s->impl, k, kl);
 }
 
@@ -136,10 +155,23 @@ int aox_store_cas(aox_store *s, const void *k, size_t kl,
 {
     if (!key_ok(k, kl) || (!v && vl) || (!expect && el))
         return AOX_E_INVALID;
+    if (in_scan(s))
+        return AOX_E_INTERNAL;
     return s->ops->cas(s->impl, k, kl, expect, el, v, vl, cur);
 }
 
 /* ------------------------------------------------------------------ scans */
+
+static int scan_guarded(aox_store *s, const uint8_t *p, size_t pl, const uint8_t *start,
+                        size_t sl, int reverse, aox_scan_fn fn, void *ud)
+{
+    if (scan_depth < SCAN_NEST_MAX)
+        scanning[scan_depth] = s;
+    scan_depth++;
+    int rc = s->ops->scan(s->impl, p, pl, start, sl, reverse, fn, ud);
+    scan_depth--;
+    return rc;
+}
 
 int aox_store_scan(aox_store *s, const void *prefix, size_t pl,
                    const void *start, size_t sl, int reverse,
@@ -172,7 +204,7 @@ int aox_store_scan(aox_store *s, const void *prefix, size_t pl,
     }
     if (!start)
         sl = 0;
-    return s->ops->scan(s->impl, p, pl, start, sl, reverse, fn, ud);
+    return scan_guarded(s, p, pl, start, sl, reverse, fn, ud);
 }
 
 typedef struct first_ctx {
@@ -209,7 +241,7 @@ int aox_store_seek_le(aox_store *s, const void *prefix, size_t pl,
     if (s->ops->seek_le)
         return s->ops->seek_le(s->impl, p, pl, bound, bl, key_out, val_out);
     first_ctx c = { key_out, val_out, AOX_E_NOT_FOUND };
-    int rc = s->ops->scan(s->impl, p, pl, bound, bl, 1, take_first, &c);
+    int rc = scan_guarded(s, p, pl, bound, bl, 1, take_first, &c);
     if (rc != 0 && rc != 1)
         return rc;
     return c.rc;
@@ -296,6 +328,11 @@ int aox_store_batch_commit(aox_batch *b, aox_err *err)
     }
     if (b->n == 0) {
         rc = AOX_OK;
+        goto done;
+    }
+    if (in_scan(b->s)) {
+        rc = aox_err_set(err, AOX_E_INTERNAL,
+                         "store: batch committed from inside a scan of the same store");
         goto done;
     }
     ops = calloc(b->n, sizeof *ops);

@@ -60,7 +60,9 @@ void aox_store_batch_abort(aox_batch *b);
  * reverse != 0), from `start` inclusive (NULL = from the first / last key of the
  * prefix). fn returns 0 to continue, non-zero to stop (that value is returned
  * by scan). Key/value pointers are valid only during the callback. The callback may
- * read from the store but must not write to it (the scan holds a read transaction). */
+ * read from the store but not write to it (the scan holds a read transaction): a
+ * put/del/cas/batch commit on the same store from inside the callback returns
+ * AOX_E_INTERNAL instead of risking a deadlock. */
 typedef int (*aox_scan_fn)(void *ud, const uint8_t *k, size_t kl,
                            const uint8_t *v, size_t vl);
 int aox_store_scan(aox_store *s, const void *prefix, size_t pl,

@@ -220,6 +220,23 @@ static int collect_fn(void *ud, const uint8_t *k, size_t kl, const uint8_t *v, s
     return 0;
 }
 
+static int write_in_scan(void *ud, const uint8_t *k, size_t kl, const uint8_t *v,
+                         size_t vl)
+{
+    aox_store *s = *(aox_store **)ud;
+    aox_buf b = { 0 };
+    CHECK_EQ_INT(aox_store_put(s, "w", 1, "x", 1), AOX_E_INTERNAL);
+    CHECK_EQ_INT(aox_store_del(s, "a/1", 3), AOX_E_INTERNAL);
+    CHECK_EQ_INT(aox_store_cas(s, "w", 1, NULL, 0, "x", 1, NULL), AOX_E_INTERNAL);
+    aox_batch *bt;
+    REQUIRE(aox_store_batch_begin(s, &bt) == 0);
+    aox_batch_put(bt, "w", 1, "x", 1);
+    CHECK_EQ_INT(aox_store_batch_commit(bt, NULL), AOX_E_INTERNAL);
+    CHECK_EQ_INT(aox_store_get(s, "a/1", 3, &b), 0);             /* reads are fine */
+    aox_buf_free(&b);
+    return 0;
+}
+
 static const char *scan_s(aox_store *s, const char *prefix, const char *start, int rev,
                           collect *c)
 {
@@ -268,6 +285,12 @@ static void test_scan(void)
     CHECK_EQ_INT(c.n, 5);
     CHECK_EQ_INT(aox_store_seek_le(s, "", 0, "", 0, NULL, NULL), AOX_E_NOT_FOUND);
     CHECK_EQ_INT(aox_store_seek_le(s, "", 0, "a/1", 3, NULL, NULL), 0);
+
+    /* writing from inside a scan callback is refused, reading works */
+    aox_store *self = s;
+    memset(&c, 0, sizeof c);
+    CHECK_EQ_INT(aox_store_scan(s, "a/", 2, NULL, 0, 0, write_in_scan, &self), 0);
+    CHECK_EQ_INT(put_s(s, "after-scan", "ok"), 0);          /* and works again after */
 
     /* stop early: the callback's value comes back */
     memset(&c, 0, sizeof c);
