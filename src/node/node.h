@@ -25,7 +25,10 @@
 typedef struct aox_node aox_node;
 typedef struct aox_procs aox_procs;
 
-#define AOX_VERSION_STRING "0.1.0"
+/* The project version, from CMake's project(VERSION) (node/CMakeLists.txt). */
+#ifndef AOX_VERSION_STRING
+#define AOX_VERSION_STRING "0.0.0-unknown"
+#endif
 
 /* Registers every execution device the node offers (built-ins, then Lua, WASM...
  * when they are built). Idempotent: later calls do nothing. */
