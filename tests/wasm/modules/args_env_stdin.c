@@ -7,7 +7,7 @@
 extern char **environ;
 
 int main(int argc, char **argv) {
-  unsigned long sum = 0, n = 0, lines = 0;
+  unsigned sum = 0, n = 0, lines = 0;   /* 32-bit on both targets */
   int c;
   printf("argc=%d\n", argc);
   for (int i = 1; i < argc; i++) printf("argv[%d]=%s (%zu bytes)\n", i, argv[i], strlen(argv[i]));
@@ -18,7 +18,7 @@ int main(int argc, char **argv) {
     n++;
     if (c == '\n') lines++;
   }
-  printf("stdin: %lu bytes, %lu lines, hash %lu\n", n, lines, sum % 1000000007ul);
+  printf("stdin: %u bytes, %u lines, hash %u\n", n, lines, sum % 1000000007u);
   fprintf(stderr, "this goes to stderr\n");
   fflush(stdout);
   return argc > 1 ? atoi(argv[1]) : 0;
