@@ -51,8 +51,21 @@ case $KIND in
   *) echo "module_test.sh: unknown kind $KIND" >&2; exit 2 ;;
 esac
 
-if ! $WASMCC "$SRC" -o "$TMP/t.wasm" -lm > "$TMP/build.log" 2>&1; then
-  echo "FAIL: wasm build of $base failed:"; cat "$TMP/build.log"; exit 1
+# Compiled modules are cached by (compiler command, compiler binary, source bytes):
+# emscripten takes seconds per compile, and the same module serves the normal and
+# the sanitizer build. AOX_WASM_MODULE_CACHE=off disables the cache.
+CACHE=${AOX_WASM_MODULE_CACHE:-${TMPDIR:-/tmp}/aox-wasm-module-cache}
+cc_bin=$(command -v ${WASMCC%% *})
+key=$( { echo "$WASMCC"; ls -lL "$cc_bin"; cat "$SRC"; } | sha256sum | cut -c1-32)
+if [ "$CACHE" != off ] && [ -f "$CACHE/$key.wasm" ]; then
+  cp "$CACHE/$key.wasm" "$TMP/t.wasm"
+else
+  if ! $WASMCC "$SRC" -o "$TMP/t.wasm" -lm > "$TMP/build.log" 2>&1; then
+    echo "FAIL: wasm build of $base failed:"; cat "$TMP/build.log"; exit 1
+  fi
+  if [ "$CACHE" != off ] && mkdir -p "$CACHE" 2>/dev/null; then
+    cp "$TMP/t.wasm" "$CACHE/$key.wasm.$$" && mv -f "$CACHE/$key.wasm.$$" "$CACHE/$key.wasm"
+  fi
 fi
 if ! $NATIVECC "$SRC" -o "$TMP/t.native" -lm > "$TMP/nbuild.log" 2>&1; then
   echo "FAIL: native build of $base failed:"; cat "$TMP/nbuild.log"; exit 1
