@@ -396,18 +396,28 @@ static wasm_extern *mem_of(aos_proc *p)
     return wasm_instance_memory(p->inst);
 }
 
+static int page_is_zero(const uint8_t *pg)
+{
+    static const uint8_t zero[PAGE];
+    return memcmp(pg, zero, PAGE) == 0;
+}
+
 /* Makes the shadow an exact copy of memory (init/restore). */
 static int shadow_full(aos_proc *p)
 {
     wasm_extern *m = mem_of(p);
     uint64_t sz = m ? wasm_memory_size(m) : 0;
-    uint8_t *n = realloc(p->shadow, sz ? sz : 1);
+    /* calloc'd: the kernel maps zero pages lazily, so only non-zero pages cost */
+    uint8_t *n = calloc(1, sz ? sz : 1);
     if (!n)
         return AOX_E_NOMEM;
+    free(p->shadow);
     p->shadow = n;
     p->shadow_len = sz;
-    if (sz)
-        memcpy(p->shadow, wasm_memory_data(m), sz);
+    const uint8_t *live = sz ? wasm_memory_data(m) : NULL;
+    for (uint64_t off = 0; off + PAGE <= sz; off += PAGE)
+        if (!page_is_zero(live + off))
+            memcpy(p->shadow + off, live + off, PAGE);
     wasm_instance_mark_clean(p->inst);
     return AOX_OK;
 }
@@ -903,16 +913,19 @@ static int wasm_snapshot(void *state, aox_snap_writer *w, aox_err *err)
     aox_buf_free(&fsb);
     if (rc)
         return aox_err_set(err, rc, "snapshot: cannot write meta");
+    /* All-zero pages are left out (a missing page reads back as zeros): an unchanged
+     * page the base does not hold was zero there and still is. */
     int base = aox_snap_has_base(w);
     for (uint64_t i = 0; i < p->shadow_len / PAGE; i++) {
         if (base && !bit_get(p, i)) {
             rc = aox_snap_keep_page(w, i);
-            if (rc == AOX_OK)
+            if (rc == AOX_OK || rc == AOX_E_NOT_FOUND)
                 continue;
-            if (rc != AOX_E_NOT_FOUND)
-                return aox_err_set(err, rc, "snapshot: cannot keep page %llu",
-                                   (unsigned long long)i);
+            return aox_err_set(err, rc, "snapshot: cannot keep page %llu",
+                               (unsigned long long)i);
         }
+        if (page_is_zero(p->shadow + i * PAGE))
+            continue;
         if ((rc = aox_snap_write_page(w, i, p->shadow + i * PAGE, PAGE)))
             return aox_err_set(err, rc, "snapshot: cannot write page %llu",
                                (unsigned long long)i);

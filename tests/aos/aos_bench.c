@@ -47,6 +47,8 @@ static int run(const aox_device_ops *ops, void *st, aox_msg *def, const char *da
     call.limits = &lim;
     int rc = ops->compute(st, &call, res, &err);
     *is_err = aox_result_is_error(res);
+    if (rc)
+        fprintf(stderr, "compute: %s\n", err.msg);
     aox_msg_free(m);
     aox_msg_free(asg);
     aox_msg_free(res);
@@ -61,8 +63,10 @@ int main(int argc, char **argv)
         return 2;
     long n = atol(argv[2]), nsnap = argc > 3 ? atol(argv[3]) : 20;
     FILE *f = fopen(argv[1], "rb");
-    if (!f || aox_store_open("memory:", NULL, &store, &err))
+    if (!f || aox_store_open("memory:", NULL, &store, &err)) {
+        fprintf(stderr, "cannot open %s or the store\n", argv[1]);
         return 1;
+    }
     aox_buf b = {0};
     char tmp[65536];
     size_t k;
@@ -95,13 +99,17 @@ int main(int argc, char **argv)
     int e;
     t0 = now_s();
     for (long i = 0; i < n; i++)
-        if (run(ops, st, def, "x", ++slot, &e) || e)
+        if (run(ops, st, def, "x", ++slot, &e) || e) {
+            fprintf(stderr, "message %ld failed\n", i);
             return 1;
+        }
     double t_ok = now_s() - t0;
     t0 = now_s();
     for (long i = 0; i < n; i++)
-        if (run(ops, st, def, "f", ++slot, &e) || !e)
+        if (run(ops, st, def, argc > 4 ? argv[4] : "f", ++slot, &e) || !e) {
+            fprintf(stderr, "failing message %ld did not fail\n", i);
             return 1;
+        }
     double t_fail = now_s() - t0;
 
     aox_buf man = {0}, prev = {0};
@@ -113,8 +121,10 @@ int main(int argc, char **argv)
         aox_snap_writer *w = NULL;
         t0 = now_s();
         if (aox_snap_writer_new(store, prev.len ? prev.data : NULL, prev.len, &w) ||
-            ops->snapshot(st, w, &err) || aox_snap_writer_finish(w, &man))
+            ops->snapshot(st, w, &err) || aox_snap_writer_finish(w, &man)) {
+            fprintf(stderr, "snapshot failed: %s\n", err.msg);
             return 1;
+        }
         if (i > 0)
             t_snap += now_s() - t0;
         uint64_t bw = aox_snap_writer_bytes_written(w);
