@@ -117,6 +117,13 @@ int aox_result_set_error(aox_msg *result, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* True when the result carries an `error` entry. */
 int aox_result_is_error(const aox_msg *result);
+/* For a device that cannot undo partial changes of a failed call (stack@1.0 when a
+ * later member fails after earlier ones changed their state): after setting the
+ * error, mark the result so the process layer does not trust the state — it rebuilds
+ * the state before this slot from a snapshot and replay (failed slots are skipped on
+ * replay) and stores the result without the marker. (Added with the process layer.) */
+#define AOX_RESULT_STATE_LOST "aox-state-lost"
+int aox_result_mark_state_lost(aox_msg *result);
 
 /* Stack device (stack@1.0): the definition lists devices in `device-stack`
  * (a list of names) and optionally `passes` (int, default 1). Each compute runs

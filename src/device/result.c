@@ -33,3 +33,8 @@ int aox_result_is_error(const aox_msg *result)
 {
     return result && aox_msg_get(result, "error") != NULL;
 }
+
+int aox_result_mark_state_lost(aox_msg *result)
+{
+    return aox_msg_set_int(result, AOX_RESULT_STATE_LOST, 1);
+}

@@ -9,10 +9,11 @@
  *
  * Failure: a node fault (non-OK) from any device is returned at once. A guest failure
  * (the result gained an `error`) stops the call: later devices and passes do not run.
- * The failing device rolled itself back; devices that ran earlier in the same call are
- * NOT rolled back by the stack, so only the devices of a stack that can fail should
- * hold state changed before them in the call (the intended stacks put stateless
- * adapters first and the VM last). See docs/parts/device-process.md.
+ * The failing device rolled itself back, but devices that ran earlier in the same call
+ * may have changed their state; the stack cannot undo that, so it marks the result
+ * AOX_RESULT_STATE_LOST and the process layer rebuilds the state before the slot
+ * (snapshot + replay, where failed slots are skipped). A failure at the very first
+ * position needs no marker.
  *
  * Snapshot: the stack's meta nests every sub-device's meta, and each sub-device's
  * pages live in its own namespace of page indices (device_int.h):
@@ -125,6 +126,8 @@ static int stack_compute(void *s, const aox_call *call, aox_msg *result, aox_err
     aox_call sub = *call;
     int rc;
 
+    int ran = 0;                  /* a position before this one ran in this call */
+
     sub.stack = &frame;
     for (unsigned pass = 0; pass < st->passes; pass++) {
         sub.pass = (int)pass;
@@ -133,7 +136,9 @@ static int stack_compute(void *s, const aox_call *call, aox_msg *result, aox_err
             if (rc)
                 return rc;
             if (aox_result_is_error(result))
-                return AOX_OK;
+                /* the failing device rolled itself back, the earlier ones did not */
+                return ran && !call->dry_run ? aox_result_mark_state_lost(result) : AOX_OK;
+            ran = 1;
         }
     }
     return AOX_OK;

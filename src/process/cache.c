@@ -92,6 +92,11 @@ static int seek_slot(aox_procs *p, const char *pid, const char *what, uint64_t b
     return rc;
 }
 
+int proc_result_latest(aox_procs *p, const char *pid, uint64_t bound, uint64_t *slot)
+{
+    return seek_slot(p, pid, "result", bound, slot, NULL);
+}
+
 int proc_snap_find(aox_procs *p, const char *pid, uint64_t bound, uint64_t *slot,
                    aox_buf *manifest)
 {

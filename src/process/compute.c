@@ -21,6 +21,10 @@
  *        A guest failure result is cached like any other; the device rolled back.
  *     5. a node fault (device returns non-OK) is not cached: results committed so far
  *        stay, the state is dropped and the error returned.
+ *        A slot whose cached result is a guest error is skipped on replay (the state
+ *        after it is the state before). A fresh failure marked AOX_RESULT_STATE_LOST
+ *        (a device that could not roll back, e.g. a stack) makes the loop rebuild the
+ *        state before that slot from a snapshot/init and carry on from there.
  *
  *   Slot 0 (the definition) has the result {process, slot: 0, state-digest?}, written
  *   when init runs.
@@ -136,24 +140,98 @@ static int run_restore(aox_procs *p, proc_entry *e, proc_run *r, uint64_t slot,
     return AOX_OK;
 }
 
-/* Applies slots r->at_slot+1 .. to. *last receives slot `to`'s result. On failure the
- * caller must drop r (its state and base may disagree). */
+#define PROC_REBUILD (-1)           /* internal: advance() met a state-lost failure */
+
+/* Restores r from the given snapshot, or initialises it when there is none or the
+ * snapshot does not restore. *from = 1 (snapshot) or 2 (init). */
+static int restore_or_init(aox_procs *p, proc_entry *e, proc_run *r, int have_snap,
+                           uint64_t snap_slot, aox_buf *manifest, aox_msg **res0, int *from,
+                           aox_err *err)
+{
+    int rc = AOX_E_NOT_FOUND;
+    if (have_snap) {
+        aox_err rerr = {0};
+        rc = run_restore(p, e, r, snap_slot, manifest, &rerr);
+        if (rc == AOX_OK) {
+            *from = 1;
+            return AOX_OK;
+        }
+        /* A bad snapshot is an optimisation lost, not a reason to fail. */
+        aox_log(AOX_LOG_WARN, "snapshot_restore_failed",
+                "\"pid\":\"%s\",\"slot\":%llu,\"code\":\"%s\"", e->pid,
+                (unsigned long long)snap_slot, aox_code_name(rerr.code));
+        if (rc == AOX_E_NOMEM) {
+            if (err)
+                *err = rerr;
+            return rc;
+        }
+    }
+    rc = run_init(p, e, r, res0, err);
+    if (rc == AOX_OK)
+        *from = 2;
+    return rc;
+}
+
+/* Commits the pending batch; a snapshot manifest in it becomes r's base. */
+static int flush(aox_procs *p, proc_run *r, aox_batch **b, aox_buf *manifest,
+                 int *snap_pending, aox_err *err)
+{
+    aox_batch *cb = *b;
+    int rc;
+    *b = NULL;
+    if (!cb)
+        return AOX_OK;
+    rc = aox_store_batch_commit(cb, err);
+    if (rc)
+        return rc;
+    if (*snap_pending) {
+        PROC_COUNT(p, n_snaps, 1);
+        aox_buf_free(&r->base);
+        r->base = *manifest;
+        *manifest = (aox_buf){0};
+        r->snap_slot = r->at_slot;
+        *snap_pending = 0;
+    }
+    return AOX_OK;
+}
+
+/* Applies slots r->at_slot+1 .. to; *last (may be NULL) receives slot `to`'s result.
+ *
+ * A slot whose cached result is a guest error is skipped without running the device:
+ * by contract the state after it is the state before it. So a replay never re-runs a
+ * failure, and a device that could not roll back (see below) is rebuilt only once.
+ *
+ * Returns PROC_REBUILD, with *lost_slot and *lost_res (owned by the caller), when the
+ * device returned a fresh guest failure marked AOX_RESULT_STATE_LOST: r's state is not
+ * the state before that slot, so the caller must rebuild it. On any other failure
+ * the caller must drop r (its state and base may disagree). */
 static int advance(aox_procs *p, proc_entry *e, proc_run *r, uint64_t to, aox_msg **last,
-                   uint64_t *applied, aox_err *err)
+                   uint64_t *applied, uint64_t *lost_slot, aox_msg **lost_res, aox_err *err)
 {
     const uint64_t K = p->opts.snapshot_every;
     aox_batch *b = NULL;
     size_t pending = 0, pending_bytes = 0;
     aox_buf enc = {0}, manifest = {0}, k = {0};
-    uint64_t snap_at = 0;
+    uint64_t cached_max = 0;
     aox_msg *a = NULL, *res = NULL;
-    int rc = AOX_OK;
+    int rc = AOX_OK, have_cached, snap_pending = 0;
 
+    have_cached = proc_result_latest(p, e->pid, to, &cached_max) == AOX_OK;
     while (r->at_slot < to) {
         uint64_t s = r->at_slot + 1;
         const aox_msg *body;
         aox_call call;
         int64_t ts = 0, height = 0;
+
+        if (have_cached && s <= cached_max &&
+            proc_result_get(p, e->pid, s, &res) == AOX_OK) {
+            if (aox_result_is_error(res)) {
+                r->at_slot = s;                         /* skipped: state unchanged */
+                goto slot_done;
+            }
+            aox_msg_free(res);
+            res = NULL;
+        }
 
         rc = proc_assignment_get(p, e->pid, s, &a, err);
         if (rc == AOX_E_NOT_FOUND)
@@ -196,10 +274,27 @@ static int advance(aox_procs *p, proc_entry *e, proc_run *r, uint64_t to, aox_ms
                     e->pid, (unsigned long long)s, aox_code_name(rc));
             goto fail;
         }
-        r->at_slot = s;
         PROC_COUNT(p, n_computed, 1);
+        if (aox_msg_get(res, AOX_RESULT_STATE_LOST)) {
+            (void)aox_msg_remove(res, AOX_RESULT_STATE_LOST);
+            if (!aox_result_is_error(res)) {
+                rc = aox_err_set(err, AOX_E_INTERNAL, "device %s marked a successful "
+                                 "result state-lost", e->ops->name);
+                goto fail;
+            }
+            PROC_COUNT(p, n_guest, 1);
+            rc = flush(p, r, &b, &manifest, &snap_pending, err);
+            if (rc)
+                goto fail;
+            *lost_slot = s;
+            *lost_res = res;
+            res = NULL;
+            rc = PROC_REBUILD;
+            goto done;
+        }
         if (aox_result_is_error(res))
             PROC_COUNT(p, n_guest, 1);
+        r->at_slot = s;
         rc = finish_result(e, r->state, s, res, &enc);
         if (!rc && !b)
             rc = aox_store_batch_begin(p->store, &b);
@@ -211,30 +306,24 @@ static int advance(aox_procs *p, proc_entry *e, proc_run *r, uint64_t to, aox_ms
         }
         pending++;
         pending_bytes += enc.len;
+
+    slot_done:
         if (s % K == 0) {
             rc = proc_snap_take(p, e, r, &manifest, err);
+            if (!rc && !b) rc = aox_store_batch_begin(p->store, &b);
             if (!rc) rc = aox_key_proc(&k, e->pid, "snap", s);
             if (!rc) rc = aox_batch_put(b, k.data, k.len, manifest.data, manifest.len);
             if (rc)
                 goto fail;
-            snap_at = s;
+            snap_pending = 1;
         }
         if (pending >= FLUSH_SLOTS || pending_bytes >= FLUSH_BYTES || s == to ||
-            snap_at == s) {
-            aox_batch *cb = b;
-            b = NULL;
-            rc = aox_store_batch_commit(cb, err);
+            snap_pending) {
+            rc = flush(p, r, &b, &manifest, &snap_pending, err);
             if (rc)
                 goto fail;
             pending = 0;
             pending_bytes = 0;
-            if (snap_at == s) {
-                PROC_COUNT(p, n_snaps, 1);
-                aox_buf_free(&r->base);
-                r->base = manifest;
-                manifest = (aox_buf){0};
-                r->snap_slot = s;
-            }
         }
         (*applied)++;
         aox_msg_free(a);
@@ -248,8 +337,7 @@ static int advance(aox_procs *p, proc_entry *e, proc_run *r, uint64_t to, aox_ms
     }
     goto done;
 fail:
-    /* Results already in `b` are valid (deterministic); keep them unless the failure
-     * was the commit itself. */
+    /* Results already in `b` are valid (deterministic): keep them. */
     if (b)
         (void)aox_store_batch_commit(b, NULL);
     b = NULL;
@@ -264,6 +352,51 @@ done:
     return rc;
 }
 
+/* After PROC_REBUILD at slot s: rebuilds r as the state before s (from the nearest
+ * snapshot or init, replaying up to s-1), records `res` (s's guest-failure result)
+ * with that state's digest, and leaves r at slot s. *out (may be NULL) gets res. */
+static int rebuild(aox_procs *p, proc_entry *e, proc_run *r, uint64_t s, aox_msg *res,
+                   aox_msg **out, uint64_t *applied, aox_err *err)
+{
+    aox_buf manifest = {0}, enc = {0};
+    uint64_t snap_slot = 0, lost = 0;
+    aox_msg *lost_res = NULL;
+    int rc, from = 0, have_snap;
+
+    proc_run_clear(e, r);
+    rc = proc_snap_find(p, e->pid, s - 1, &snap_slot, &manifest);
+    have_snap = rc == AOX_OK;
+    if (rc != AOX_OK && rc != AOX_E_NOT_FOUND) {
+        aox_err_set(err, rc, "cannot read the snapshots of %s", e->pid);
+        goto done;
+    }
+    rc = restore_or_init(p, e, r, have_snap, snap_slot, &manifest, NULL, &from, err);
+    if (!rc && r->at_slot < s - 1) {
+        rc = advance(p, e, r, s - 1, NULL, applied, &lost, &lost_res, err);
+        if (rc == PROC_REBUILD)                 /* earlier failures are cached: skipped */
+            rc = aox_err_set(err, AOX_E_INTERNAL, "slot %llu of %s lost its state again",
+                             (unsigned long long)lost, e->pid);
+    }
+    if (!rc)
+        rc = finish_result(e, r->state, s, res, &enc);
+    if (!rc)
+        rc = commit_one(p, e->pid, s, &enc, err);
+    if (!rc) {
+        r->at_slot = s;
+        (*applied)++;
+        if (out) {
+            *out = res;
+            res = NULL;
+        }
+    }
+done:
+    aox_msg_free(res);
+    aox_msg_free(lost_res);
+    aox_buf_free(&manifest);
+    aox_buf_free(&enc);
+    return rc;
+}
+
 /* Under e->state_mu: brings a state to slot `target` and returns it in *out (either
  * &e->live or scratch). strict = 1 (compute): the start must be *before* target, so
  * that target's result is produced (*res receives it); strict = 0 (dry run): a state
@@ -273,7 +406,7 @@ static int reach(aox_procs *p, proc_entry *e, uint64_t target, int strict, proc_
 {
     aox_buf manifest = {0};
     uint64_t snap_slot = 0, applied = 0;
-    int rc = AOX_OK, have_snap = 0, live_ok;
+    int rc = AOX_OK, have_snap = 0, live_ok, from = 0;
     proc_run *r;
 
     /* 2. pick the start */
@@ -295,42 +428,29 @@ static int reach(aox_procs *p, proc_entry *e, uint64_t target, int strict, proc_
         if (live_ok)
             proc_run_clear(e, &e->live);                /* a snapshot is further along */
         r = e->live.state ? scratch : &e->live;         /* never rewind the live state */
-        rc = AOX_E_NOT_FOUND;
-        if (have_snap) {
-            aox_err rerr = {0};
-            rc = run_restore(p, e, r, snap_slot, &manifest, &rerr);
-            if (rc == AOX_OK) {
-                info->started_from = 1;
-            } else {
-                /* A bad snapshot is an optimisation lost, not a reason to fail. */
-                aox_log(AOX_LOG_WARN, "snapshot_restore_failed",
-                        "\"pid\":\"%s\",\"slot\":%llu,\"code\":\"%s\"", e->pid,
-                        (unsigned long long)snap_slot, aox_code_name(rerr.code));
-                if (rc == AOX_E_NOMEM) {
-                    if (err)
-                        *err = rerr;
-                    goto done;
-                }
-            }
-        }
-        if (rc != AOX_OK) {
-            rc = run_init(p, e, r, strict && target == 0 ? res : NULL, err);
-            if (rc)
-                goto done;
-            info->started_from = 2;
-        }
+        rc = restore_or_init(p, e, r, have_snap, snap_slot, &manifest,
+                             strict && target == 0 ? res : NULL, &from, err);
+        if (rc)
+            goto done;
+        info->started_from = from;
     }
     info->start_slot = r->at_slot;
 
     /* 3. apply */
-    if (target > r->at_slot) {
-        rc = advance(p, e, r, target, strict ? res : NULL, &applied, err);
-        info->slots_applied = applied;
-        if (rc) {
-            proc_run_clear(e, r);
-            goto done;
-        }
-    } else if (strict && !*res) {
+    while (rc == AOX_OK && target > r->at_slot) {
+        uint64_t lost = 0;
+        aox_msg *lost_res = NULL;
+        rc = advance(p, e, r, target, strict ? res : NULL, &applied, &lost, &lost_res, err);
+        if (rc == PROC_REBUILD)
+            rc = rebuild(p, e, r, lost, lost_res, strict && lost == target ? res : NULL,
+                         &applied, err);
+    }
+    info->slots_applied = applied;
+    if (rc) {
+        proc_run_clear(e, r);
+        goto done;
+    }
+    if (strict && !*res) {
         rc = aox_err_set(err, AOX_E_INTERNAL, "no result for slot %llu of %s",
                          (unsigned long long)target, e->pid);
         goto done;
@@ -486,6 +606,7 @@ int aox_proc_dry_run(aox_procs *p, const char *pid, const aox_msg *msg,
         proc_run_clear(e, r);                 /* a node fault: the state is suspect */
         goto done;
     }
+    (void)aox_msg_remove(res, AOX_RESULT_STATE_LOST);    /* dry runs keep no state */
     rc = aox_msg_set_str(res, "process", pid);
     if (!rc) rc = aox_msg_set_int(res, "slot", (int64_t)(cur + 1));
     if (!rc) rc = aox_msg_set_int(res, "dry-run", 1);

@@ -80,6 +80,8 @@ void proc_limits_of(const aox_procs *p, const aox_msg *def, aox_limits *out);
 int  proc_key_prefix(aox_buf *k, const char *pid, const char *what);   /* ".../what/" */
 int  proc_get_u64(aox_store *s, const aox_buf *k, uint64_t *v);
 int  proc_result_get(aox_procs *p, const char *pid, uint64_t slot, aox_msg **out);
+/* Highest slot <= bound with a cached result. AOX_E_NOT_FOUND if none. */
+int  proc_result_latest(aox_procs *p, const char *pid, uint64_t bound, uint64_t *slot);
 int  proc_result_put(aox_batch *b, const char *pid, uint64_t slot, const aox_buf *enc);
 /* Nearest snapshot manifest at a slot <= bound. AOX_E_NOT_FOUND if none. */
 int  proc_snap_find(aox_procs *p, const char *pid, uint64_t bound, uint64_t *slot,

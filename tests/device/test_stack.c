@@ -189,6 +189,7 @@ static void test_passes_and_siblings(void)
     res = dt_compute(stack, s, def, m, 2, &lim, 0, &rc);
     CHECK(rc == AOX_OK && aox_result_is_error(res));
     CHECK(aox_msg_get(res, "passes") == NULL);
+    CHECK(aox_msg_get(res, AOX_RESULT_STATE_LOST) == NULL);     /* failed at position 0 */
     aox_msg_free(res);
     aox_msg_free(m);
     REQUIRE(stack->digest(s, d_solo) == AOX_OK);
@@ -200,6 +201,26 @@ static void test_passes_and_siblings(void)
     CHECK_RC(rc, AOX_E_IO);
     aox_msg_free(res);
     aox_msg_free(m);
+
+    /* failing after another device ran: the stack cannot roll that back, says so */
+    {
+        const char *rev[] = { "probe@1.0", "test-counter@1.0" };
+        aox_msg *d2 = stack_def(rev, 2, 1, 0);
+        void *s2 = NULL;
+        REQUIRE(stack->init(&env, d2, &s2, NULL) == AOX_OK);
+        m = dt_msg(5, "fail");
+        res = dt_compute(stack, s2, d2, m, 1, &lim, 0, &rc);
+        CHECK(rc == AOX_OK && aox_result_is_error(res));
+        CHECK(aox_msg_get(res, AOX_RESULT_STATE_LOST) != NULL);
+        aox_msg_free(res);
+        res = dt_compute(stack, s2, d2, m, 1, &lim, 1, &rc);      /* dry run: no marker */
+        CHECK(rc == AOX_OK && aox_result_is_error(res));
+        CHECK(aox_msg_get(res, AOX_RESULT_STATE_LOST) == NULL);
+        aox_msg_free(res);
+        aox_msg_free(m);
+        stack->free(s2);
+        aox_msg_free(d2);
+    }
 
     aox_buf_free(&cat);
     stack->free(s);

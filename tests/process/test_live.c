@@ -158,13 +158,112 @@ static void test_stack_process(void)
     aox_msg_free(def);
 }
 
+/* tally@1.0: counts the calls it sees (state), reports `tally`, has a digest. Placed
+ * before test-counter in a stack, a failing test-counter leaves it changed. */
+static int tally_init(const aox_device_env *env, const aox_msg *def, void **s, aox_err *err)
+{
+    *s = calloc(1, sizeof(int64_t));
+    return *s ? AOX_OK : AOX_E_NOMEM;
+}
+static int tally_compute(void *s, const aox_call *call, aox_msg *res, aox_err *err)
+{
+    int64_t *n = s;
+    if (!call->dry_run)
+        ++*n;
+    return aox_msg_set_int(res, "tally", *n);
+}
+static int tally_snapshot(void *s, aox_snap_writer *w, aox_err *err)
+{
+    return aox_snap_write_meta(w, s, sizeof(int64_t));
+}
+static int tally_restore(const aox_device_env *env, const aox_msg *def, aox_snap_reader *r,
+                         void **s, aox_err *err)
+{
+    const uint8_t *m;
+    size_t n;
+    aox_snap_read_meta(r, &m, &n);
+    if (n != sizeof(int64_t))
+        return AOX_E_CORRUPT;
+    *s = malloc(n);
+    if (!*s)
+        return AOX_E_NOMEM;
+    memcpy(*s, m, n);
+    return AOX_OK;
+}
+static void tally_free(void *s) { free(s); }
+static int tally_digest(void *s, uint8_t out[32]) { aox_sha256(s, sizeof(int64_t), out); return 0; }
+static const aox_device_ops tally_ops = {
+    .name = "tally@1.0", .init = tally_init, .compute = tally_compute,
+    .snapshot = tally_snapshot, .restore = tally_restore, .free = tally_free,
+    .digest = tally_digest,
+};
+
+static int64_t tally_of(const aox_msg *r) { int64_t v = -1; aox_msg_get_int(r, "tally", &v); return v; }
+
+/* A stack whose last device fails after the first changed its state: the process layer
+ * rebuilds the state before the failing slot, so the failure leaves no trace. */
+static void test_stack_state_lost(void)
+{
+    aox_procs *p = pt_open(st, 2, 0), *q;
+    aox_msg *def = aox_msg_new(), *r[6], *again;
+    aox_value v = { .type = AOX_V_BYTES };
+    aox_buf x = {0}, y = {0};
+    aox_compute_info info;
+    char pid[44];
+    static const char *act[6] = { NULL, NULL, "fail", NULL, "trap", NULL };
+
+    REQUIRE(def);
+    aox_msg_set_str(def, "execution-device", "stack@1.0");
+    v.u.bytes.ptr = (uint8_t *)"tally@1.0";
+    v.u.bytes.len = 9;
+    aox_msg_list_append(def, "device-stack", &v);
+    v.u.bytes.ptr = (uint8_t *)"test-counter@1.0";
+    v.u.bytes.len = 16;
+    aox_msg_list_append(def, "device-stack", &v);
+    REQUIRE(aox_proc_spawn(p, def, pid, NULL, NULL) == AOX_OK);
+    for (int i = 1; i <= 5; i++)
+        pt_schedule(p, pid, pt_msg(i, act[i]));
+    aox_msg_free(pt_compute(p, pid, 5, &info));
+    for (int i = 1; i <= 5; i++)
+        r[i] = pt_compute(p, pid, (uint64_t)i, NULL);
+    CHECK(tally_of(r[1]) == 1 && tally_of(r[3]) == 2 && tally_of(r[5]) == 3);
+    CHECK(pt_counter(r[5]) == 9);
+    CHECK(aox_result_is_error(r[2]) && aox_result_is_error(r[4]));
+    CHECK(aox_msg_get(r[2], AOX_RESULT_STATE_LOST) == NULL);
+    CHECK(strcmp(aox_msg_get_str(r[1], "state-digest", NULL),
+                 aox_msg_get_str(r[2], "state-digest", NULL)) == 0);
+    CHECK(strcmp(aox_msg_get_str(r[3], "state-digest", NULL),
+                 aox_msg_get_str(r[4], "state-digest", NULL)) == 0);
+
+    /* a replay on another manager skips the cached failures and agrees byte for byte */
+    q = pt_open(st, 2, 0);
+    pt_store_del(st, pid, "result", 5);
+    pt_store_del(st, pid, "snap", 4);
+    again = pt_compute(q, pid, 5, &info);
+    CHECK(info.started_from == 2 || info.start_slot < 4);
+    pt_encode(again, &x);
+    pt_encode(r[5], &y);
+    CHECK(x.len == y.len && memcmp(x.data, y.data, x.len) == 0);
+    aox_msg_free(again);
+    aox_procs_close(q);
+
+    for (int i = 1; i <= 5; i++)
+        aox_msg_free(r[i]);
+    aox_buf_free(&x);
+    aox_buf_free(&y);
+    aox_msg_free(def);
+    aox_procs_close(p);
+}
+
 int main(void)
 {
     pt_register();
+    REQUIRE(aox_device_register(&tally_ops) == AOX_OK);
     st = pt_memory();
     PT_RUN(test_lru);
     PT_RUN(test_concurrent_compute);
     PT_RUN(test_stack_process);
+    PT_RUN(test_stack_state_lost);
     aox_store_close(st);
     PT_DONE();
 }
