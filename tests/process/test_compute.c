@@ -312,6 +312,39 @@ static void test_dry_run(void)
     aox_procs_close(p);
 }
 
+/* A snapshot that does not restore is skipped (logged): init and replay instead. */
+static void test_bad_snapshot(void)
+{
+    aox_procs *p = pt_open(st, 4, 0), *q;
+    aox_compute_info info;
+    aox_msg *want, *got;
+    aox_buf k = {0}, a = {0}, b = {0};
+    char pid[44];
+
+    pt_spawn(p, "counting@1.0", 8, pid);
+    for (int i = 1; i <= 6; i++)
+        pt_schedule(p, pid, pt_msg(i, NULL));
+    want = pt_compute(p, pid, 6, NULL);
+    aox_procs_close(p);                             /* snapshots 4 and 6 */
+    REQUIRE(aox_key_proc(&k, pid, "snap", 4) == AOX_OK);
+    REQUIRE(aox_store_put(st, k.data, k.len, "AOXS\x01junk", 9) == AOX_OK);
+    pt_store_del(st, pid, "snap", 6);
+    pt_store_del(st, pid, "result", 6);
+    q = pt_open(st, 4, 0);
+    pt_reset_counts();
+    got = pt_compute(q, pid, 6, &info);
+    CHECK(info.started_from == 2 && info.slots_applied == 6);
+    pt_encode(want, &a);
+    pt_encode(got, &b);
+    CHECK(a.len == b.len && memcmp(a.data, b.data, a.len) == 0);
+    aox_msg_free(want);
+    aox_msg_free(got);
+    aox_buf_free(&k);
+    aox_buf_free(&a);
+    aox_buf_free(&b);
+    aox_procs_close(q);
+}
+
 int main(void)
 {
     pt_register();
@@ -323,6 +356,7 @@ int main(void)
     PT_RUN(test_5_guest_failure);
     PT_RUN(test_slot0_and_reads);
     PT_RUN(test_dry_run);
+    PT_RUN(test_bad_snapshot);
     aox_store_close(st);
     PT_DONE();
 }

@@ -323,6 +323,42 @@ static void test_modules(void)
     aox_buf_free(&b);
 }
 
+typedef struct spawner { aox_procs *p; char pid[44]; int rc; } spawner;
+
+static void *spawn_worker(void *ud)
+{
+    spawner *w = ud;
+    aox_msg *d = pt_def("test-counter@1.0", 99);
+    w->rc = aox_proc_spawn(w->p, d, w->pid, NULL, NULL);
+    aox_msg_free(d);
+    return NULL;
+}
+
+/* Concurrent spawns of one definition: one process, slot 0 once. */
+static void test_concurrent_spawn(void)
+{
+    aox_procs *p = pt_open(st, 0, 0);
+    spawner w[4];
+    pthread_t th[4];
+    uint64_t cur = 9;
+    for (int i = 0; i < 4; i++) {
+        w[i].p = p;
+        REQUIRE(pthread_create(&th[i], NULL, spawn_worker, &w[i]) == 0);
+    }
+    for (int i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
+    for (int i = 0; i < 4; i++)
+        CHECK(w[i].rc == AOX_OK && strcmp(w[i].pid, w[0].pid) == 0);
+    CHECK_RC(aox_proc_current_slot(p, w[0].pid, &cur, NULL), AOX_OK);
+    CHECK(cur == 0);
+    {
+        aox_procs_stats ps;
+        aox_procs_stats_get(p, &ps);
+        CHECK(ps.assignments == 1);
+    }
+    aox_procs_close(p);
+}
+
 int main(void)
 {
     pt_register();
@@ -332,6 +368,7 @@ int main(void)
     PT_RUN(test_assignments_range);
     PT_RUN(test_limits_and_clock);
     PT_RUN(test_concurrent);
+    PT_RUN(test_concurrent_spawn);
     PT_RUN(test_modules);
     aox_store_close(st);
     PT_DONE();
