@@ -206,6 +206,12 @@ static void test_c(const char *path)
         fprintf(stderr, "  grow: got %s: %s\n", err_code(r), err_msg(r));
     aox_msg_free(r);
     expect(&p, "count", "7");
+    expect(&p, "weave", "nofile");
+    aox_buf wk = {0};
+    aox_key_simple(&wk, "data", "WEAVEDRIVE00000000000000000000000000000000E");
+    CHECK(aox_store_put(store, wk.data, wk.len, "woven bytes", 11) == 0);
+    aox_buf_free(&wk);
+    expect(&p, "weave", "woven bytes");
     expect(&p, "read", "nofile");
     expect(&p, "write", "written");
     expect(&p, "read", "line;");
