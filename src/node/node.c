@@ -5,12 +5,15 @@
 #include "node/node.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/log.h"
 #include "device/device.h"
@@ -26,6 +29,7 @@ struct aox_node {
     aox_store       *store;
     aox_procs       *procs;
     aox_http_server *http;
+    int              lock_fd;      /* <data>/aox.lock, flock'ed while running; -1 none */
     char             store_uri[4096];
 };
 
@@ -110,6 +114,28 @@ static int mkdir_p(const char *dir, aox_err *err)
     return AOX_OK;
 }
 
+/* Two nodes writing one data directory would interleave slots: the first node
+ * holds an exclusive flock on <data>/aox.lock (released by the kernel even on
+ * kill -9), and a second one refuses to start. */
+static int lock_data_dir(aox_node *n, const char *dir, aox_err *err)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/aox.lock", dir);
+    n->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (n->lock_fd < 0)
+        return aox_err_set(err, AOX_E_IO, "open %s: %s", path, strerror(errno));
+    if (flock(n->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        close(n->lock_fd);
+        n->lock_fd = -1;
+        if (e == EWOULDBLOCK)
+            return aox_err_set(err, AOX_E_CONFIG, "data directory %s is in use by another "
+                               "aox node (%s is locked)", dir, path);
+        return aox_err_set(err, AOX_E_IO, "flock %s: %s", path, strerror(e));
+    }
+    return AOX_OK;
+}
+
 int aox_node_start(const aox_node_config *cfg, aox_node **out, aox_err *err)
 {
     aox_node *n = NULL;
@@ -126,11 +152,14 @@ int aox_node_start(const aox_node_config *cfg, aox_node **out, aox_err *err)
     n = calloc(1, sizeof *n);
     if (!n) return aox_err_set(err, AOX_E_NOMEM, "out of memory");
     n->cfg = cfg;
+    n->lock_fd = -1;
 
     if (cfg->store && cfg->store[0]) {
         snprintf(n->store_uri, sizeof n->store_uri, "%s", cfg->store);
     } else {
         rc = mkdir_p(cfg->data, err);
+        if (rc) goto fail;
+        rc = lock_data_dir(n, cfg->data, err);
         if (rc) goto fail;
         snprintf(n->store_uri, sizeof n->store_uri, "lmdb:%s", cfg->data);
     }
@@ -223,6 +252,7 @@ void aox_node_stop(aox_node *n)
         aox_procs_close(n->procs);
     }
     aox_store_close(n->store);
+    if (n->lock_fd >= 0) close(n->lock_fd);     /* releases the flock */
     free(n);
 }
 
