@@ -16,13 +16,15 @@
  *   wasm_engine      created by the embedder, freed last. Everything below refers to it.
  *   wasm_module      decoded+validated+compiled code. Owns a copy of what it needs from
  *                    the input bytes (the caller may free the bytes after decode).
- *                    Must outlive every instance made from it.
+ *                    Instances hold a reference, so wasm_module_free() may come
+ *                    before the instances are freed.
  *   wasm_imports     an import set (builder). Holds host functions and extern handles
  *                    borrowed from other instances; only needed during instantiation
  *                    (it may be freed right after wasm_instance_new).
- *   wasm_instance    one instantiation. Instances linked to another instance's exports
- *                    keep that instance's memory/table/global/func alive by reference
- *                    counting, so instances may be freed in any order.
+ *   wasm_instance    one instantiation. Instances linked through imports share a
+ *                    store and are destroyed together once the embedder has freed
+ *                    all of them (funcrefs may cross instances through shared
+ *                    tables), so instances may be freed in any order.
  *   wasm_extern      an exported entity handle (func, global, table, memory, tag). It is
  *                    owned by its instance (or by a store shared among linked instances)
  *                    and is valid while any instance referencing it lives. Never freed
@@ -103,7 +105,10 @@ typedef struct wasm_val {
 typedef struct wasm_error {
     int64_t offset;
     char message[256];
+    int kind;           /* WASM_ERR_* : malformed (binary decoding) vs invalid (validation) */
 } wasm_error;
+
+enum { WASM_ERR_OTHER = 0, WASM_ERR_MALFORMED = 1, WASM_ERR_INVALID = 2 };
 
 /* ------------------------------------------------------------------ */
 /* Traps                                                               */

@@ -1185,17 +1185,21 @@ static bool compile_body(comp *c, const wfunctype *ft)
             break;
         }
         case 0xBC: /* reinterprets: same bits in the slot */
-            if (!pop(c, WASM_F32, &a)) return false;
-            a.t = WASM_I32; c->st[c->sp++] = a; break;
+            OK(pop(c, WASM_F32, &a));
+            OK(push(c, WASM_I32, a.kind, a.idx, a.k));
+            break;
         case 0xBD:
-            if (!pop(c, WASM_F64, &a)) return false;
-            a.t = WASM_I64; c->st[c->sp++] = a; break;
+            OK(pop(c, WASM_F64, &a));
+            OK(push(c, WASM_I64, a.kind, a.idx, a.k));
+            break;
         case 0xBE:
-            if (!pop(c, WASM_I32, &a)) return false;
-            a.t = WASM_F32; c->st[c->sp++] = a; break;
+            OK(pop(c, WASM_I32, &a));
+            OK(push(c, WASM_F32, a.kind, a.idx, a.k));
+            break;
         case 0xBF:
-            if (!pop(c, WASM_I64, &a)) return false;
-            a.t = WASM_F64; c->st[c->sp++] = a; break;
+            OK(pop(c, WASM_I64, &a));
+            OK(push(c, WASM_F64, a.kind, a.idx, a.k));
+            break;
         case 0xD0: { /* ref.null */
             wasm_valtype t;
             uint8_t rb;

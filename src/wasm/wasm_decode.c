@@ -728,9 +728,32 @@ static int section_rank(uint8_t id)
     return id < 14 ? rank[id] : -1;
 }
 
+/* Validation (as opposed to decoding) failures, by message. */
+static int error_kind(const char *msg)
+{
+    static const char *const invalid[] = {
+        "type mismatch", "unknown ", "alignment must", "invalid result arity",
+        "undeclared function reference", "global is immutable", "constant expression required",
+        "duplicate export name", "multiple memories", "start function",
+        "size minimum must not be greater than maximum", "memory size must be at most",
+        "table size", "memory size", "non-empty tag result type", "invalid rethrow label",
+        "catch without try", "catch_all without try", "delegate without try", "else without if",
+        "function too complex"};
+    if (strcmp(msg, "out of memory") == 0) return WASM_ERR_OTHER;
+    if (strcmp(msg, "unknown binary version") == 0) return WASM_ERR_MALFORMED;
+    for (size_t i = 0; i < sizeof invalid / sizeof *invalid; i++)
+        if (strncmp(msg, invalid[i], strlen(invalid[i])) == 0) return WASM_ERR_INVALID;
+    return WASM_ERR_MALFORMED;
+}
+
 void wasm_module_free(wasm_module *m)
 {
-    if (!m) return;
+    wasm_module_release(m);
+}
+
+void wasm_module_release(wasm_module *m)
+{
+    if (!m || --m->refs > 0) return;
     for (uint32_t i = 0; i < m->ntypes; i++) free(m->types[i].params);
     free(m->types);
     for (uint32_t i = 0; i < m->nimports; i++) {
@@ -763,11 +786,13 @@ int wasm_module_new(wasm_engine *engine, const uint8_t *bytes, size_t len,
     if (!err) err = &dummy;
     err->offset = -1;
     err->message[0] = 0;
+    err->kind = WASM_ERR_OTHER;
     if (!engine || !out || (!bytes && len)) return WASM_EINVAL;
     *out = NULL;
     wasm_module *m = calloc(1, sizeof *m);
     if (!m) return WASM_ENOMEM;
     m->engine = engine;
+    m->refs = 1;
     m->feat = features ? *features : engine->cfg.features;
     m->start = -1;
     m->datacount = -1;
@@ -861,6 +886,7 @@ int wasm_module_new(wasm_engine *engine, const uint8_t *bytes, size_t len,
     return WASM_OK;
 fail:
     if (!d->failed) dec_fail(d, "unexpected end");
+    err->kind = error_kind(err->message);
     wasm_module_free(m);
     return WASM_EDECODE;
 }

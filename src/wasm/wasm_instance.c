@@ -193,6 +193,7 @@ static void instance_destroy(wasm_instance *in)
     free(in->elem_dropped);
     free(in->data_dropped);
     free(in->last_exn);
+    wasm_module_release(in->mod);
     free(in);
 }
 
@@ -399,6 +400,7 @@ int wasm_instance_new(wasm_module *m, const wasm_imports *imps, wasm_instance **
     wasm_instance *in = calloc(1, sizeof *in);
     if (!in) return WASM_ENOMEM;
     in->mod = m;
+    m->refs++;
     in->max_pages = eng->cfg.max_pages_per_instance;
     uint32_t ndef = m->nfuncs - m->nfunc_imports;
     in->funcs = calloc(m->nfuncs + 1, sizeof *in->funcs);

@@ -102,6 +102,7 @@ typedef struct wcode {
 
 struct wasm_module {
     wasm_engine *engine;
+    int refs;                    /* embedder's reference + one per live instance */
     wasm_features feat;
     uint64_t hash;               /* FNV-1a of the module bytes (snapshot identity) */
 
@@ -258,6 +259,7 @@ typedef struct wdec wdec;
 int wasm_compile_function(wdec *d, wasm_module *m, uint32_t defidx, const uint8_t *body,
                           size_t len, size_t base_off, wasm_error *err);
 void wasm_code_free(wcode *c);
+void wasm_module_release(wasm_module *m);
 
 /* wasm_decode.c helpers usable by the compiler */
 bool wasm_valtype_ok(uint8_t b);

@@ -1,0 +1,511 @@
+/* engine_test.c: unit tests of the WebAssembly engine through its public API.
+ *
+ *   engine_test <suite> <dir-with-wasm-files>
+ *
+ * Suites: basic, host, limits, snapshot, malformed. The .wasm files are built from
+ * tests/wasm/engine/wat/ with wat2wasm at build time.
+ */
+#include "wasm/wasm.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int failures;
+static const char *dir;
+
+#define CHECK(cond) do { if (!(cond)) { \
+    fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); failures++; } } while (0)
+#define REQUIRE(cond) do { if (!(cond)) { \
+    fprintf(stderr, "%s:%d: REQUIRE failed: %s\n", __FILE__, __LINE__, #cond); exit(1); } } while (0)
+
+static uint8_t *read_file(const char *name, size_t *len)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "rb");
+    REQUIRE(f != NULL);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *b = malloc((size_t)n + 1);
+    REQUIRE(b && fread(b, 1, (size_t)n, f) == (size_t)n);
+    fclose(f);
+    *len = (size_t)n;
+    return b;
+}
+
+static wasm_module *load(wasm_engine *e, const char *name)
+{
+    size_t len;
+    uint8_t *b = read_file(name, &len);
+    wasm_module *m = NULL;
+    wasm_error err;
+    int rc = wasm_module_new(e, b, len, NULL, &m, &err);
+    if (rc) fprintf(stderr, "%s: %s at %lld\n", name, err.message, (long long)err.offset);
+    REQUIRE(rc == 0);
+    free(b);
+    return m;
+}
+
+static wasm_val I32(int32_t v) { wasm_val x = {.type = WASM_I32}; x.of.i32 = v; return x; }
+static wasm_val I64(int64_t v) { wasm_val x = {.type = WASM_I64}; x.of.i64 = v; return x; }
+static wasm_val F64(double v) { wasm_val x = {.type = WASM_F64}; x.of.f64 = v; return x; }
+static wasm_val F32B(uint32_t bits) { wasm_val x = {.type = WASM_F32}; x.of.f32_bits = bits; return x; }
+
+static int32_t call_i32(wasm_instance *in, const char *name, int n, int32_t a, int32_t b,
+                        wasm_trap *trap, int *rc_out)
+{
+    wasm_val args[2] = {I32(a), I32(b)}, res[1];
+    wasm_trap t;
+    int rc = wasm_instance_call_export(in, name, args, (uint32_t)n, res, 1, trap ? trap : &t);
+    if (rc_out) *rc_out = rc;
+    return rc ? INT32_MIN : res[0].of.i32;
+}
+
+/* ------------------------------------------------------------------ */
+
+static void test_basic(void)
+{
+    wasm_engine *e;
+    REQUIRE(wasm_engine_new(NULL, &e) == 0);
+    wasm_module *m = load(e, "basic.wasm");
+    CHECK(wasm_module_export_count(m) >= 10);
+    wasm_instance *in;
+    wasm_error err;
+    wasm_trap trap;
+    REQUIRE(wasm_instance_new(m, NULL, &in, &err, &trap) == 0);
+
+    CHECK(call_i32(in, "fib", 1, 20, 0, NULL, NULL) == 6765);
+    CHECK(call_i32(in, "loop", 1, 100, 0, NULL, NULL) == 5050);
+
+    wasm_val a2[2] = {I64(1LL << 40), I64(5)}, r2[2];
+    CHECK(wasm_instance_call_export(in, "sum", a2, 2, r2, 1, &trap) == 0);
+    CHECK(r2[0].type == WASM_I64 && r2[0].of.i64 == (1LL << 40) + 5);
+
+    /* 0/0 is NaN: canonicalised */
+    wasm_val f2[2] = {F64(0.0), F64(0.0)};
+    CHECK(wasm_instance_call_export(in, "fdiv", f2, 2, r2, 1, &trap) == 0);
+    CHECK(r2[0].of.f64_bits == 0x7FF8000000000000ull);
+    /* neg keeps the payload of a NaN */
+    wasm_val f1 = F32B(0x7FA00001u);
+    CHECK(wasm_instance_call_export(in, "fneg", &f1, 1, r2, 1, &trap) == 0);
+    CHECK(r2[0].of.f32_bits == 0xFFA00001u);
+
+    wasm_val s2[2] = {I32(1), I32(2)};
+    CHECK(wasm_instance_call_export(in, "swap", s2, 2, r2, 2, &trap) == 0);
+    CHECK(r2[0].of.i32 == 2 && r2[1].of.i32 == 1);
+
+    /* memory through the API and the guest */
+    wasm_extern *mem = wasm_instance_memory(in);
+    REQUIRE(mem != NULL);
+    CHECK(wasm_memory_pages(mem) == 1);
+    uint32_t v = 0xDEADBEEF;
+    CHECK(wasm_memory_write(mem, 100, &v, 4) == 0);
+    CHECK((uint32_t)call_i32(in, "load", 1, 100, 0, NULL, NULL) == 0xDEADBEEF);
+    CHECK(wasm_memory_write(mem, 65534, &v, 4) == WASM_EINVAL);
+    int rc;
+    call_i32(in, "load", 1, 65533, 0, &trap, &rc);
+    CHECK(rc == WASM_ETRAP && trap.code == WASM_TRAP_MEMORY_OOB);
+    CHECK(strcmp(trap.message, "out of bounds memory access") == 0);
+    CHECK(call_i32(in, "grow", 1, 2, 0, NULL, NULL) == 1);
+    CHECK(call_i32(in, "grow", 1, 2, 0, NULL, NULL) == -1);   /* max 4 */
+    CHECK(wasm_memory_pages(mem) == 3);
+
+    call_i32(in, "div", 2, 1, 0, &trap, &rc);
+    CHECK(rc == WASM_ETRAP && trap.code == WASM_TRAP_DIV_ZERO);
+    call_i32(in, "div", 2, INT32_MIN, -1, &trap, &rc);
+    CHECK(rc == WASM_ETRAP && trap.code == WASM_TRAP_INT_OVERFLOW);
+
+    /* globals */
+    wasm_extern *g = wasm_instance_export(in, "g");
+    wasm_val gv;
+    REQUIRE(g && wasm_extern_kind_of(g) == WASM_EXTERN_GLOBAL);
+    CHECK(wasm_global_get(g, &gv) == 0 && gv.of.i32 == 7);
+    gv.of.i32 = 9;
+    CHECK(wasm_global_set(g, &gv) == 0);
+    CHECK(wasm_global_get(g, &gv) == 0 && gv.of.i32 == 9);
+
+    /* wrong argument types / counts are API errors */
+    wasm_val bad = I64(1);
+    CHECK(wasm_instance_call_export(in, "fib", &bad, 1, r2, 1, &trap) == WASM_EINVAL);
+    CHECK(wasm_instance_call_export(in, "nope", NULL, 0, NULL, 0, &trap) == WASM_ENOTFOUND);
+
+    wasm_instance_free(in);
+    wasm_module_free(m);
+    wasm_engine_free(e);
+}
+
+/* ------------------------------------------------------------------ */
+
+static int host_add(wasm_call *call, const wasm_val *args, wasm_val *results, void *ud)
+{
+    (void)call;
+    *(int *)ud += 1;
+    results[0].of.i32 = args[0].of.i32 + args[1].of.i32;
+    return 0;
+}
+
+/* emscripten invoke_*: call table[idx](x), catching traps and exceptions */
+static int host_invoke(wasm_call *call, const wasm_val *args, wasm_val *results, void *ud)
+{
+    (void)ud;
+    wasm_extern *f = wasm_call_table_func(call, 0, (uint32_t)args[0].of.i32);
+    if (!f) return wasm_call_trap(call, "bad table index");
+    wasm_val a = args[1], r;
+    wasm_trap t;
+    int rc = wasm_call_func(call, f, &a, 1, &r, 1, &t);
+    if (rc == WASM_ETRAP) { results[0].of.i32 = -1; return 0; }
+    if (rc == WASM_EEXCEPTION) {
+        wasm_extern *tag;
+        wasm_val p;
+        int n = wasm_call_exception(call, &tag, &p, 1);
+        results[0].of.i32 = n == 1 ? -100 - p.of.i32 : -2;
+        return 0;
+    }
+    if (rc) return rc;
+    results[0] = r;
+    return 0;
+}
+
+static wasm_extern *g_tag;
+static int host_throw(wasm_call *call, const wasm_val *args, wasm_val *results, void *ud)
+{
+    (void)results;
+    (void)ud;
+    return wasm_call_throw(call, g_tag, args, 1);
+}
+
+static int host_trap(wasm_call *call, const wasm_val *args, wasm_val *results, void *ud)
+{
+    (void)args;
+    (void)results;
+    (void)ud;
+    return wasm_call_trap(call, "host says no");
+}
+
+static void test_host(void)
+{
+    wasm_engine *e;
+    REQUIRE(wasm_engine_new(NULL, &e) == 0);
+    wasm_module *m = load(e, "host.wasm");
+    CHECK(wasm_module_import_count(m) == 4);
+    const char *mod, *name;
+    wasm_externtype ty;
+    CHECK(wasm_module_import(m, 0, &mod, &name, &ty) == 0);
+    CHECK(strcmp(mod, "env") == 0 && strcmp(name, "add") == 0 && ty.kind == WASM_EXTERN_FUNC &&
+          ty.func.nparams == 2 && ty.func.nresults == 1);
+
+    wasm_imports *imps;
+    REQUIRE(wasm_imports_new(&imps) == 0);
+    wasm_error err;
+    wasm_trap trap;
+    wasm_instance *in = NULL;
+    /* missing import */
+    CHECK(wasm_instance_new(m, imps, &in, &err, &trap) == WASM_ELINK);
+    CHECK(strstr(err.message, "unknown import") != NULL && in == NULL);
+
+    int count = 0;
+    wasm_valtype ii[2] = {WASM_I32, WASM_I32}, i1[1] = {WASM_I32};
+    /* wrong signature first: incompatible */
+    REQUIRE(wasm_imports_add_func(imps, "env", "add", ii, 1, i1, 1, host_add, &count) == 0);
+    REQUIRE(wasm_imports_add_func(imps, "env", "invoke", ii, 2, i1, 1, host_invoke, NULL) == 0);
+    REQUIRE(wasm_imports_add_func(imps, "env", "hthrow", i1, 1, NULL, 0, host_throw, NULL) == 0);
+    REQUIRE(wasm_imports_add_func(imps, "env", "htrap", NULL, 0, NULL, 0, host_trap, NULL) == 0);
+    CHECK(wasm_instance_new(m, imps, &in, &err, &trap) == WASM_ELINK);
+    CHECK(strstr(err.message, "incompatible import type") != NULL);
+    REQUIRE(wasm_imports_add_func(imps, "env", "add", ii, 2, i1, 1, host_add, &count) == 0);
+    REQUIRE(wasm_instance_new(m, imps, &in, &err, &trap) == 0);
+    wasm_imports_free(imps);
+    g_tag = wasm_instance_export(in, "e");
+    REQUIRE(g_tag && wasm_extern_kind_of(g_tag) == WASM_EXTERN_TAG);
+
+    CHECK(call_i32(in, "call_add", 2, 40, 2, NULL, NULL) == 42 && count == 1);
+    CHECK(call_i32(in, "via_host", 2, 0, 21, NULL, NULL) == 42);
+    CHECK(call_i32(in, "via_host", 2, 1, 21, NULL, NULL) == -1);     /* trap caught by host */
+    CHECK(call_i32(in, "via_host", 2, 2, 5, NULL, NULL) == -105);    /* exception caught */
+    /* host -> guest -> host -> guest */
+    CHECK(call_i32(in, "via_host", 2, 3, 8, NULL, NULL) == 16);
+    CHECK(call_i32(in, "catch_host", 1, 7, 0, NULL, NULL) == 1007);  /* host throw, guest catch */
+    CHECK(call_i32(in, "catch_all", 1, 7, 0, NULL, NULL) == 42);
+
+    int rc;
+    wasm_val a = I32(3);
+    rc = wasm_instance_call_export(in, "host_trap", NULL, 0, NULL, 0, &trap);
+    CHECK(rc == WASM_ETRAP && trap.code == WASM_TRAP_HOST && strcmp(trap.message, "host says no") == 0);
+    rc = wasm_instance_call_export(in, "uncaught", &a, 1, NULL, 0, &trap);
+    CHECK(rc == WASM_EEXCEPTION && trap.code == WASM_TRAP_UNCAUGHT_EXCEPTION);
+    wasm_extern *tag = NULL;
+    wasm_val p;
+    CHECK(wasm_instance_last_exception(in, &tag, &p, 1) == 1 && tag == g_tag && p.of.i32 == 3);
+    /* still usable after traps and exceptions */
+    CHECK(call_i32(in, "call_add", 2, 1, 2, NULL, NULL) == 3);
+
+    /* a second instance importing the first one's tag and memory */
+    wasm_instance_free(in);
+    wasm_module_free(m);
+    wasm_engine_free(e);
+}
+
+/* ------------------------------------------------------------------ */
+
+static void *interrupter(void *arg)
+{
+    usleep(20000);
+    wasm_instance_interrupt((wasm_instance *)arg);
+    return NULL;
+}
+
+static void test_limits(void)
+{
+    wasm_config cfg = {0};
+    cfg.fuel_enabled = 1;
+    cfg.max_call_depth = 500;
+    cfg.max_pages_per_instance = 2;
+    cfg.features.exceptions = 1;
+    wasm_engine *e;
+    REQUIRE(wasm_engine_new(&cfg, &e) == 0);
+    wasm_module *m = load(e, "basic.wasm");
+    wasm_instance *in;
+    wasm_error err;
+    wasm_trap trap;
+    REQUIRE(wasm_instance_new(m, NULL, &in, &err, &trap) == 0);
+    int rc;
+
+    /* fuel: deterministic exhaustion point */
+    int64_t used[2];
+    for (int k = 0; k < 2; k++) {
+        wasm_instance_reset_stats(in);
+        wasm_instance_set_fuel(in, 5000);
+        call_i32(in, "fib", 1, 25, 0, &trap, &rc);
+        CHECK(rc == WASM_ETRAP && trap.code == WASM_TRAP_OUT_OF_FUEL);
+        CHECK(strcmp(trap.message, "out of fuel") == 0);
+        wasm_stats st;
+        wasm_instance_stats(in, &st);
+        used[k] = (int64_t)st.fuel_used;
+        CHECK(st.fuel_used > 4000 && st.fuel_used <= 5000);
+        CHECK(wasm_instance_fuel(in) == 5000 - used[k]);
+    }
+    CHECK(used[0] == used[1]);
+    wasm_instance_set_fuel(in, 1000000);
+    CHECK(call_i32(in, "fib", 1, 10, 0, NULL, NULL) == 55);
+    CHECK(wasm_instance_fuel(in) < 1000000);
+
+    /* call depth: deep recursion traps cleanly */
+    wasm_instance_set_fuel(in, INT64_MAX / 2);
+    CHECK(call_i32(in, "recurse", 1, 400, 0, NULL, NULL) == 400);
+    call_i32(in, "recurse", 1, 100000, 0, &trap, &rc);
+    CHECK(rc == WASM_ETRAP && trap.code == WASM_TRAP_STACK_EXHAUSTED);
+
+    /* memory limit: instance cap of 2 pages although the module allows 4 */
+    CHECK(call_i32(in, "grow", 1, 1, 0, NULL, NULL) == 1);
+    CHECK(call_i32(in, "grow", 1, 1, 0, NULL, NULL) == -1);
+    wasm_stats st;
+    wasm_instance_stats(in, &st);
+    CHECK(st.peak_pages == 2 && st.cur_pages == 2);
+
+    /* interrupt from another thread stops an infinite loop */
+    pthread_t th;
+    wasm_instance_clear_interrupt(in);
+    pthread_create(&th, NULL, interrupter, in);
+    rc = wasm_instance_call_export(in, "spin", NULL, 0, NULL, 0, &trap);
+    pthread_join(th, NULL);
+    CHECK(rc == WASM_ETRAP && trap.code == WASM_TRAP_INTERRUPTED);
+    wasm_instance_clear_interrupt(in);
+    CHECK(call_i32(in, "fib", 1, 10, 0, NULL, NULL) == 55);
+
+    wasm_instance_free(in);
+    wasm_module_free(m);
+    wasm_engine_free(e);
+
+    /* engine-wide page cap */
+    wasm_config c2 = {0};
+    c2.max_total_pages = 3;
+    REQUIRE(wasm_engine_new(&c2, &e) == 0);
+    m = load(e, "basic.wasm");
+    wasm_instance *a, *b;
+    REQUIRE(wasm_instance_new(m, NULL, &a, &err, &trap) == 0);
+    REQUIRE(wasm_instance_new(m, NULL, &b, &err, &trap) == 0);
+    CHECK(wasm_engine_total_pages(e) == 2);
+    CHECK(call_i32(a, "grow", 1, 1, 0, NULL, NULL) == 1);
+    CHECK(call_i32(b, "grow", 1, 1, 0, NULL, NULL) == -1);
+    wasm_instance_free(a);
+    CHECK(wasm_engine_total_pages(e) == 1);
+    CHECK(call_i32(b, "grow", 1, 1, 0, NULL, NULL) == 1);
+    wasm_instance_free(b);
+    wasm_module_free(m);
+    wasm_engine_free(e);
+}
+
+/* ------------------------------------------------------------------ */
+
+static void test_snapshot(void)
+{
+    wasm_engine *e;
+    REQUIRE(wasm_engine_new(NULL, &e) == 0);
+    wasm_module *m = load(e, "snap.wasm");
+    wasm_instance *a, *b;
+    wasm_error err;
+    wasm_trap trap;
+    REQUIRE(wasm_instance_new(m, NULL, &a, &err, &trap) == 0);
+    wasm_instance_mark_clean(a);
+    uint64_t pages[64];
+    CHECK(wasm_instance_dirty_pages(a, 0, pages, 64) == 0);
+    CHECK(call_i32(a, "step", 1, 3, 0, NULL, NULL) == 1);
+    CHECK(call_i32(a, "step", 1, 20, 0, NULL, NULL) == 2);
+    CHECK(call_i32(a, "step", 1, 5, 0, NULL, NULL) == 3);
+    size_t nd = wasm_instance_dirty_pages(a, 0, pages, 64);
+    CHECK(nd == 3 && pages[0] == 3 && pages[1] == 5 && pages[2] == 20);
+    CHECK(wasm_instance_dirty_pages(a, 4, pages, 64) == 2);
+    CHECK(wasm_instance_page_count(a) == 32);
+    CHECK(call_i32(a, "callt", 0, 0, 0, NULL, NULL) == 11);
+    wasm_instance_call_export(a, "init", NULL, 0, NULL, 0, &trap);
+    CHECK(call_i32(a, "grow", 1, 1, 0, NULL, NULL) == 2);
+
+    uint8_t *snap;
+    size_t len;
+    REQUIRE(wasm_instance_snapshot(a, 1, &snap, &len) == 0);
+    CHECK(len < 4 * 4096 + 512);   /* only non-zero 4 KiB pages stored */
+
+    REQUIRE(wasm_instance_new(m, NULL, &b, &err, &trap) == 0);
+    REQUIRE(wasm_instance_restore(b, snap, len, &err) == 0);
+    CHECK(wasm_memory_pages(wasm_instance_memory(b)) == 3);
+    CHECK(call_i32(b, "peek", 1, 20, 0, NULL, NULL) == 2);
+    CHECK(call_i32(b, "callt", 0, 0, 0, NULL, NULL) == 11);
+    /* counter global restored: next step is 4 in both */
+    CHECK(call_i32(b, "step", 1, 7, 0, NULL, NULL) == 4);
+    CHECK(call_i32(a, "step", 1, 7, 0, NULL, NULL) == 4);
+    CHECK(call_i32(b, "callt", 0, 0, 0, NULL, NULL) == 22);
+    /* data segment was dropped before the snapshot: init traps in both */
+    int rc1 = wasm_instance_call_export(a, "init", NULL, 0, NULL, 0, &trap);
+    int rc2 = wasm_instance_call_export(b, "init", NULL, 0, NULL, 0, &trap);
+    CHECK(rc1 == WASM_ETRAP && rc2 == WASM_ETRAP);
+    uint8_t hello[5];
+    CHECK(wasm_memory_read(wasm_instance_memory(b), 100, hello, 5) == 0 && memcmp(hello, "hello", 5) == 0);
+
+    /* page API: copy dirty pages of a into b after a mark */
+    wasm_instance_mark_clean(a);
+    CHECK(call_i32(a, "step", 1, 9, 0, NULL, NULL) == 5);
+    nd = wasm_instance_dirty_pages(a, 0, pages, 64);
+    CHECK(nd == 1 && pages[0] == 9);
+    uint8_t page[WASM_DIRTY_PAGE_SIZE];
+    CHECK(wasm_instance_read_page(a, 9, page) == 0);
+    CHECK(wasm_instance_write_page(b, 9, page) == 0);
+    CHECK(call_i32(b, "peek", 1, 9, 0, NULL, NULL) == 5);
+
+    /* snapshot without memory keeps the size; corrupted snapshots are rejected */
+    uint8_t *s2;
+    size_t l2;
+    REQUIRE(wasm_instance_snapshot(a, 0, &s2, &l2) == 0);
+    CHECK(l2 < 200);
+    CHECK(wasm_instance_restore(b, s2, l2 - 1, &err) == WASM_ESNAPSHOT);
+    s2[9] ^= 1;   /* module hash */
+    CHECK(wasm_instance_restore(b, s2, l2, &err) == WASM_ESNAPSHOT);
+    for (size_t cut = 0; cut < len; cut += 97)
+        CHECK(wasm_instance_restore(b, snap, cut, &err) == WASM_ESNAPSHOT);
+    free(s2);
+    free(snap);
+    wasm_instance_free(a);
+    wasm_instance_free(b);
+    wasm_module_free(m);
+    wasm_engine_free(e);
+}
+
+/* ------------------------------------------------------------------ */
+
+static uint64_t rng = 0x9E3779B97F4A7C15ull;
+static uint64_t next_rand(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+static void test_malformed(void)
+{
+    wasm_engine *e;
+    REQUIRE(wasm_engine_new(NULL, &e) == 0);
+    wasm_module *m = NULL;
+    wasm_error err;
+    static const uint8_t bad_magic[] = {0, 'a', 's', 'n', 1, 0, 0, 0};
+    CHECK(wasm_module_new(e, bad_magic, sizeof bad_magic, NULL, &m, &err) == WASM_EDECODE);
+    CHECK(strstr(err.message, "magic header not detected") && err.kind == WASM_ERR_MALFORMED);
+    static const uint8_t bad_ver[] = {0, 'a', 's', 'm', 2, 0, 0, 0};
+    CHECK(wasm_module_new(e, bad_ver, sizeof bad_ver, NULL, &m, &err) == WASM_EDECODE);
+    CHECK(strstr(err.message, "unknown binary version") && err.offset == 4);
+    /* type section cut short */
+    static const uint8_t cut[] = {0, 'a', 's', 'm', 1, 0, 0, 0, 1, 5, 1, 0x60, 0};
+    CHECK(wasm_module_new(e, cut, sizeof cut, NULL, &m, &err) == WASM_EDECODE);
+    CHECK(strstr(err.message, "unexpected end") != NULL);
+    /* (func (result i32) i64.const 0): type mismatch, invalid */
+    static const uint8_t tm[] = {0, 'a', 's', 'm', 1, 0, 0, 0, 1, 5, 1, 0x60, 0, 1, 0x7F,
+                                 3, 2, 1, 0, 10, 6, 1, 4, 0, 0x42, 0, 0x0B};
+    CHECK(wasm_module_new(e, tm, sizeof tm, NULL, &m, &err) == WASM_EDECODE);
+    CHECK(strstr(err.message, "type mismatch") && err.kind == WASM_ERR_INVALID);
+    CHECK(err.offset >= 23 && err.offset <= 27);
+    /* SIMD: v128.const in a body */
+    static const uint8_t simd[] = {0, 'a', 's', 'm', 1, 0, 0, 0, 1, 4, 1, 0x60, 0, 0,
+                                   3, 2, 1, 0, 10, 7, 1, 5, 0, 0xFD, 12, 0, 0x0B};
+    CHECK(wasm_module_new(e, simd, sizeof simd, NULL, &m, &err) == WASM_EDECODE);
+    CHECK(strstr(err.message, "unsupported feature") != NULL);
+    /* memory64 off: rejected */
+    wasm_features nof = {0};
+    static const uint8_t m64[] = {0, 'a', 's', 'm', 1, 0, 0, 0, 5, 3, 1, 4, 1};
+    CHECK(wasm_module_new(e, m64, sizeof m64, &nof, &m, &err) == WASM_EDECODE);
+    CHECK(wasm_module_new(e, m64, sizeof m64, NULL, &m, &err) == 0);
+    wasm_module_free(m);
+
+    /* mutations of valid modules never crash and never leak (ASan checks) */
+    const char *files[] = {"basic.wasm", "host.wasm", "snap.wasm"};
+    int accepted = 0;
+    for (int fi = 0; fi < 3; fi++) {
+        size_t len;
+        uint8_t *b = read_file(files[fi], &len);
+        uint8_t *c = malloc(len);
+        for (int it = 0; it < 3000; it++) {
+            memcpy(c, b, len);
+            int nmut = 1 + (int)(next_rand() % 4);
+            for (int k = 0; k < nmut; k++) {
+                size_t at = next_rand() % len;
+                switch (next_rand() % 3) {
+                case 0: c[at] = (uint8_t)next_rand(); break;
+                case 1: c[at] ^= (uint8_t)(1u << (next_rand() % 8)); break;
+                default: c[at] = (uint8_t)(c[at] + 1); break;
+                }
+            }
+            size_t l = (next_rand() % 8 == 0) ? next_rand() % len : len;
+            wasm_module *mm = NULL;
+            if (wasm_module_new(e, c, l, NULL, &mm, &err) == 0) {
+                accepted++;
+                wasm_module_free(mm);
+            } else {
+                CHECK(err.message[0] != 0);
+                CHECK(err.offset >= -1 && err.offset <= (int64_t)l);
+            }
+        }
+        free(c);
+        free(b);
+    }
+    CHECK(accepted > 0);
+    wasm_engine_free(e);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: engine_test basic|host|limits|snapshot|malformed DIR\n");
+        return 2;
+    }
+    dir = argv[2];
+    if (!strcmp(argv[1], "basic")) test_basic();
+    else if (!strcmp(argv[1], "host")) test_host();
+    else if (!strcmp(argv[1], "limits")) test_limits();
+    else if (!strcmp(argv[1], "snapshot")) test_snapshot();
+    else if (!strcmp(argv[1], "malformed")) test_malformed();
+    else { fprintf(stderr, "unknown suite %s\n", argv[1]); return 2; }
+    if (failures) fprintf(stderr, "%d check(s) failed\n", failures);
+    return failures ? 1 : 0;
+}
