@@ -16,6 +16,8 @@
  *                     (default 256 KiB, at most 64 MiB); over limits.result_bytes it is a
  *                     guest error (limit_exceeded) instead
  *     "node-fault"    returns AOX_E_IO: a node fault, for tests of that path only
+ *     "spin"          busy-waits until call->interrupt is set, then AOX_E_TIMEOUT (node
+ *                     fault); a guest error (limit_exceeded) when there is no wall limit
  *   result: output = {counter, seen, slot, timestamp}, gas = 1
  *
  *   fold' = SHA-256(fold || message-id digest || be64(slot))      (fold0 = SHA-256(pid))
@@ -184,6 +186,17 @@ static int tc_compute(void *s, const aox_call *call, aox_msg *result, aox_err *e
                                     "test-counter: out of memory");
     if (strcmp(action, "node-fault") == 0)
         return aox_err_set(err, AOX_E_IO, "test-counter: injected node fault");
+    if (strcmp(action, "spin") == 0) {
+        /* busy until the host interrupts (wall-clock limit): a node fault, since
+         * wall time is not deterministic; without a limit, a deterministic error */
+        if (!call->interrupt || !call->limits || !call->limits->wall_ms)
+            return aox_result_set_error(result, AOX_E_LIMIT,
+                                        "test-counter: spin needs a wall-clock limit");
+        while (!atomic_load(call->interrupt))
+            ;
+        return aox_err_set(err, AOX_E_TIMEOUT, "test-counter: interrupted after %llu ms",
+                           (unsigned long long)call->limits->wall_ms);
+    }
     if (value_as_int(find_input(call->message, "value"), &value))
         return aox_result_set_error(result, AOX_E_GUEST, "test-counter: value is not an integer");
     if (strcmp(action, "big") == 0) {

@@ -221,6 +221,7 @@ static int advance(aox_procs *p, proc_entry *e, proc_run *r, uint64_t to, aox_ms
         uint64_t s = r->at_slot + 1;
         const aox_msg *body;
         aox_call call;
+        proc_watch watch;
         int64_t ts = 0, height = 0;
 
         if (have_cached && s <= cached_max &&
@@ -264,7 +265,10 @@ static int advance(aox_procs *p, proc_entry *e, proc_run *r, uint64_t to, aox_ms
         }
         if (err)
             aox_err_clear(err);
+        proc_watch_begin(p, &watch, e->limits.wall_ms);
+        call.interrupt = &watch.flag;
         rc = e->ops->compute(r->state, &call, res, err);
+        proc_watch_end(p, &watch);
         if (rc) {
             if (!err || err->code == AOX_OK)
                 aox_err_set(err, rc, "device %s failed at slot %llu", e->ops->name,
@@ -544,6 +548,7 @@ int aox_proc_dry_run(aox_procs *p, const char *pid, const aox_msg *msg,
     uint64_t cur;
     int64_t ts;
     aox_call call;
+    proc_watch watch;
     int rc, locked = 0;
 
     *result = NULL;
@@ -599,7 +604,10 @@ int aox_proc_dry_run(aox_procs *p, const char *pid, const aox_msg *msg,
     call.dry_run = 1;
     if (err)
         aox_err_clear(err);
+    proc_watch_begin(p, &watch, e->limits.wall_ms);
+    call.interrupt = &watch.flag;
     rc = e->ops->compute(r->state, &call, res, err);
+    proc_watch_end(p, &watch);
     if (rc) {
         if (!err || err->code == AOX_OK)
             aox_err_set(err, rc, "device %s failed in a dry run", e->ops->name);

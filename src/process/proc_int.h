@@ -51,6 +51,14 @@ typedef struct proc_entry {
     struct proc_entry    *hnext;
 } proc_entry;
 
+/* A running device call under the wall-clock watchdog (lives on the caller's stack). */
+typedef struct proc_watch {
+    atomic_int         flag;        /* call->interrupt: set to 1 at the deadline */
+    int64_t            deadline;    /* CLOCK_MONOTONIC ms */
+    int                listed;
+    struct proc_watch *prev, *next;
+} proc_watch;
+
 struct aox_procs {
     aox_store       *store;
     aox_procs_opts   opts;          /* with defaults filled in */
@@ -60,6 +68,12 @@ struct aox_procs {
     proc_entry      *lru_head, *lru_tail;
     uint64_t         live_count;
     uint64_t         nentries;              /* mu */
+    /* wall-clock watchdog (started on first use, only when some wall_ms > 0) */
+    pthread_mutex_t  watch_mu;
+    pthread_cond_t   watch_cv;
+    pthread_t        watch_thread;
+    int              watch_started, watch_stop;
+    proc_watch      *watch_head;
     /* counters for aox_procs_stats_get */
     atomic_uint_fast64_t n_assign, n_computed, n_hits, n_guest, n_faults, n_snaps,
                          n_snap_bytes, n_evict;
@@ -75,6 +89,10 @@ void proc_lru_evict(aox_procs *p, proc_entry *keep);
 void proc_run_clear(proc_entry *e, proc_run *r);
 /* Effective limits of a definition. */
 void proc_limits_of(const aox_procs *p, const aox_msg *def, aox_limits *out);
+
+/* Arms w (flag cleared) for a call limited to wall_ms (0 = no limit: never fires). */
+void proc_watch_begin(aox_procs *p, proc_watch *w, uint64_t wall_ms);
+void proc_watch_end(aox_procs *p, proc_watch *w);
 
 /* cache.c: keys, results, snapshots */
 int  proc_key_prefix(aox_buf *k, const char *pid, const char *what);   /* ".../what/" */

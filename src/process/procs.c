@@ -42,6 +42,14 @@ int aox_procs_open(const aox_procs_opts *opts, aox_procs **out, aox_err *err)
         p->opts.clock_ms = real_clock_ms;
     pthread_mutex_init(&p->mu, NULL);
     pthread_mutex_init(&p->spawn_mu, NULL);
+    pthread_mutex_init(&p->watch_mu, NULL);
+    {
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&p->watch_cv, &ca);
+        pthread_condattr_destroy(&ca);
+    }
     *out = p;
     return AOX_OK;
 }
@@ -291,6 +299,79 @@ void proc_lru_evict(aox_procs *p, proc_entry *keep)
     }
 }
 
+/* ------------------------------------------------------------------ watchdog */
+
+/* Wall-clock limits (limits.wall_ms) are enforced through call->interrupt: one thread
+ * per manager sleeps until the earliest deadline of the calls in flight and sets
+ * their flags. The host clock only decides *when* to interrupt; what a device does
+ * then is its own contract (a timeout should be a node fault, never a cached result,
+ * since wall time is not deterministic). */
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void *watch_main(void *ud)
+{
+    aox_procs *p = ud;
+    pthread_mutex_lock(&p->watch_mu);
+    while (!p->watch_stop) {
+        int64_t now = mono_ms(), next = now + 1000;
+        struct timespec until;
+        for (proc_watch *w = p->watch_head; w; w = w->next) {
+            if (now >= w->deadline)
+                atomic_store(&w->flag, 1);
+            else if (w->deadline < next)
+                next = w->deadline;
+        }
+        until.tv_sec = next / 1000;
+        until.tv_nsec = (next % 1000) * 1000000;
+        pthread_cond_timedwait(&p->watch_cv, &p->watch_mu, &until);
+    }
+    pthread_mutex_unlock(&p->watch_mu);
+    return NULL;
+}
+
+void proc_watch_begin(aox_procs *p, proc_watch *w, uint64_t wall_ms)
+{
+    atomic_init(&w->flag, 0);
+    w->listed = 0;
+    w->prev = w->next = NULL;
+    if (!wall_ms)
+        return;
+    w->deadline = mono_ms() + (int64_t)(wall_ms > INT32_MAX ? INT32_MAX : wall_ms);
+    pthread_mutex_lock(&p->watch_mu);
+    if (!p->watch_started && !p->watch_stop &&
+        pthread_create(&p->watch_thread, NULL, watch_main, p) == 0)
+        p->watch_started = 1;
+    if (p->watch_started) {
+        w->next = p->watch_head;
+        if (p->watch_head)
+            p->watch_head->prev = w;
+        p->watch_head = w;
+        w->listed = 1;
+        pthread_cond_signal(&p->watch_cv);
+    }
+    pthread_mutex_unlock(&p->watch_mu);
+}
+
+void proc_watch_end(aox_procs *p, proc_watch *w)
+{
+    if (!w->listed)
+        return;
+    pthread_mutex_lock(&p->watch_mu);
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        p->watch_head = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    w->listed = 0;
+    pthread_mutex_unlock(&p->watch_mu);
+}
+
 /* ------------------------------------------------------------------ shutdown */
 
 int aox_procs_snapshot_all(aox_procs *p, aox_err *err)
@@ -361,6 +442,14 @@ void aox_procs_close(aox_procs *p)
         }
     }
     pthread_mutex_destroy(&p->mu);
+    pthread_mutex_lock(&p->watch_mu);
+    p->watch_stop = 1;
+    pthread_cond_signal(&p->watch_cv);
+    pthread_mutex_unlock(&p->watch_mu);
+    if (p->watch_started)
+        pthread_join(p->watch_thread, NULL);
+    pthread_cond_destroy(&p->watch_cv);
+    pthread_mutex_destroy(&p->watch_mu);
     pthread_mutex_destroy(&p->spawn_mu);
     free(p);
 }

@@ -345,6 +345,39 @@ static void test_bad_snapshot(void)
     aox_procs_close(q);
 }
 
+/* Wall-clock limits reach the device through call->interrupt. */
+static void test_wall_clock(void)
+{
+    aox_procs_opts o;
+    aox_procs *p = NULL, *q;
+    aox_msg *r = NULL;
+    aox_err err = {0};
+    char pid[44], pid2[44];
+
+    memset(&o, 0, sizeof o);
+    o.store = st;
+    o.clock_ms = pt_clock;
+    o.max_limits.wall_ms = 30;
+    REQUIRE(aox_procs_open(&o, &p, NULL) == AOX_OK);
+    pt_spawn(p, "test-counter@1.0", 9, pid);
+    pt_schedule(p, pid, pt_msg(1, "spin"));
+    CHECK_RC(aox_proc_compute(p, pid, 1, &r, NULL, &err), AOX_E_TIMEOUT);
+    CHECK(r == NULL && !pt_store_has(st, pid, "result", 1));
+    CHECK_RC(aox_proc_dry_run(p, pid, r = pt_msg(2, "spin"), &(aox_msg *){NULL}, &err),
+             AOX_E_TIMEOUT);
+    aox_msg_free(r);
+    aox_procs_close(p);
+
+    /* without a wall limit the device refuses to spin, deterministically */
+    q = pt_open(st, 0, 0);
+    pt_spawn(q, "test-counter@1.0", 10, pid2);
+    pt_schedule(q, pid2, pt_msg(1, "spin"));
+    r = pt_compute(q, pid2, 1, NULL);
+    CHECK(aox_result_is_error(r));
+    aox_msg_free(r);
+    aox_procs_close(q);
+}
+
 int main(void)
 {
     pt_register();
@@ -357,6 +390,7 @@ int main(void)
     PT_RUN(test_slot0_and_reads);
     PT_RUN(test_dry_run);
     PT_RUN(test_bad_snapshot);
+    PT_RUN(test_wall_clock);
     aox_store_close(st);
     PT_DONE();
 }
