@@ -19,7 +19,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/json.h"
+#include "core/log.h"
 #include "device/device.h"
 #include "http/client.h"
 #include "http/server.h"
@@ -116,6 +116,7 @@ int main(int argc, char **argv)
     double *lat_in, *lat_http;
 
     if (n < 10) n = 10;
+    aox_log_set_level(AOX_LOG_WARN);     /* keep the figures readable */
     if (!mkdtemp(dir) || !mkdtemp(dir2)) die("mkdtemp", NULL);
     if (aox_device_register_builtin() != 0) die("devices", NULL);
     snprintf(uri, sizeof uri, "lmdb:%s", dir);

@@ -7,4 +7,4 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 build="${AOX_BENCH_BUILD:-$root/build-bench}"
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build" -j"$(nproc 2>/dev/null || echo 2)" --target bench_core >&2
-AOX_LOG_LEVEL=warn exec "$build/bench/bench_core" "$@"
+exec "$build/bench/bench_core" "$@"
