@@ -128,9 +128,12 @@ fail:
 
 void st_engine_free(st_engine *e) {
   if (!e) return;
+  /* Every instance before any module: an instance freed early may live on (its
+   * functions referenced from another instance's table) until the last instance
+   * holding such a reference goes, and it needs its module until then. */
+  if (e->spectest) wasm_instance_free(e->spectest);
   for (size_t i = e->ninsts; i-- > 0;) wasm_instance_free(e->insts[i]);
   for (size_t i = 0; i < e->nmods; i++) wasm_module_free(e->mods[i]);
-  if (e->spectest) wasm_instance_free(e->spectest);
   if (e->spectest_mod) wasm_module_free(e->spectest_mod);
   for (size_t i = 0; i < e->nnames; i++) free(e->names[i].name);
   for (size_t i = 0; i < e->nregs; i++) free(e->regs[i].name);
