@@ -23,6 +23,9 @@
 #ifdef AOX_HAVE_LUA_DEVICE
 #include "lua/lua_device.h"
 #endif
+#ifdef AOX_HAVE_AOS_DEVICES
+#include "aos/aos.h"
+#endif
 
 struct aox_node {
     const aox_node_config *cfg;
@@ -64,8 +67,13 @@ int aox_node_register_devices(aox_err *err)
         goto out;
     }
 #endif
-    /* WASM devices are registered here the same way once their library exports a
-     * registration function (guard: a compile definition from node/CMakeLists.txt). */
+#ifdef AOX_HAVE_AOS_DEVICES
+    rc = aox_aos_register_devices();   /* wasm@1.0, wasm-64@1.0, json-iface, wasi markers */
+    if (rc) {
+        aox_err_set(err, rc, "registering the aos WASM devices failed");
+        goto out;
+    }
+#endif
     reg_done = 1;
 out:
     pthread_mutex_unlock(&reg_lock);
@@ -264,11 +272,14 @@ json_t *aox_node_info(aox_node *n)
     json_t *j;
     for (size_t i = 0; devs && i < count && i < 64; i++)
         json_array_append_new(devs, json_string(names[i]));
-    j = json_pack("{s:s,s:o,s:{s:s,s:s},s:o,s:I}",
+    /* "log-level" is the current level (it can change at run time); the option's
+     * entry under "options" is the level the node started with. */
+    j = json_pack("{s:s,s:o,s:{s:s,s:s},s:o,s:I,s:s}",
                   "version", AOX_VERSION_STRING,
                   "devices", devs,
                   "store", "backend", aox_store_backend(n->store), "uri", n->store_uri,
                   "options", aox_node_config_to_json(n->cfg, 1),
-                  "port", (json_int_t)aox_http_port(n->http));
+                  "port", (json_int_t)aox_http_port(n->http),
+                  "log-level", aox_log_level_name(aox_log_get_level()));
     return j;
 }

@@ -324,6 +324,7 @@ def scenario_errors(tmp):
     check(n.json("POST", "/~meta@1.0/log-level", {"level": "debug"}) == {"level": "debug"},
           "log level set at run time")
     check(n.json("GET", "/~meta@1.0/log-level") == {"level": "debug"}, "log level reads back")
+    check(n.json("GET", "/~meta@1.0/info")["log-level"] == "debug", "info shows the live level")
     expect_error(n, "POST", "/~meta@1.0/log-level", 400, "invalid", {"level": "loud"})
     check(n.json("GET", "/healthz") == {"ok": True}, "healthz")
     n.proc.send_signal(signal.SIGUSR1)
