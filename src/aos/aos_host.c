@@ -415,7 +415,7 @@ HOSTFN(h_invoke)
     rc = wasm_call_func(call, f, a + 1, im->np - 1, r, im->nr, &trap);
     if (rc == 0)
         return 0;
-    if (rc != WASM_ETRAP || h->unwind != AOS_UNWIND_LONGJMP)
+    if (rc != WASM_ETRAP || (h->unwind != AOS_UNWIND_LONGJMP && h->unwind != AOS_UNWIND_CXX))
         return rc;                         /* a real trap or exception: propagate */
     h->unwind = AOS_UNWIND_NONE;
     if (h->f_stack_restore && (rc = call_in(call, h->f_stack_restore, &sp, 1, NULL, &trap)))
@@ -428,6 +428,261 @@ HOSTFN(h_invoke)
     for (uint32_t i = 0; i < im->nr; i++)
         memset(&r[i].of, 0, sizeof r[i].of);
     return 0;
+}
+
+/* --- legacy C++ exceptions (emscripten 3.1 JS-style ABI) ---
+ * Thrown object layout: a 16-byte header before the object, allocated with malloc:
+ *   [-16] refcount i32  [-12] type ptr  [-8] destructor ptr  [-4] caught u8, rethrown u8
+ * CatchInfo: malloc(8): base ptr, adjusted ptr (wasm32 ABI; these modules are wasm32). */
+
+static int exc_throw(wasm_call *call, aos_host *h, uint64_t ptr)
+{
+    h->exc_last = ptr;
+    h->unwind = AOS_UNWIND_CXX;
+    return wasm_call_trap(call, "uncaught C++ exception");
+}
+
+static int g_malloc(wasm_call *call, aos_host *h, uint64_t n, uint64_t *out)
+{
+    wasm_trap trap;
+    *out = 0;
+    if (!h->f_malloc)
+        return trap_abort(call, h, "C++ exceptions need the module's malloc export");
+    return call_in(call, h->f_malloc, &n, 1, out, &trap);
+}
+
+static int g_free(wasm_call *call, aos_host *h, uint64_t p)
+{
+    wasm_trap trap;
+    return h->f_free ? call_in(call, h->f_free, &p, 1, NULL, &trap) : 0;
+}
+
+HOSTFN(h_cxa_allocate_exception)
+{
+    uint64_t p;
+    int rc = g_malloc(call, H, au(&a[0]) + 16, &p);
+    if (rc)
+        return rc;
+    RET(p + 16);
+}
+
+HOSTFN(h_cxa_free_exception)
+{
+    int rc = g_free(call, H, au(&a[0]) - 16);
+    if (rc)
+        return rc;
+    RET(0);
+}
+
+HOSTFN(h_cxa_throw)   /* (ptr, type, destructor) */
+{
+    uint64_t ptr = au(&a[0]), info = ptr - 16;
+    uint8_t z[2] = {0, 0};
+    if (gput32(call, info + 4, (uint32_t)au(&a[1])) || gput32(call, info + 8, (uint32_t)au(&a[2])) ||
+        gput32(call, info, 0) || gput(call, info + 12, z, 2))
+        return wasm_call_trap(call, wasm_trap_message(WASM_TRAP_MEMORY_OOB));
+    H->exc_uncaught++;
+    return exc_throw(call, H, ptr);
+}
+
+/* the pointer a catch clause receives (CatchInfo.get_exception_ptr) */
+static int catch_ptr(wasm_call *call, aos_host *h, uint64_t ci, uint64_t *out)
+{
+    uint32_t base, adj, type, v;
+    wasm_trap trap;
+    if (gget32(call, ci, &base) || gget32(call, ci + 4, &adj) || gget32(call, base - 12, &type))
+        return wasm_call_trap(call, wasm_trap_message(WASM_TRAP_MEMORY_OOB));
+    uint64_t isptr = 0, t = type;
+    if (h->f_is_pointer_type) {
+        int rc = call_in(call, h->f_is_pointer_type, &t, 1, &isptr, &trap);
+        if (rc)
+            return rc;
+    }
+    if (isptr) {
+        if (gget32(call, base, &v))
+            return wasm_call_trap(call, wasm_trap_message(WASM_TRAP_MEMORY_OOB));
+        *out = v;
+    } else {
+        *out = adj ? adj : base;
+    }
+    return 0;
+}
+
+/* __cxa_find_matching_catch_N(types...): CatchInfo ptr, tempRet0 = selector type */
+HOSTFN(h_cxa_find_matching_catch)
+{
+    aos_import *im = ud;
+    aos_host *h = im->h;
+    uint64_t thrown = h->exc_last, ci;
+    uint32_t type = 0;
+    wasm_trap trap;
+    int rc;
+    if (!thrown) {
+        h->temp_ret0 = 0;
+        RET(0);
+    }
+    if (gget32(call, thrown - 12, &type))
+        return wasm_call_trap(call, wasm_trap_message(WASM_TRAP_MEMORY_OOB));
+    if ((rc = g_malloc(call, h, 8, &ci)))
+        return rc;
+    if (!ci || gput32(call, ci, (uint32_t)thrown) || gput32(call, ci + 4, (uint32_t)thrown))
+        return trap_abort(call, h, "out of memory for a C++ catch");
+    if (!type) {
+        h->temp_ret0 = 0;
+        RET(ci);
+    }
+    for (uint32_t i = 0; i < im->np; i++) {
+        uint64_t caught = au(&a[i]);
+        if (caught == 0 || caught == type)
+            break;
+        uint64_t args[3] = { caught, type, ci + 4 }, yes = 0;
+        if (h->f_can_catch && (rc = call_in(call, h->f_can_catch, args, 3, &yes, &trap)))
+            return rc;
+        if (yes) {
+            h->temp_ret0 = (int32_t)caught;
+            RET(ci);
+        }
+    }
+    h->temp_ret0 = (int32_t)type;
+    RET(ci);
+}
+
+HOSTFN(h_cxa_begin_catch)   /* (CatchInfo ptr) */
+{
+    aos_host *h = H;
+    uint64_t ci = au(&a[0]), out = 0;
+    uint32_t base, refc;
+    uint8_t flags[2];
+    if (gget32(call, ci, &base) || !gptr(call, base - 4, 2))
+        return wasm_call_trap(call, wasm_trap_message(WASM_TRAP_MEMORY_OOB));
+    memcpy(flags, gptr(call, base - 4, 2), 2);
+    if (!flags[0]) {
+        flags[0] = 1;
+        h->exc_uncaught--;
+    }
+    flags[1] = 0;
+    gput(call, base - 4, flags, 2);
+    if (h->exc_ncaught < sizeof h->exc_caught / sizeof *h->exc_caught)
+        h->exc_caught[h->exc_ncaught++] = ci;
+    else
+        return trap_abort(call, h, "too many nested C++ catches");
+    if (gget32(call, base - 16, &refc) || gput32(call, base - 16, refc + 1))
+        return wasm_call_trap(call, wasm_trap_message(WASM_TRAP_MEMORY_OOB));
+    int rc = catch_ptr(call, h, ci, &out);
+    if (rc)
+        return rc;
+    RET(out);
+}
+
+/* refcount-- ; destroy and free when it reaches 0 and it is not being rethrown */
+static int exc_decref(wasm_call *call, aos_host *h, uint64_t base)
+{
+    uint32_t refc, dtor;
+    uint8_t *fl = gptr(call, base - 4, 2);
+    if (!fl || gget32(call, base - 16, &refc) || gput32(call, base - 16, refc - 1) ||
+        gget32(call, base - 8, &dtor))
+        return wasm_call_trap(call, wasm_trap_message(WASM_TRAP_MEMORY_OOB));
+    if (refc == 1 && !fl[1]) {
+        wasm_trap trap;
+        if (dtor) {
+            wasm_extern *f = wasm_call_table_func(call, 0, dtor);
+            int rc = f ? call_in(call, f, &base, 1, NULL, &trap) : 0;
+            if (rc)
+                return rc;
+        }
+        return g_free(call, h, base - 16);
+    }
+    return 0;
+}
+
+HOSTFN(h_cxa_end_catch)
+{
+    aos_host *h = H;
+    wasm_trap trap;
+    int rc;
+    if (h->f_set_threw) {
+        uint64_t args[2] = { 0, 0 };
+        if ((rc = call_in(call, h->f_set_threw, args, 2, NULL, &trap)))
+            return rc;
+    }
+    if (!h->exc_ncaught)
+        return trap_abort(call, h, "__cxa_end_catch without a catch");
+    uint64_t ci = h->exc_caught[--h->exc_ncaught];
+    uint32_t base;
+    if (gget32(call, ci, &base))
+        return wasm_call_trap(call, wasm_trap_message(WASM_TRAP_MEMORY_OOB));
+    if ((rc = exc_decref(call, h, base)) || (rc = g_free(call, h, ci)))
+        return rc;
+    h->exc_last = 0;
+    RET(0);
+}
+
+HOSTFN(h_resume_exception)   /* (CatchInfo ptr) */
+{
+    aos_host *h = H;
+    uint32_t base;
+    if (gget32(call, au(&a[0]), &base))
+        return wasm_call_trap(call, wasm_trap_message(WASM_TRAP_MEMORY_OOB));
+    if (!h->exc_last)
+        h->exc_last = base;
+    int rc = g_free(call, h, au(&a[0]));
+    if (rc)
+        return rc;
+    return exc_throw(call, h, h->exc_last);
+}
+
+HOSTFN(h_cxa_rethrow)
+{
+    aos_host *h = H;
+    if (!h->exc_ncaught)
+        return trap_abort(call, h, "no exception to throw");
+    uint64_t ci = h->exc_caught[--h->exc_ncaught];
+    uint32_t base;
+    if (gget32(call, ci, &base) || !gptr(call, base - 4, 2))
+        return wasm_call_trap(call, wasm_trap_message(WASM_TRAP_MEMORY_OOB));
+    uint8_t *fl = gptr(call, base - 4, 2);
+    if (!fl[1]) {
+        h->exc_caught[h->exc_ncaught++] = ci;
+        fl[1] = 1;
+        fl[0] = 0;
+        wasm_memory_mark_dirty(wasm_call_memory(call), base - 4, 2);
+        h->exc_uncaught++;
+    } else {
+        int rc = g_free(call, h, ci);
+        if (rc)
+            return rc;
+    }
+    return exc_throw(call, h, base);
+}
+
+HOSTFN(h_cxa_uncaught_exceptions) { RET(H->exc_uncaught); }
+HOSTFN(h_llvm_eh_typeid_for) { RET(au(&a[0])); }
+
+HOSTFN(h_cxa_incref)
+{
+    uint64_t p = au(&a[0]);
+    uint32_t refc;
+    if (p && (gget32(call, p - 16, &refc) || gput32(call, p - 16, refc + 1)))
+        return wasm_call_trap(call, wasm_trap_message(WASM_TRAP_MEMORY_OOB));
+    RET(0);
+}
+
+HOSTFN(h_cxa_decref)
+{
+    uint64_t p = au(&a[0]);
+    int rc = p ? exc_decref(call, H, p) : 0;
+    if (rc)
+        return rc;
+    RET(0);
+}
+
+HOSTFN(h_cxa_get_exception_ptr)
+{
+    uint64_t out = 0;
+    int rc = catch_ptr(call, H, au(&a[0]), &out);
+    if (rc)
+        return rc;
+    RET(out);
 }
 
 /* --- time: UTC only, from the assignment's timestamp --- */
@@ -1180,6 +1435,18 @@ static const host_entry host_table[] = {
     { "env", "_exit", h_exit },
     { "env", "_emscripten_throw_longjmp", h_throw_longjmp },
     { "env", "emscripten_longjmp", h_emscripten_longjmp },
+    { "env", "__cxa_allocate_exception", h_cxa_allocate_exception },
+    { "env", "__cxa_free_exception", h_cxa_free_exception },
+    { "env", "__cxa_throw", h_cxa_throw },
+    { "env", "__cxa_begin_catch", h_cxa_begin_catch },
+    { "env", "__cxa_end_catch", h_cxa_end_catch },
+    { "env", "__cxa_rethrow", h_cxa_rethrow },
+    { "env", "__resumeException", h_resume_exception },
+    { "env", "__cxa_uncaught_exceptions", h_cxa_uncaught_exceptions },
+    { "env", "__cxa_increment_exception_refcount", h_cxa_incref },
+    { "env", "__cxa_decrement_exception_refcount", h_cxa_decref },
+    { "env", "__cxa_get_exception_ptr", h_cxa_get_exception_ptr },
+    { "env", "llvm_eh_typeid_for", h_llvm_eh_typeid_for },
     { "env", "_tzset_js", h_tzset },
     { "env", "time", h_time },
     { "env", "getentropy", h_getentropy },
@@ -1264,6 +1531,8 @@ static wasm_host_fn lookup(const char *mod, const char *name)
         return h_invoke;
     if (strcmp(mod, "env") == 0 && strncmp(name, "__syscall_", 10) == 0)
         return h_sys_enosys;
+    if (strcmp(mod, "env") == 0 && strncmp(name, "__cxa_find_matching_catch_", 26) == 0)
+        return h_cxa_find_matching_catch;
     if (strcmp(mod, "wasi_snapshot_preview1") == 0)
         return h_wasi_enosys;
     return NULL;
@@ -1345,6 +1614,8 @@ void aos_host_bind(aos_host *h, wasm_instance *inst)
     h->f_stack_restore = func_export(inst, "stackRestore", "_emscripten_stack_restore");
     h->f_set_threw = func_export(inst, "setThrew", NULL);
     h->f_malloc = func_export(inst, "malloc", NULL);
+    h->f_can_catch = func_export(inst, "__cxa_can_catch", NULL);
+    h->f_is_pointer_type = func_export(inst, "__cxa_is_pointer_type", NULL);
     h->f_free = func_export(inst, "free", NULL);
     wasm_extern *mem = wasm_instance_memory(inst);
     if (mem) {
@@ -1367,4 +1638,7 @@ void aos_host_begin(aos_host *h, int64_t timestamp_ms, const void *seed_src, siz
     h->unwind = AOS_UNWIND_NONE;
     h->exit_code = 0;
     h->abort_msg[0] = '\0';
+    h->exc_last = 0;
+    h->exc_uncaught = 0;
+    h->exc_ncaught = 0;
 }

@@ -10,10 +10,11 @@
  * when called — loading never fails because of an import we do not know, except
  * for non-function imports (memory, table, global), which we cannot provide.
  *
- * Unwinding: longjmp (emscripten JS-style SjLj), exit/proc_exit and abort are
- * raised as engine traps with `unwind` recording why; invoke_* trampolines catch
- * only the longjmp kind (as emscripten's JS glue catches only its own throws) and
- * let real traps (out of fuel, out of bounds, ...) propagate.
+ * Unwinding: longjmp (emscripten JS-style SjLj), legacy C++ throws, exit/proc_exit
+ * and abort are raised as engine traps with `unwind` recording why; invoke_*
+ * trampolines catch only the longjmp and C++ kinds (as emscripten's JS glue catches
+ * only its own throws) and let real traps (out of fuel, out of bounds, ...) and
+ * wasm exceptions propagate.
  */
 #ifndef AOX_AOS_INT_H
 #define AOX_AOS_INT_H
@@ -30,7 +31,8 @@ enum aos_unwind {
     AOS_UNWIND_LONGJMP,     /* _emscripten_throw_longjmp / emscripten_longjmp */
     AOS_UNWIND_EXIT,        /* exit() / proc_exit() */
     AOS_UNWIND_ABORT,       /* abort(), __assert_fail, unimplemented import */
-    AOS_UNWIND_GAS          /* metering.usegas over the compute limit */
+    AOS_UNWIND_GAS,         /* metering.usegas over the compute limit */
+    AOS_UNWIND_CXX          /* legacy (JS-style) C++ throw: __cxa_throw & co */
 };
 
 typedef struct aos_import aos_import;
@@ -59,6 +61,12 @@ typedef struct aos_host {
     int            unwind;         /* enum aos_unwind of the trap in flight */
     int            exit_code;
     char           abort_msg[240];
+    /* legacy C++ exception ABI (emscripten JS-style, reset at every call) */
+    uint64_t       exc_last;       /* exceptionLast: thrown object pointer */
+    int32_t        exc_uncaught;   /* uncaughtExceptionCount */
+    uint64_t       exc_caught[64]; /* exceptionCaught: CatchInfo pointers */
+    uint32_t       exc_ncaught;
+    wasm_extern   *f_can_catch, *f_is_pointer_type;
     /* imports (ud of every host function; freed with the host) */
     aos_import    *imports;
     uint32_t       nimports;
