@@ -80,6 +80,18 @@ static void bench_messages(void)
     aox_lua_get_stats(lx, &st);
     printf("  rollback images taken meanwhile: %llu (image %zu bytes)\n",
            (unsigned long long)st.images, st.image_bytes);
+    {
+        uint8_t *b;
+        size_t bl;
+        char e[128];
+        double t1 = now();
+        for (int i = 0; i < 1000; i++) {
+            aox_lua_snapshot(lx, &b, &bl, e, sizeof e);
+            free(b);
+        }
+        printf("  snapshot of this small state: %.1f us (%zu bytes)\n", (now() - t1) * 1e3,
+               bl);
+    }
     /* failing messages: each one is undone by restore + replay */
     json_object_set_new(json_array_get(json_object_get(m, "tags"), 0), "value",
                         json_string("Fail"));

@@ -6,18 +6,22 @@
  * (taken at init, at every aox_lua_snapshot and by the refresh policy below) and a
  * log of the messages applied successfully since. A message that fails (script
  * error, out of fuel, out of memory) or a dry run is undone by closing the Lua
- * state, restoring the image into a fresh sandbox and replaying the log. Successful
- * messages cost nothing extra; failures cost one restore plus the replay. The image
- * is refreshed after a successful message once the gas logged since the image
- * reaches image_gas_factor x heap bytes (so replay work stays proportional to the
- * restore work) or image_max_log messages are logged. A state that cannot be imaged
- * (it holds a suspended coroutine) falls back to the previous image, or to re-running
+ * state, restoring the image into a fresh sandbox and replaying the log. A successful
+ * message costs a copy of its JSON into the log; a failure, one restore plus the
+ * replay. The image is refreshed after a successful message once the time spent on
+ * the messages logged since the image reaches image_factor x the time the last image
+ * took (images then
+ * cost at most ~1/image_factor of compute, and a replay stays within ~image_factor
+ * images' worth of work), or image_max_log messages are logged. The clock decides
+ * only *when* an image is taken, never what a message computes. A state that cannot
+ * be imaged (it holds a suspended coroutine) falls back to the previous image, or to re-running
  * the script from scratch, and replays a longer log. After a rollback that replayed
  * 16 or more messages the state is re-imaged at once (the replay is already paid).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <lualib.h>
 #include "lua/lua_int.h"
 
@@ -70,6 +74,16 @@ static char *xstrdup(const char *s)
     if (d)
         memcpy(d, s, n);
     return d;
+}
+
+/* Elapsed time (ns), only used to decide when to refresh the image. Monotonic wall
+ * time, not thread CPU time: the latter is a system call costing microseconds on
+ * some VMs, the former is read from the vDSO. */
+static uint64_t cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 static void clear_guest_error(aox_lua *lx)
@@ -281,8 +295,10 @@ static int run_script(aox_lua *lx, char *err, size_t errlen)
 static int make_image(aox_lua *lx, char *err, size_t errlen)
 {
     aoxl_buf b[4];
+    uint64_t t0 = cpu_ns();
     memset(b, 0, sizeof b);
     int st = host_pcall(lx, aoxl_persist, b, err, errlen);
+    uint64_t dt = cpu_ns() - t0;
     aoxl_buf_free(&b[1]);
     aoxl_buf_free(&b[2]);
     aoxl_buf_free(&b[3]);
@@ -300,7 +316,9 @@ static int make_image(aox_lua *lx, char *err, size_t errlen)
         free(lx->log[i].message_id);
     }
     lx->nlog = 0;
-    lx->log_gas = 0;
+    lx->log_ns = 0;
+    /* one sample can be inflated by preemption: fall fast, rise slowly */
+    lx->image_ns = (!lx->image_ns || dt < lx->image_ns) ? dt : (lx->image_ns * 3 + dt) / 4;
     lx->image_retry_at = 0;
     return AOX_LUA_OK;
 }
@@ -383,8 +401,10 @@ int aox_lua_restore(const aox_lua_opts *opts, const json_t *def, const char *scr
     *out = NULL;
     if ((rc = lx_alloc(opts, def, script ? script : "", script ? script_len : 0, &lx)))
         return rc;
+    uint64_t t0 = cpu_ns();
     if ((rc = new_sandbox(lx, err, errlen)) || (rc = load_image(lx, bytes, len, err, errlen)))
         goto fail;
+    lx->image_ns = cpu_ns() - t0;    /* estimate of what an image of this state costs */
     lx->image = malloc(len ? len : 1);
     if (!lx->image) {
         rc = AOX_LUA_ENOMEM;
@@ -667,7 +687,7 @@ out:
     return rc;
 }
 
-static int log_call(aox_lua *lx, const aox_lua_call *call, uint64_t gas)
+static int log_call(aox_lua *lx, const aox_lua_call *call, uint64_t ns)
 {
     if (lx->nlog == lx->caplog) {
         size_t cap = lx->caplog ? lx->caplog * 2 : 64;
@@ -690,7 +710,7 @@ static int log_call(aox_lua *lx, const aox_lua_call *call, uint64_t gas)
         return AOX_LUA_ENOMEM;
     }
     lx->nlog++;
-    lx->log_gas += gas;
+    lx->log_ns += ns;
     return AOX_LUA_OK;
 }
 
@@ -731,9 +751,13 @@ static int rollback(aox_lua *lx, char *err, size_t errlen)
     /* The replayed work is paid; re-image now so the next rollback replays only what
      * comes after (failures tend to cluster). A state that cannot be imaged keeps
      * its older image and log. */
-    if (lx->nlog >= 16 && make_image(lx, NULL, 0) == AOX_LUA_ENOMEM) {
-        rc = AOX_LUA_ENOMEM;
-        goto fail;
+    if (lx->nlog >= 16 && lx->nlog >= lx->image_retry_at) {
+        rc = make_image(lx, NULL, 0);
+        if (rc == AOX_LUA_EPERSIST)
+            lx->image_retry_at = lx->nlog * 2;
+        else if (rc)
+            goto fail;
+        rc = AOX_LUA_OK;
     }
     return AOX_LUA_OK;
 fail:
@@ -756,7 +780,9 @@ int aox_lua_compute(aox_lua *lx, const aox_lua_call *call, json_t **result,
         seterr(err, errlen, "%s", "message must be a JSON object");
         return AOX_LUA_EINVAL;
     }
+    uint64_t t0 = cpu_ns();
     rc = run_one(lx, call, &r, err, errlen);
+    uint64_t spent = cpu_ns() - t0;
     if (rc) {
         char tmp[8];
         int rb = rollback(lx, tmp, sizeof tmp);
@@ -787,16 +813,15 @@ int aox_lua_compute(aox_lua *lx, const aox_lua_call *call, json_t **result,
             return rc;
         }
     } else {
-        json_int_t gas = json_integer_value(json_object_get(r, "gas"));
-        if ((rc = log_call(lx, call, (uint64_t)gas))) {
+        if ((rc = log_call(lx, call, spent))) {
             json_decref(r);
             lx->broken = 1;
             seterr(err, errlen, "%s", "host out of memory");
             return rc;
         }
-        uint64_t factor = lx->opts.image_gas_factor ? lx->opts.image_gas_factor : 1;
-        size_t maxlog = lx->opts.image_max_log ? lx->opts.image_max_log : 4096;
-        if ((lx->log_gas >= factor * (uint64_t)lx->mem || lx->nlog >= maxlog) &&
+        uint64_t factor = lx->opts.image_factor ? lx->opts.image_factor : 4;
+        size_t maxlog = lx->opts.image_max_log ? lx->opts.image_max_log : 100000;
+        if ((lx->log_ns >= factor * lx->image_ns || lx->nlog >= maxlog) &&
             lx->nlog >= lx->image_retry_at) {
             rc = make_image(lx, NULL, 0);
             if (rc == AOX_LUA_EPERSIST)

@@ -78,11 +78,14 @@ typedef struct aox_lua_opts {
     const char *process_id;   /* ao.id; NULL = "" */
     const aox_lua_module *modules;   /* offered to require(name); may be NULL */
     size_t      nmodules;
-    /* Rollback image policy (see docs/parts/lua.md): the image is refreshed after a
-     * successful message once the gas logged since the image reaches
-     * image_gas_factor * heap bytes, or image_max_log messages are logged. */
-    uint32_t    image_gas_factor;  /* 0 = 1 */
-    uint32_t    image_max_log;     /* 0 = 4096 */
+    /* Rollback image policy (see docs/parts/lua.md): after a successful message the
+     * image is refreshed once the time spent computing the messages logged since the
+     * image reaches image_factor x the time the last image took (so images
+     * cost at most ~1/image_factor of compute time, and a rollback replays at most
+     * ~image_factor images' worth of work), or image_max_log messages are logged.
+     * Only the timing of images depends on this; results never do. */
+    uint32_t    image_factor;      /* 0 = 4 */
+    uint32_t    image_max_log;     /* 0 = 100000 */
 } aox_lua_opts;
 
 /* Inputs of one message. Everything is borrowed for the duration of the call. */

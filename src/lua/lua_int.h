@@ -85,7 +85,8 @@ struct aox_lua {
     size_t       image_len;
     aoxl_logent *log;
     size_t       nlog, caplog;
-    uint64_t     log_gas;
+    uint64_t     log_ns;            /* CPU time computing the logged messages */
+    uint64_t     image_ns;          /* CPU time the last image took */
     size_t       image_retry_at;    /* after a failed image: retry at this log length */
     int          broken;
     aox_lua_stats stats;
