@@ -5,6 +5,8 @@
  */
 #include "http/dispatch.h"
 
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +22,7 @@
 
 static const char *const route_names[AOX_R__COUNT] = {
     [AOX_R_NONE] = "unknown",          [AOX_R_HEALTHZ] = "healthz",
+    [AOX_R_READYZ] = "readyz",         [AOX_R_METRICS] = "metrics",
     [AOX_R_INFO] = "info",             [AOX_R_LOG_LEVEL_GET] = "log-level",
     [AOX_R_LOG_LEVEL_SET] = "log-level-set",
     [AOX_R_SPAWN] = "spawn",           [AOX_R_MODULE_ADD] = "module-add",
@@ -87,6 +90,10 @@ int aox_http_route(const char *method, const char *path, aox_route *r, aox_err *
 
     if (n == 1 && strcmp(segs[0], "healthz") == 0)
         return want(method, "GET", r, AOX_R_HEALTHZ, err);
+    if (n == 1 && strcmp(segs[0], "readyz") == 0)
+        return want(method, "GET", r, AOX_R_READYZ, err);
+    if (n == 1 && strcmp(segs[0], "metrics") == 0)
+        return want(method, "GET", r, AOX_R_METRICS, err);
     if (n == 1 && strcmp(segs[0], "spawn") == 0)
         return want(method, "POST", r, AOX_R_SPAWN, err);
     if (strcmp(segs[0], "~meta@1.0") == 0 && n == 2) {
@@ -435,6 +442,83 @@ static int h_module_get(const aox_http_ctx *ctx, const aox_route *r,
     return AOX_OK;
 }
 
+void aox_http_metrics_count(aox_http_metrics *m, aox_route_kind route, int status,
+                            unsigned long long micros)
+{
+    int cls = status / 100;
+    if (!m) return;
+    if ((int)route < 0 || route >= AOX_R__COUNT) route = AOX_R_NONE;
+    if (cls < 1 || cls > 5) cls = 5;
+    atomic_fetch_add_explicit(&m->requests[route][cls], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&m->micros[route], micros, memory_order_relaxed);
+}
+
+/* Prometheus text exposition format 0.0.4. */
+static int h_metrics(const aox_http_ctx *ctx, aox_http_response *resp)
+{
+    aox_procs_stats ps;
+    aox_buf *b = &resp->body;
+    int rc = 0;
+    static const struct { const char *name, *help; size_t off; int gauge; } pm[] = {
+#define F(f) offsetof(aox_procs_stats, f)
+        { "aox_processes", "Process entries loaded in this node.", F(processes), 1 },
+        { "aox_live_states", "Device states held in memory.", F(live_states), 1 },
+        { "aox_assignments_total", "Assignments committed (spawn + schedule).",
+          F(assignments), 0 },
+        { "aox_slots_computed_total", "Slots computed by a device.", F(slots_computed), 0 },
+        { "aox_cache_hits_total", "Compute calls answered from the result cache.",
+          F(cache_hits), 0 },
+        { "aox_guest_errors_total", "Computed results carrying a guest error.",
+          F(guest_errors), 0 },
+        { "aox_node_faults_total", "Device failures (never cached).", F(node_faults), 0 },
+        { "aox_snapshots_total", "Snapshots committed.", F(snapshots), 0 },
+        { "aox_snapshot_page_bytes_total", "Page bytes newly written by snapshots.",
+          F(snapshot_page_bytes), 0 },
+        { "aox_evictions_total", "Live states dropped by the memory bound.", F(evictions), 0 },
+#undef F
+    };
+    memset(&ps, 0, sizeof ps);
+    aox_procs_stats_get(ctx->procs, &ps);
+    aox_buf_reset(b);
+    for (size_t i = 0; i < sizeof pm / sizeof pm[0] && rc == 0; i++) {
+        uint64_t v;
+        memcpy(&v, (const char *)&ps + pm[i].off, sizeof v);
+        rc = aox_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", pm[i].name,
+                            pm[i].help, pm[i].name, pm[i].gauge ? "gauge" : "counter",
+                            pm[i].name, (unsigned long long)v);
+    }
+    if (ctx->metrics && rc == 0) {
+        aox_http_metrics *m = ctx->metrics;
+        rc = aox_buf_append_str(b,
+            "# HELP aox_http_requests_total HTTP requests by route and status class.\n"
+            "# TYPE aox_http_requests_total counter\n");
+        for (int r = 0; r < AOX_R__COUNT && rc == 0; r++)
+            for (int c = 1; c <= 5 && rc == 0; c++) {
+                unsigned long long v = atomic_load_explicit(&m->requests[r][c],
+                                                            memory_order_relaxed);
+                if (v)
+                    rc = aox_buf_printf(b, "aox_http_requests_total{route=\"%s\","
+                                        "status=\"%dxx\"} %llu\n",
+                                        aox_route_name((aox_route_kind)r), c, v);
+            }
+        if (rc == 0)
+            rc = aox_buf_append_str(b,
+                "# HELP aox_http_request_seconds_total Time spent handling requests.\n"
+                "# TYPE aox_http_request_seconds_total counter\n");
+        for (int r = 0; r < AOX_R__COUNT && rc == 0; r++) {
+            unsigned long long us = atomic_load_explicit(&m->micros[r], memory_order_relaxed);
+            if (us)
+                rc = aox_buf_printf(b, "aox_http_request_seconds_total{route=\"%s\"} "
+                                    "%llu.%06llu\n", aox_route_name((aox_route_kind)r),
+                                    us / 1000000ull, us % 1000000ull);
+        }
+    }
+    if (rc) return AOX_E_NOMEM;
+    resp->status = 200;
+    resp->content_type = "text/plain; version=0.0.4";
+    return AOX_OK;
+}
+
 static int h_log_level(const aox_http_request *req, int set, aox_http_response *resp,
                        aox_err *err)
 {
@@ -478,6 +562,13 @@ int aox_http_dispatch(const aox_http_ctx *ctx, const aox_http_request *req,
     switch (r.kind) {
     case AOX_R_HEALTHZ:
         rc = set_json(resp, 200, json_pack("{s:b}", "ok", 1));
+        break;
+    case AOX_R_READYZ:
+        rc = set_json(resp, 200, json_pack("{s:b}", "ready", 1));
+        break;
+    case AOX_R_METRICS:
+        rc = h_metrics(ctx, resp);
+        if (rc) aox_err_set(&err, rc, "out of memory");
         break;
     case AOX_R_INFO:
         rc = set_json(resp, 200, ctx->info ? ctx->info(ctx->info_ud) : json_object());

@@ -7,6 +7,9 @@
  * Routes (DESIGN.md §6; `<pid>` may also be written `<pid>~process@1.0`):
  *
  *   GET  /healthz                         {"ok":true}
+ *   GET  /readyz                          {"ready":true} (200 once serving)
+ *   GET  /metrics                         Prometheus text: process counters and HTTP
+ *                                         requests by route and status class
  *   GET  /~meta@1.0/info                  node info (from the info callback)
  *   GET  /~meta@1.0/log-level             {"level":"info"}
  *   POST /~meta@1.0/log-level             body {"level":"debug"} -> {"level":"debug"}
@@ -42,7 +45,7 @@ typedef struct aox_procs aox_procs;
 
 typedef enum aox_route_kind {
     AOX_R_NONE = 0,
-    AOX_R_HEALTHZ, AOX_R_INFO, AOX_R_LOG_LEVEL_GET, AOX_R_LOG_LEVEL_SET,
+    AOX_R_HEALTHZ, AOX_R_READYZ, AOX_R_METRICS, AOX_R_INFO, AOX_R_LOG_LEVEL_GET, AOX_R_LOG_LEVEL_SET,
     AOX_R_SPAWN, AOX_R_MODULE_ADD, AOX_R_MODULE_GET,
     AOX_R_DEFINITION, AOX_R_SCHEDULE, AOX_R_ASSIGNMENTS, AOX_R_COMPUTE, AOX_R_NOW,
     AOX_R_SLOT, AOX_R_RESULT, AOX_R_CU_RESULT,
@@ -71,6 +74,17 @@ int aox_http_route(const char *method, const char *path, aox_route *r, aox_err *
  * Returns 0 or AOX_E_INVALID. */
 int aox_http_parse_slot(const char *s, uint64_t *out);
 
+/* Request counters kept by the server for /metrics: by route and by status class
+ * (index status/100, 1..5; 0 unused), plus the summed handling time. */
+typedef struct aox_http_metrics {
+    _Atomic unsigned long long requests[AOX_R__COUNT][6];
+    _Atomic unsigned long long micros[AOX_R__COUNT];
+} aox_http_metrics;
+
+/* Counts one request (thread-safe). */
+void aox_http_metrics_count(aox_http_metrics *m, aox_route_kind route, int status,
+                            unsigned long long micros);
+
 /* What the info route returns: a new JSON object reference (or NULL on OOM). */
 typedef json_t *(*aox_http_info_fn)(void *ud);
 
@@ -80,6 +94,8 @@ typedef struct aox_http_ctx {
     uint64_t          page_max;    /* most assignments per GET /<pid>/schedule (>= 1) */
     aox_http_info_fn  info;        /* may be NULL: info returns {} */
     void             *info_ud;
+    aox_http_metrics *metrics;     /* may be NULL (then /metrics has no HTTP counters);
+                                      aox_http_start points it at the server's own */
 } aox_http_ctx;
 
 /* Query-string lookup: the value of key, or NULL when absent. */

@@ -22,6 +22,7 @@ struct aox_http_server {
     struct MHD_Daemon *daemon;
     aox_http_opts      opts;
     uint16_t           port;
+    aox_http_metrics   metrics;       /* served by /metrics through opts.ctx.metrics */
 };
 
 /* Per-request state, created on the first call of the access handler. */
@@ -47,8 +48,8 @@ static const char *safe_method(const char *m)
     return "other";
 }
 
-static enum MHD_Result send_resp(struct MHD_Connection *conn, aox_http_response *r,
-                                 const char *method, req_state *st)
+static enum MHD_Result send_resp(struct MHD_Connection *conn, aox_http_server *s,
+                                 aox_http_response *r, const char *method, req_state *st)
 {
     size_t len = 0;
     uint8_t *data = aox_buf_steal(&r->body, &len);
@@ -66,10 +67,14 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn, aox_http_response 
     if (r->compute[0]) MHD_add_response_header(resp, "X-Aox-Compute", r->compute);
     ok = MHD_queue_response(conn, (unsigned)r->status, resp);
     MHD_destroy_response(resp);
-    aox_log(AOX_LOG_DEBUG, "http",
-            "\"method\":\"%s\",\"route\":\"%s\",\"status\":%d,\"bytes\":%zu,\"us\":%llu",
-            safe_method(method), aox_route_name(r->route), r->status, len,
-            (unsigned long long)(now_us() - st->t0_us));
+    {
+        unsigned long long us = (unsigned long long)(now_us() - st->t0_us);
+        aox_http_metrics_count(&s->metrics, r->route, r->status, us);
+        aox_log(AOX_LOG_DEBUG, "http",
+                "\"method\":\"%s\",\"route\":\"%s\",\"status\":%d,\"bytes\":%zu,"
+                "\"us\":%llu", safe_method(method), aox_route_name(r->route), r->status,
+                len, us);
+    }
     return ok;
 }
 
@@ -83,7 +88,7 @@ static enum MHD_Result send_too_large(struct MHD_Connection *conn, aox_http_serv
                 "(--max-body)", s->opts.max_body);
     aox_http_error_response(&r, &err);
     st->answered = 1;
-    return send_resp(conn, &r, method, st);
+    return send_resp(conn, s, &r, method, st);
 }
 
 static const char *query_get(void *ud, const char *key)
@@ -146,7 +151,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
         aox_http_dispatch(&s->opts.ctx, &req, &r);
         aox_buf_free(&st->body);
         st->answered = 1;
-        return send_resp(conn, &r, method, st);
+        return send_resp(conn, s, &r, method, st);
     }
 }
 
@@ -201,6 +206,7 @@ int aox_http_start(const aox_http_opts *opts, aox_http_server **out, aox_err *er
     if (!s) return aox_err_set(err, AOX_E_NOMEM, "out of memory");
     s->opts = *opts;
     s->opts.bind = NULL;     /* not kept: the caller's string may not outlive us */
+    s->opts.ctx.metrics = &s->metrics;
     s->daemon = MHD_start_daemon(
         flags, opts->port, NULL, NULL, on_request, s,
         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,      /* first, so it catches everything */

@@ -327,6 +327,14 @@ def scenario_errors(tmp):
     check(n.json("GET", "/~meta@1.0/info")["log-level"] == "debug", "info shows the live level")
     expect_error(n, "POST", "/~meta@1.0/log-level", 400, "invalid", {"level": "loud"})
     check(n.json("GET", "/healthz") == {"ok": True}, "healthz")
+    check(n.json("GET", "/readyz") == {"ready": True}, "readyz")
+    st, h, text = n.req("GET", "/metrics")
+    text = text.decode()
+    check(st == 200 and h.get("content-type", "").startswith("text/plain"), "metrics served")
+    check('aox_http_requests_total{route="compute",status="4xx"}' in text and
+          'aox_http_requests_total{route="schedule",status="2xx"} 104' in text and
+          "\naox_assignments_total 105\n" in text,
+          "metrics count requests and assignments:\n" + text[:1500])
     n.proc.send_signal(signal.SIGUSR1)
     time.sleep(0.2)
     check(n.json("GET", "/healthz") == {"ok": True}, "node serves on after SIGUSR1")

@@ -39,6 +39,9 @@ static void test_routes(void)
     aox_route r;
     aox_err err;
     expect_route("GET", "/healthz", 0, AOX_R_HEALTHZ, NULL);
+    expect_route("GET", "/readyz", 0, AOX_R_READYZ, NULL);
+    expect_route("GET", "/metrics", 0, AOX_R_METRICS, NULL);
+    expect_route("POST", "/metrics", AOX_E_METHOD, 0, NULL);
     expect_route("GET", "/healthz/", 0, AOX_R_HEALTHZ, NULL);
     expect_route("POST", "/healthz", AOX_E_METHOD, 0, NULL);
     expect_route("GET", "//healthz", AOX_E_NOT_FOUND, 0, NULL);
@@ -298,6 +301,35 @@ static void test_handlers(void)
     CHECK(strlen(json_string_value(json_object_get(j, "id"))) == 43);
     json_decref(j);
     CHECK(current_slot(pid) == 5);
+
+    /* readiness and metrics */
+    CHECK(req("GET", "/readyz", NULL, NULL, &j, NULL) == 200);
+    CHECK(json_is_true(json_object_get(j, "ready")));
+    json_decref(j);
+    {
+        static aox_http_metrics m;      /* zeroed */
+        aox_http_request rq = { "GET", "/metrics", NULL, NULL, NULL, 0 };
+        aox_http_response resp;
+        const char *text;
+        aox_http_metrics_count(&m, AOX_R_COMPUTE, 425, 10);
+        aox_http_metrics_count(&m, AOX_R_COMPUTE, 200, 5);
+        aox_http_metrics_count(&m, AOX_R_COMPUTE, 200, 5);
+        ctx.metrics = &m;
+        memset(&resp, 0, sizeof resp);
+        CHECK(aox_http_dispatch(&ctx, &rq, &resp) == 0);
+        ctx.metrics = NULL;
+        text = resp.body.data ? (const char *)resp.body.data : "";
+        CHECK(resp.status == 200);
+        CHECK(strncmp(resp.content_type, "text/plain", 10) == 0);
+        if (!strstr(text, "# TYPE aox_assignments_total counter\naox_assignments_total 6\n"))
+            fprintf(stderr, "%s", text);
+        CHECK(strstr(text, "# TYPE aox_assignments_total counter\naox_assignments_total 6\n"));
+        CHECK(strstr(text, "aox_http_requests_total{route=\"compute\",status=\"2xx\"} 2\n"));
+        CHECK(strstr(text, "aox_http_requests_total{route=\"compute\",status=\"4xx\"} 1\n"));
+        CHECK(strstr(text, "aox_http_request_seconds_total{route=\"compute\"} 0.000020\n"));
+        CHECK(strstr(text, "aox_cache_hits_total ") != NULL);
+        aox_http_response_free(&resp);
+    }
 
     aox_procs_close(procs);
     aox_store_close(st);
