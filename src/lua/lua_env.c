@@ -5,18 +5,18 @@
  * Rollback strategy ("image + replay"): the state keeps its last serialised image
  * (taken at init, at every aox_lua_snapshot and by the refresh policy below) and a
  * log of the messages applied successfully since. A message that fails (script
- * error, out of fuel, out of memory) or a dry run is undone by closing the Lua
- * state, restoring the image into a fresh sandbox and replaying the log. A successful
- * message costs a copy of its JSON into the log; a failure, one restore plus the
- * replay. The image is refreshed after a successful message once the time spent on
- * the messages logged since the image reaches image_factor x the time the last image
- * took (images then
- * cost at most ~1/image_factor of compute, and a replay stays within ~image_factor
- * images' worth of work), or image_max_log messages are logged. The clock decides
- * only *when* an image is taken, never what a message computes. A state that cannot
- * be imaged (it holds a suspended coroutine) falls back to the previous image, or to re-running
- * the script from scratch, and replays a longer log. After a rollback that replayed
- * 16 or more messages the state is re-imaged at once (the replay is already paid).
+ * error, out of fuel, out of memory, result too large) or a dry run is undone by
+ * closing the Lua state, restoring the image into a fresh sandbox and replaying the
+ * log. A successful message costs a copy of its JSON into the log; a failure, one
+ * restore plus the replay. The image is refreshed after a successful message once
+ * the time spent on the messages logged since the image reaches image_factor x the
+ * time the last image took (images then cost at most ~1/image_factor of compute,
+ * and a replay stays within ~image_factor images' worth of work), or image_max_log
+ * messages are logged. The clock decides only *when* an image is taken, never what
+ * a message computes. A state that cannot be imaged (it holds a suspended
+ * coroutine) falls back to the previous image, or to re-running the script from
+ * scratch, and replays a longer log. After a rollback that replayed 16 or more
+ * messages the state is re-imaged at once (the replay is already paid).
  */
 #include <stdio.h>
 #include <stdlib.h>
