@@ -22,6 +22,8 @@ static const char *const script =
     "  if msg.Action == 'Fail' then count = count + 100 error('asked to fail') end "
     "  if msg.Action == 'Spin' then while true do end end "
     "  if msg.Action == 'Big' then return string.rep('x', 5000) end "
+    "  if msg.Action == 'Grow' then blob = {} for i = 1, 3 do "
+    "    blob[i] = string.rep(string.char(64 + i), 1100000) end return #blob[3] end "
     "  count = count + 1 "
     "  ao.send({Target = msg.from, Action = 'Ack', N = tostring(count)}) "
     "  return {count = count, slot = a.slot, ts = os.time(), proc = ao.id, "
@@ -168,6 +170,29 @@ int main(void)
     r = compute(ops, st2, &lim, "Hello", 12, 0);
     CHECK(r && strstr(r, "\"count\":7"));
     free(r);
+
+    /* an image of several 1 MiB pages round-trips through the store */
+    r = compute(ops, st2, &lim, "Grow", 13, 0);
+    CHECK(r && strstr(r, "\"output\":1100000"));
+    free(r);
+    CHECK(aox_snap_writer_new(s, NULL, 0, &w) == AOX_OK);
+    CHECK(ops->snapshot(st2, w, &err) == AOX_OK);
+    CHECK(aox_snap_writer_finish(w, &man) == AOX_OK);
+    aox_snap_writer_free(w);
+    CHECK(aox_snap_reader_new(s, man.data, man.len, &rd, NULL) == AOX_OK);
+    CHECK(aox_snap_page_count(rd) >= 3);
+    void *st3 = NULL;
+    CHECK(ops->restore(&env, def, rd, &st3, &err) == AOX_OK);
+    aox_snap_reader_free(rd);
+    aox_buf_free(&man);
+    if (st3) {
+        char *a = compute(ops, st2, &lim, "Hello", 14, 0);
+        char *b = compute(ops, st3, &lim, "Hello", 14, 0);
+        CHECK(a && b && strcmp(a, b) == 0 && strstr(a, "\"count\":8"));
+        free(a);
+        free(b);
+        ops->free(st3);
+    }
 
     ops->free(st2);
     ops->free(st);
