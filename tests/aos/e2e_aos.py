@@ -1,0 +1,186 @@
+#!/usr/bin/env python3
+"""End-to-end: emscripten-built aos-style modules run as processes of a real `aox serve`
+over loopback HTTP (Python 3 standard library only).
+
+  e2e_aos.py AOX_BINARY MOD_C_WASM [MOD64_WASM]
+
+Uploads the module (POST /modules), spawns a wasm@1.0 process with memory and compute
+limits, schedules messages and reads their results: output, outbox, the compute- and
+memory-limit errors with the node still serving and the next message normal; then
+restarts the node and checks that computing continues from the stored state. With a
+wasm64 module, does the same briefly with a HyperBEAM-style stack definition.
+"""
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+failures = []
+
+
+def check(cond, what):
+    if not cond:
+        failures.append(what)
+        print("FAIL:", what, file=sys.stderr)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Node:
+    def __init__(self, aox, data):
+        self.aox, self.data, self.proc, self.log = aox, data, None, None
+
+    def start(self):
+        for _ in range(5):
+            self.port = free_port()
+            self.log = open(self.data + ".log", "ab")
+            self.proc = subprocess.Popen(
+                [self.aox, "serve", "--data", self.data, "--port", str(self.port),
+                 "--clock-fixed-ms", "1700000000123", "--log-level", "warn",
+                 "--snapshot-every", "4"], stdout=self.log, stderr=self.log)
+            deadline = time.time() + 10
+            while time.time() < deadline:
+                if self.proc.poll() is not None:
+                    break
+                try:
+                    c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+                    c.request("GET", "/healthz")
+                    if c.getresponse().status == 200:
+                        c.close()
+                        return self
+                except OSError:
+                    time.sleep(0.05)
+            self.stop(signal.SIGKILL)
+        raise RuntimeError("node did not start; see " + self.data + ".log")
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.log:
+            self.log.close()
+
+    def req(self, method, path, body=None, raw=False):
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body).encode()
+        c.request(method, path, body=body)
+        r = c.getresponse()
+        data = r.read()
+        c.close()
+        if raw:
+            return r.status, data
+        try:
+            return r.status, json.loads(data) if data else None
+        except ValueError:
+            return r.status, {"unparsed": data[:200].decode("latin-1")}
+
+
+SEQ = [0]
+
+
+def result_of(node, pid, msg):
+    # a distinct message every time (scheduling is idempotent by message ID)
+    SEQ[0] += 1
+    msg = dict(msg, nonce=str(SEQ[0]))
+    st, asg = node.req("POST", "/%s/schedule" % pid, msg)
+    check(st == 200, "schedule %r -> %d %r" % (msg, st, asg))
+    slot = asg.get("slot") if isinstance(asg, dict) else None
+    st, res = node.req("GET", "/%s/compute?slot=%s" % (pid, slot))
+    check(st == 200, "compute slot %s -> %d %r" % (slot, st, res))
+    return res or {}
+
+
+def data_of(res):
+    out = res.get("output")
+    return out.get("data") if isinstance(out, dict) else out
+
+
+def err_code(res):
+    e = res.get("error")
+    return e.get("code") if isinstance(e, dict) else None
+
+
+def main():
+    aox, mod_c = sys.argv[1], sys.argv[2]
+    mod64 = sys.argv[3] if len(sys.argv) > 3 else None
+    tmp = tempfile.mkdtemp(prefix="aox-aos-e2e-")
+    node = Node(aox, os.path.join(tmp, "n")).start()
+    try:
+        st, up = node.req("POST", "/modules", open(mod_c, "rb").read())
+        check(st == 200 and "id" in up, "module upload -> %d %r" % (st, up))
+        image = up["id"]
+        st, sp = node.req("POST", "/spawn", {
+            "type": "Process", "execution-device": "wasm@1.0", "image": image,
+            "memory-limit": "64-mb", "compute-limit": 20000000, "name": "aos-e2e"})
+        check(st == 200 and "process" in sp, "spawn -> %d %r" % (st, sp))
+        pid = sp["process"]
+        sender = "SENDER00000000000000000000000000000000000B"
+
+        res = result_of(node, pid, {"data": "ping", "from": sender, "action": "Ping"})
+        check(data_of(res) == "pong", "ping output: %r" % res)
+        ob = res.get("outbox") or []
+        check(len(ob) == 1 and ob[0].get("target") == sender and ob[0].get("action") == "Pong"
+              and ob[0].get("from-process") == pid, "ping outbox: %r" % ob)
+        check(isinstance(res.get("gas"), int) and res["gas"] > 0, "gas reported: %r" % res)
+
+        check(data_of(result_of(node, pid, {"data": "count"})) == "1", "count 1")
+        check(data_of(result_of(node, pid, {"data": "jump"})) == "jumped 42", "longjmp")
+        res = result_of(node, pid, {"data": "loop"})
+        check(err_code(res) == "out_of_fuel" and res["error"].get("message") == "out of gas!",
+              "compute limit error: %r" % res)
+        res = result_of(node, pid, {"data": "grow"})
+        check(err_code(res) == "out_of_memory", "memory limit error: %r" % res)
+        st, _ = node.req("GET", "/healthz")
+        check(st == 200, "node keeps serving after limit errors")
+        res = result_of(node, pid, {"data": "count"})
+        check(data_of(res) == "2", "count after errors: %r" % res)
+        check(data_of(result_of(node, pid, {"data": "write"})) == "written", "file write")
+
+        # restart: the state comes back from the store (snapshot + replay)
+        node.stop()
+        node = Node(aox, node.data).start()
+        res = result_of(node, pid, {"data": "count"})
+        check(data_of(res) == "3", "count after restart: %r" % res)
+        check(data_of(result_of(node, pid, {"data": "read"})) == "line;", "file after restart")
+
+        if mod64:
+            st, up = node.req("POST", "/modules", open(mod64, "rb").read())
+            st, sp = node.req("POST", "/spawn", {
+                "type": "Process", "execution-device": "stack@1.0",
+                "device-stack": ["wasi@1.0", "json-iface@1.0", "wasm-64@1.0"],
+                "image": up["id"], "compute-limit": 1000000})
+            check(st == 200, "spawn stack -> %d %r" % (st, sp))
+            pid64 = sp["process"]
+            check(data_of(result_of(node, pid64, {"data": "a"})) == "1", "wasm64 stack a")
+            res = result_of(node, pid64, {"data": "loop"})
+            check(err_code(res) == "out_of_fuel", "wasm64 compute limit: %r" % res)
+            check(data_of(result_of(node, pid64, {"data": "b"})) == "2", "wasm64 stack b")
+    finally:
+        node.stop()
+        if not failures:
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            print("logs kept in", tmp, file=sys.stderr)
+    print("e2e_aos: %d failure(s)" % len(failures))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
