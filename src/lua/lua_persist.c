@@ -340,7 +340,6 @@ int aoxl_persist(lua_State *L)
     int ids = lua_gettop(L);
     lua_newtable(L);                             /* id -> object ref, for ordering */
     int byid = ids + 1;
-    lua_Integer nid = 0;
     lua_pushnil(L);
     while (lua_next(L, ids)) {
         lua_pushvalue(L, -2);
@@ -348,7 +347,6 @@ int aoxl_persist(lua_State *L)
             lua_pushvalue(L, -2);                /* id */
             lua_insert(L, -2);
             lua_rawset(L, byid);                 /* byid[id] = ref */
-            nid++;
         } else {
             lua_pop(L, 1);
         }
@@ -364,7 +362,6 @@ int aoxl_persist(lua_State *L)
         put_uleb(L, &c, c.out, (uint64_t)id);
         lua_pop(L, 1);
     }
-    (void)nid;
     return 0;
 }
 

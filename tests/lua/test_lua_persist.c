@@ -60,6 +60,7 @@ static const char *const setup =
     /* a not-yet-started coroutine and a dead one */
     "co = coroutine.create(function(x) coroutine.yield(x + 1) return 'done' end) "
     "dead = coroutine.create(function() end) coroutine.resume(dead) "
+    "main = coroutine.running() "
     /* a pairs iterator (C closure) kept in a global */
     "iter, itst = pairs({z = 1, y = 2}) "
     /* identities */
@@ -81,6 +82,7 @@ static const char *const probes[] = {
     "return coroutine.status(co) .. ' ' .. coroutine.status(dead) .. ' ' .. "
     "tostring(select(2, coroutine.resume(co, 41)))",
     "return coroutine.resume(dead)",
+    "return coroutine.status(main) .. tostring(main == coroutine.running())",
     "local k, v = iter(itst) local k2 = iter(itst) return k .. v .. k2",
     "return ida .. ' ' .. idk .. ' ' .. tostring(keep) .. ' ' .. tostring({})",
     "local s = 0 for i = 1, #big do s = s + big[i] end return s",
