@@ -215,14 +215,16 @@ int wasm_module_new(wasm_engine *engine, const uint8_t *bytes, size_t len,
                     const wasm_features *features, wasm_module **out, wasm_error *err);
 void wasm_module_free(wasm_module *module);
 
-/* Introspection. Strings are owned by the module (not NUL-terminated copies are
- * avoided: they are NUL-terminated; names may contain NUL bytes, hence *_len). */
+/* Introspection. Strings are owned by the module and NUL-terminated; a name that
+ * itself contains NUL bytes is cut short there (use wasm_module_export_name_len). */
 uint32_t wasm_module_import_count(const wasm_module *m);
 int wasm_module_import(const wasm_module *m, uint32_t i, const char **module_name,
                        const char **name, wasm_externtype *type);
 uint32_t wasm_module_export_count(const wasm_module *m);
 int wasm_module_export(const wasm_module *m, uint32_t i, const char **name,
                        wasm_externtype *type);
+/* Byte length of export i's name (names may contain NUL bytes). */
+size_t wasm_module_export_name_len(const wasm_module *m, uint32_t i);
 
 /* ------------------------------------------------------------------ */
 /* Host functions and import sets                                      */
@@ -271,8 +273,10 @@ const wasm_module *wasm_instance_module(const wasm_instance *inst);
 void wasm_instance_set_userdata(wasm_instance *inst, void *ud);
 void *wasm_instance_userdata(const wasm_instance *inst);
 
-/* Look up an export by name; NULL if none. The handle is owned by the instance. */
+/* Look up an export by name; NULL if none. The handle is owned by the instance.
+ * The _n form takes a length, for names containing NUL bytes. */
 wasm_extern *wasm_instance_export(wasm_instance *inst, const char *name);
+wasm_extern *wasm_instance_export_n(wasm_instance *inst, const char *name, size_t len);
 wasm_extern_kind wasm_extern_kind_of(const wasm_extern *ext);
 /* Type of an extern (arrays owned by the extern). */
 void wasm_extern_type(const wasm_extern *ext, wasm_externtype *type);

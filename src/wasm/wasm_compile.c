@@ -525,6 +525,34 @@ static bool memarg(comp *c, uint32_t natural_log2, uint64_t *offset)
 
 static inline uint8_t addr_t(comp *c) { return c->m->nmems && c->m->mems[0].is64 ? WASM_I64 : WASM_I32; }
 
+/* Was stack entry v (at pos) just produced by an i32.add (slot+slot or slot+imm)? */
+static bool last_is_add(comp *c, const sval *v, uint32_t pos)
+{
+    return !dead(c) && v->kind == K_STACK && c->last_end == (int64_t)c->n &&
+           c->code[c->last_dst] == slot_of(c, pos) &&
+           (c->last_op == OP_I32_ADD || c->last_op == OP_I32_ADD_I);
+}
+
+/* i32.eqz right after an integer compare: negate the compare in place. */
+static bool eqz_folds(comp *c)
+{
+    if (dead(c) || c->sp == 0) return false;
+    uint32_t pos = c->sp - 1;
+    const sval *v = &c->st[pos];
+    if (v->kind != K_STACK || c->last_end != (int64_t)c->n || c->code[c->last_dst] != slot_of(c, pos))
+        return false;
+    int op = c->last_op, base;
+    if (op >= OP_I32_EQ && op <= OP_I32_GE_U_I) base = OP_I32_EQ;
+    else if (op >= OP_I64_EQ && op <= OP_I64_GE_U_I) base = OP_I64_EQ;
+    else return false;
+    static const int negi[10] = {1, 0, 8, 9, 6, 7, 4, 5, 2, 3};
+    int i = (op - base) / 2, imm = (op - base) % 2;
+    int nop = base + 2 * negi[i] + imm;
+    c->code[c->last_start] = (uint64_t)(uintptr_t)c->labels[nop];
+    c->last_op = nop;
+    return true;
+}
+
 static bool op_load(comp *c, int op32, uint32_t nat, uint8_t tout)
 {
     uint64_t off;
@@ -534,8 +562,19 @@ static bool op_load(comp *c, int op32, uint32_t nat, uint8_t tout)
     sval a;
     if (!pop(c, addr_t(c), &a)) return false;
     uint32_t pos = c->sp;
-    uint32_t sa = operand(c, &a, pos);
-    int64_t s = emit(c, op, 3, slot_of(c, pos), sa, off, 0);
+    int64_t s;
+    if (!is64 && last_is_add(c, &a, pos)) {
+        /* fuse the address computation: ea = (u32)(x + y) + off */
+        bool imm = c->last_op == OP_I32_ADD_I;
+        uint64_t x = c->code[c->last_start + 2], y = c->code[c->last_start + 3];
+        c->n = (uint32_t)c->last_start;
+        c->last_end = -1;
+        op = (imm ? OP_LDAI_I32 : OP_LDA_I32) + (op32 - OP_LD_I32);
+        s = emit(c, op, 4, slot_of(c, pos), x, y, off);
+    } else {
+        uint32_t sa = operand(c, &a, pos);
+        s = emit(c, op, 3, slot_of(c, pos), sa, off, 0);
+    }
     if (!push_t(c, tout)) return false;
     produced(c, s, op, 1);
     return true;
@@ -550,6 +589,15 @@ static bool op_store(comp *c, int op32, uint32_t nat, uint8_t tval)
     sval a, v;
     if (!pop(c, tval, &v) || !pop(c, addr_t(c), &a)) return false;
     uint32_t pos = c->sp;
+    if (!is64 && v.kind == K_LOCAL && last_is_add(c, &a, pos)) {
+        bool imm = c->last_op == OP_I32_ADD_I;
+        uint64_t x = c->code[c->last_start + 2], y = c->code[c->last_start + 3];
+        c->n = (uint32_t)c->last_start;
+        c->last_end = -1;
+        op = (imm ? OP_STAI_8 : OP_STA_8) + (op32 - OP_ST_8);
+        emit(c, op, 4, x, y, v.idx, off);
+        return true;
+    }
     uint32_t sa = operand(c, &a, pos);
     uint32_t sv = operand(c, &v, pos + 1);
     emit(c, op, 3, sa, sv, off, 0);
@@ -1367,6 +1415,14 @@ static bool compile_body(comp *c, const wfunctype *ft)
             }
             break;
         }
+        case 0x45: /* i32.eqz */
+            if (c->sp > c->cs[c->csp - 1].height && c->st[c->sp - 1].t == WASM_I32 && eqz_folds(c)) {
+                charge(c, 1);
+                break;
+            }
+            charge(c, 1);
+            OK(op_unary(c, OP_I32_EQZ, WASM_I32, WASM_I32));
+            break;
         case 0xFD:
             d->p--;
             return fail(c, "unsupported feature: SIMD (0xFD prefix)");

@@ -944,6 +944,11 @@ int wasm_module_import(const wasm_module *m, uint32_t i, const char **module_nam
     return WASM_OK;
 }
 
+size_t wasm_module_export_name_len(const wasm_module *m, uint32_t i)
+{
+    return m && i < m->nexports ? m->exports[i].name_len : 0;
+}
+
 int wasm_module_export(const wasm_module *m, uint32_t i, const char **name,
                        wasm_externtype *type)
 {

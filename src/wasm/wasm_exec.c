@@ -459,7 +459,17 @@ L_LD64_##N: { \
     uint64_t a = fp[pc[2]], ea = a + pc[3]; \
     if (UNLIKELY(ea < a || ea > msize || msize - ea < sizeof(T))) TRAP(WASM_TRAP_MEMORY_OOB); \
     T v; memcpy(&v, mem + ea, sizeof v); \
-    fp[pc[1]] = CONV(v); pc += 4; NEXT(); }
+    fp[pc[1]] = CONV(v); pc += 4; NEXT(); } \
+L_LDA_##N: { \
+    uint64_t ea = (uint64_t)(uint32_t)(fp[pc[2]] + fp[pc[3]]) + pc[4]; \
+    if (UNLIKELY(ea + sizeof(T) > msize)) TRAP(WASM_TRAP_MEMORY_OOB); \
+    T v; memcpy(&v, mem + ea, sizeof v); \
+    fp[pc[1]] = CONV(v); pc += 5; NEXT(); } \
+L_LDAI_##N: { \
+    uint64_t ea = (uint64_t)(uint32_t)(fp[pc[2]] + pc[3]) + pc[4]; \
+    if (UNLIKELY(ea + sizeof(T) > msize)) TRAP(WASM_TRAP_MEMORY_OOB); \
+    T v; memcpy(&v, mem + ea, sizeof v); \
+    fp[pc[1]] = CONV(v); pc += 5; NEXT(); }
 #define Z32(v) ((uint64_t)(uint32_t)(v))
 #define Z64(v) ((uint64_t)(v))
 #define S32TO64(v) ((uint64_t)(uint32_t)(int32_t)(v))
@@ -477,20 +487,33 @@ L_LD64_##N: { \
     LD32(I64_32S, int32_t, SX64)
     LD32(I64_32U, uint32_t, Z64)
 #undef LD32
+/* dirty marks: first and last 4 KiB page touched (one mark for single bytes) */
+#define MARK(ea, T) do { dirty[(ea) / WASM_DIRTY_PAGE_SIZE] = 1; \
+    if (sizeof(T) > 1) dirty[((ea) + sizeof(T) - 1) / WASM_DIRTY_PAGE_SIZE] = 1; } while (0)
 #define ST(N, T) \
 L_ST_##N: { \
     uint64_t ea = (uint64_t)(uint32_t)fp[pc[1]] + pc[3]; \
     if (UNLIKELY(ea + sizeof(T) > msize)) TRAP(WASM_TRAP_MEMORY_OOB); \
     T v = (T)fp[pc[2]]; memcpy(mem + ea, &v, sizeof v); \
-    dirty[ea / WASM_DIRTY_PAGE_SIZE] = 1; \
-    dirty[(ea + sizeof(T) - 1) / WASM_DIRTY_PAGE_SIZE] = 1; \
+    MARK(ea, T); \
     pc += 4; NEXT(); } \
+L_STA_##N: { \
+    uint64_t ea = (uint64_t)(uint32_t)(fp[pc[1]] + fp[pc[2]]) + pc[4]; \
+    if (UNLIKELY(ea + sizeof(T) > msize)) TRAP(WASM_TRAP_MEMORY_OOB); \
+    T v = (T)fp[pc[3]]; memcpy(mem + ea, &v, sizeof v); \
+    MARK(ea, T); \
+    pc += 5; NEXT(); } \
+L_STAI_##N: { \
+    uint64_t ea = (uint64_t)(uint32_t)(fp[pc[1]] + pc[2]) + pc[4]; \
+    if (UNLIKELY(ea + sizeof(T) > msize)) TRAP(WASM_TRAP_MEMORY_OOB); \
+    T v = (T)fp[pc[3]]; memcpy(mem + ea, &v, sizeof v); \
+    MARK(ea, T); \
+    pc += 5; NEXT(); } \
 L_ST64_##N: { \
     uint64_t a = fp[pc[1]], ea = a + pc[3]; \
     if (UNLIKELY(ea < a || ea > msize || msize - ea < sizeof(T))) TRAP(WASM_TRAP_MEMORY_OOB); \
     T v = (T)fp[pc[2]]; memcpy(mem + ea, &v, sizeof v); \
-    dirty[ea / WASM_DIRTY_PAGE_SIZE] = 1; \
-    dirty[(ea + sizeof(T) - 1) / WASM_DIRTY_PAGE_SIZE] = 1; \
+    MARK(ea, T); \
     pc += 4; NEXT(); }
     ST(8, uint8_t)
     ST(16, uint16_t)

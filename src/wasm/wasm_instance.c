@@ -136,7 +136,7 @@ int wasm_imports_add_instance(wasm_imports *imps, const char *module, wasm_insta
     if (!imps || !module || !inst) return WASM_EINVAL;
     const wasm_module *m = inst->mod;
     for (uint32_t i = 0; i < m->nexports; i++) {
-        wasm_extern *x = wasm_instance_export(inst, m->exports[i].name);
+        wasm_extern *x = wasm_instance_export_n(inst, m->exports[i].name, m->exports[i].name_len);
         int rc = wasm_imports_add_extern(imps, module, m->exports[i].name, x);
         if (rc) return rc;
     }
@@ -549,9 +549,13 @@ void *wasm_instance_userdata(const wasm_instance *inst) { return inst ? inst->us
 
 wasm_extern *wasm_instance_export(wasm_instance *inst, const char *name)
 {
+    return name ? wasm_instance_export_n(inst, name, strlen(name)) : NULL;
+}
+
+wasm_extern *wasm_instance_export_n(wasm_instance *inst, const char *name, size_t len)
+{
     if (!inst || !name) return NULL;
     const wasm_module *m = inst->mod;
-    size_t len = strlen(name);
     for (uint32_t i = 0; i < m->nexports; i++) {
         const wexport *e = &m->exports[i];
         if (e->name_len != len || memcmp(e->name, name, len) != 0) continue;

@@ -9,6 +9,9 @@
  *    [handler][d][a][k]          k: 64-bit immediate (the *_I variants)
  *    [handler][a][off]           off: branch offset, relative to the cell holding it
  *
+ * LDA/LDAI (STA/STAI) are loads (stores) whose i32 address is a fused i32.add of two
+ * slots (slot + immediate): ea = (u32)(x + y) + offset, exactly the wasm semantics.
+ *
  * Slot i < nlocals is local i; slot nlocals + p is operand-stack position p.
  */
 #ifndef AOX_WASM_OPS_H
@@ -25,6 +28,11 @@
     X(LD64_I32) X(LD64_I64) X(LD64_I32_8S) X(LD64_I32_8U) X(LD64_I32_16S) X(LD64_I32_16U) \
     X(LD64_I64_8S) X(LD64_I64_8U) X(LD64_I64_16S) X(LD64_I64_16U) X(LD64_I64_32S) X(LD64_I64_32U) \
     X(ST64_8) X(ST64_16) X(ST64_32) X(ST64_64) \
+    X(LDA_I32) X(LDA_I64) X(LDA_I32_8S) X(LDA_I32_8U) X(LDA_I32_16S) X(LDA_I32_16U) \
+    X(LDA_I64_8S) X(LDA_I64_8U) X(LDA_I64_16S) X(LDA_I64_16U) X(LDA_I64_32S) X(LDA_I64_32U) \
+    X(LDAI_I32) X(LDAI_I64) X(LDAI_I32_8S) X(LDAI_I32_8U) X(LDAI_I32_16S) X(LDAI_I32_16U) \
+    X(LDAI_I64_8S) X(LDAI_I64_8U) X(LDAI_I64_16S) X(LDAI_I64_16U) X(LDAI_I64_32S) X(LDAI_I64_32U) \
+    X(STA_8) X(STA_16) X(STA_32) X(STA_64) X(STAI_8) X(STAI_16) X(STAI_32) X(STAI_64) \
     X(MEM_SIZE) X(MEM_GROW) X(MEM_FILL) X(MEM_COPY) X(MEM_INIT) X(DATA_DROP) \
     X(TABLE_GET) X(TABLE_SET) X(TABLE_SIZE) X(TABLE_GROW) X(TABLE_FILL) X(TABLE_COPY) \
     X(TABLE_INIT) X(ELEM_DROP) X(REF_FUNC) X(REF_IS_NULL) \
