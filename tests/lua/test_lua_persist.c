@@ -61,6 +61,7 @@ static const char *const setup =
     "co = coroutine.create(function(x) coroutine.yield(x + 1) return 'done' end) "
     "dead = coroutine.create(function() end) coroutine.resume(dead) "
     "main = coroutine.running() "
+    "gen = coroutine.wrap(function(a) local x = coroutine.yield(a * 2) return x + 1 end) "
     /* a pairs iterator (C closure) kept in a global */
     "iter, itst = pairs({z = 1, y = 2}) "
     /* identities */
@@ -83,6 +84,7 @@ static const char *const probes[] = {
     "tostring(select(2, coroutine.resume(co, 41)))",
     "return coroutine.resume(dead)",
     "return coroutine.status(main) .. tostring(main == coroutine.running())",
+    "return gen(21) + gen(9)",
     "local k, v = iter(itst) local k2 = iter(itst) return k .. v .. k2",
     "return ida .. ' ' .. idk .. ' ' .. tostring(keep) .. ' ' .. tostring({})",
     "local s = 0 for i = 1, #big do s = s + big[i] end return s",
