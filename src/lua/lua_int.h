@@ -110,7 +110,8 @@ void aoxl_push_tostring(lua_State *L, int idx);
 lua_Integer aoxl_sorted_keys(lua_State *L, int t);
 /* Identity of the reference value at idx (assigned from lx->nextid if missing). */
 int64_t aoxl_identity(lua_State *L, int idx);
-/* JSON <-> Lua. push_json raises only memory errors. to_json returns NULL and writes
+/* --- lua_json.c ---
+ * JSON <-> Lua. push_json raises only memory errors. to_json returns NULL and writes
  * a reason to err on values it cannot encode (functions, cycles, NaN...).
  * lower_keys: lower-case the top-level keys and merge a `Tags` field (ao messages). */
 void    aoxl_push_json(lua_State *L, const json_t *j, int readonly);
@@ -118,6 +119,8 @@ json_t *aoxl_to_json(lua_State *L, int idx, int lower_keys, char *err, size_t er
 /* C function registry lookups (NULL when unknown). */
 const char   *aoxl_cfunc_name(aox_lua *lx, lua_CFunction fn);
 lua_CFunction aoxl_cfunc_find(aox_lua *lx, const char *name);
+/* Replaces the table on top of the stack by a read-only proxy of it. */
+void aoxl_make_readonly(lua_State *L);
 /* Marks a table as weak-keyed in a way the sandbox cannot (internal use). */
 void aoxl_make_weak_keys(lua_State *L, int t);
 /* Seeds the PRNG from SHA-256 of bytes. */
