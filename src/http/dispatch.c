@@ -14,6 +14,7 @@
 #include "core/id.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "http/legacy.h"
 #include "process/process.h"
 
 /* ------------------------------------------------------------------------ */
@@ -31,6 +32,9 @@ static const char *const route_names[AOX_R__COUNT] = {
     [AOX_R_COMPUTE] = "compute",       [AOX_R_NOW] = "now",
     [AOX_R_SLOT] = "slot",             [AOX_R_RESULT] = "result",
     [AOX_R_CU_RESULT] = "cu-result",
+    [AOX_R_LEGACY_ITEM] = "legacy-item", [AOX_R_LEGACY_ASSIGN] = "legacy-assign",
+    [AOX_R_GRAPHQL] = "graphql",       [AOX_R_DRY_RUN] = "dry-run",
+    [AOX_R_RESULTS] = "results",       [AOX_R_STATE] = "state",
 };
 
 const char *aox_route_name(aox_route_kind k)
@@ -553,6 +557,7 @@ int aox_http_dispatch(const aox_http_ctx *ctx, const aox_http_request *req,
     resp->allow = NULL;
     resp->compute[0] = '\0';
     resp->route = AOX_R_NONE;
+    if (aox_http_legacy_serve(ctx, req, resp, &rc)) return rc;   /* http/legacy.c */
     rc = aox_http_route(req->method, req->path, &r, &err);
     if (rc) {
         resp->allow = r.allow;
@@ -571,7 +576,8 @@ int aox_http_dispatch(const aox_http_ctx *ctx, const aox_http_request *req,
         if (rc) aox_err_set(&err, rc, "out of memory");
         break;
     case AOX_R_INFO:
-        rc = set_json(resp, 200, ctx->info ? ctx->info(ctx->info_ud) : json_object());
+        rc = set_json(resp, 200, aox_http_legacy_info(ctx->info ? ctx->info(ctx->info_ud)
+                                                                : json_object()));
         break;
     case AOX_R_LOG_LEVEL_GET:
     case AOX_R_LOG_LEVEL_SET:

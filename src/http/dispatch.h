@@ -24,6 +24,8 @@
  *   GET  /<pid>/slot                      {"current":N}      (also /<pid>/slot/current)
  *   GET  /<pid>/result/<message-id>       result of the slot holding that message
  *   GET  /result/<message-id>?process-id=<pid>   the same, ao compute-unit form
+ *   POST /, /graphql, /dry-run; GET /results/<pid>, /state/<pid>: the legacy ao
+ *        routes of http/legacy.h (served before routing by aox_http_legacy_serve)
  *
  * Errors: {"error":{"code":"<aox code name>","message":"..."}} with the status of
  * core/error.h's table (400 bad input, 404 unknown route or process, 405 wrong
@@ -49,6 +51,8 @@ typedef enum aox_route_kind {
     AOX_R_SPAWN, AOX_R_MODULE_ADD, AOX_R_MODULE_GET,
     AOX_R_DEFINITION, AOX_R_SCHEDULE, AOX_R_ASSIGNMENTS, AOX_R_COMPUTE, AOX_R_NOW,
     AOX_R_SLOT, AOX_R_RESULT, AOX_R_CU_RESULT,
+    AOX_R_LEGACY_ITEM, AOX_R_LEGACY_ASSIGN, AOX_R_GRAPHQL, AOX_R_DRY_RUN, AOX_R_RESULTS,
+    AOX_R_STATE,                       /* legacy ao routes (http/legacy.h) */
     AOX_R__COUNT
 } aox_route_kind;
 
