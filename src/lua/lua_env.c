@@ -567,14 +567,49 @@ static int step_message(lua_State *L)
     return 0;
 }
 
+/* A JSON string of s with every byte that is not part of valid UTF-8 replaced by
+ * '?' (error texts are for people; they must not make the result unencodable). */
+static json_t *text_json(const char *s)
+{
+    size_t n = strlen(s);
+    if (aoxl_utf8_valid((const unsigned char *)s, n))
+        return json_stringn(s, n);
+    char *t = malloc(n + 1);
+    if (!t)
+        return NULL;
+    size_t i = 0;
+    while (i < n) {
+        size_t k = 1;
+        while (k <= 4 && i + k <= n && !aoxl_utf8_valid((const unsigned char *)s + i, k))
+            k++;
+        if (k <= 4 && i + k <= n) {
+            memcpy(t + i, s + i, k);
+            i += k;
+        } else {
+            t[i++] = '?';
+        }
+    }
+    json_t *j = json_stringn(t, n);
+    free(t);
+    return j;
+}
+
 static json_t *error_result(const char *code, const char *msg, const char *tb, uint64_t gas)
 {
-    json_t *e = json_pack("{s:s,s:s}", "code", code, "message", msg);
-    if (e && tb && json_object_set_new(e, "traceback", json_string(tb))) {
+    json_t *e = json_object(), *r = json_object();
+    if (!e || !r || json_object_set_new(e, "code", json_string(code)) ||
+        json_object_set_new(e, "message", text_json(msg)) ||
+        (tb && json_object_set_new(e, "traceback", text_json(tb))) ||
+        json_object_set_new(r, "gas", json_integer((json_int_t)gas))) {
         json_decref(e);
-        e = NULL;
+        json_decref(r);
+        return NULL;
     }
-    return e ? json_pack("{s:o,s:I}", "error", e, "gas", (json_int_t)gas) : NULL;
+    if (json_object_set_new(r, "error", e)) {
+        json_decref(r);
+        return NULL;
+    }
+    return r;
 }
 
 /* Runs one message on the current state. Returns a host code; on AOX_LUA_OK *res is
@@ -653,18 +688,16 @@ static int run_one(aox_lua *lx, const aox_lua_call *call, json_t **res,
         r = json_object();
         if (!r)
             goto nomem;
+        const char *pkey = c.output ? "print" : "output";
         if (c.output) {
-            if (json_object_set_new(r, "output", c.output))
+            json_t *o = c.output;
+            c.output = NULL;                      /* set_new takes it even on failure */
+            if (json_object_set_new(r, "output", o))
                 goto nomem;
-            c.output = NULL;
-            if (lx->print.len &&
-                json_object_set_new(r, "print", json_stringn((char *)lx->print.p, lx->print.len)))
-                goto nomem;
-        } else if (lx->print.len &&
-                   json_object_set_new(r, "output",
-                                       json_stringn((char *)lx->print.p, lx->print.len))) {
-            goto nomem;
         }
+        if (lx->print.len &&
+            json_object_set_new(r, pkey, aoxl_str_to_json((char *)lx->print.p, lx->print.len)))
+            goto nomem;
         if ((json_array_size(lx->outbox) && json_object_set(r, "outbox", lx->outbox)) ||
             (json_array_size(lx->spawns) && json_object_set(r, "spawns", lx->spawns)) ||
             (json_array_size(lx->assigns) &&

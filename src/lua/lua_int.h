@@ -116,6 +116,9 @@ int64_t aoxl_identity(lua_State *L, int idx);
  * lower_keys: lower-case the top-level keys and merge a `Tags` field (ao messages). */
 void    aoxl_push_json(lua_State *L, const json_t *j, int readonly);
 json_t *aoxl_to_json(lua_State *L, int idx, int lower_keys, char *err, size_t errlen);
+/* A JSON string, or {"@b64": ...} for bytes that are not UTF-8 or hold NUL. */
+json_t *aoxl_str_to_json(const char *s, size_t n);
+int     aoxl_utf8_valid(const unsigned char *s, size_t n);
 /* C function registry lookups (NULL when unknown). */
 const char   *aoxl_cfunc_name(aox_lua *lx, lua_CFunction fn);
 lua_CFunction aoxl_cfunc_find(aox_lua *lx, const char *name);

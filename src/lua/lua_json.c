@@ -28,7 +28,7 @@ static int b64u_val(int c)
     return p ? (int)(p - b64u) : -1;
 }
 
-static int utf8_valid(const unsigned char *s, size_t n)
+int aoxl_utf8_valid(const unsigned char *s, size_t n)
 {
     size_t i = 0;
     while (i < n) {
@@ -55,9 +55,9 @@ static int utf8_valid(const unsigned char *s, size_t n)
     return 1;
 }
 
-static json_t *str_to_json(const char *s, size_t n)
+json_t *aoxl_str_to_json(const char *s, size_t n)
 {
-    if (utf8_valid((const unsigned char *)s, n) && !memchr(s, 0, n))
+    if (aoxl_utf8_valid((const unsigned char *)s, n) && !memchr(s, 0, n))
         return json_stringn(s, n);
     size_t out = (n * 4 + 2) / 3;
     char *b = malloc(out + 1);
@@ -242,7 +242,7 @@ static json_t *to_json(lua_State *L, int idx, int depth, int lower, char *err, s
     case LUA_TSTRING: {
         size_t n;
         const char *s = lua_tolstring(L, idx, &n);
-        return str_to_json(s, n);
+        return aoxl_str_to_json(s, n);
     }
     case LUA_TTABLE:
         break;
@@ -284,7 +284,7 @@ static json_t *to_json(lua_State *L, int idx, int depth, int lower, char *err, s
             snprintf(err, errlen, "a %s key cannot be encoded", luaL_typename(L, -2));
             goto fail;
         }
-        if (memchr(k, 0, kl) || !utf8_valid((const unsigned char *)k, kl)) {
+        if (memchr(k, 0, kl) || !aoxl_utf8_valid((const unsigned char *)k, kl)) {
             snprintf(err, errlen, "keys must be valid UTF-8 without NUL");
             goto fail;
         }

@@ -159,6 +159,13 @@ static void test_errors_and_rollback(void)
     r = t_eval(lx, "return bal.carol == nil");
     CHECK_STR(t_output(r), "true");
     free(r);
+    /* bytes that are not UTF-8 in prints and errors keep the result encodable */
+    r = t_eval(lx, "print('a' .. string.char(255)) return nil");
+    CHECK(r && strstr(r, "\"output\":{\"@b64\":\"Yf8K\"}") != NULL);
+    free(r);
+    r = t_eval(lx, "error('bad \\255 byte')");
+    CHECK(strstr(t_error(r), "bad ? byte") != NULL);
+    free(r);
     /* missing handler */
     aox_lua *l2 = t_new("x = 1");
     r = t_run(l2, "{\"a\":1}");
