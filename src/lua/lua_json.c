@@ -203,6 +203,11 @@ static int merge_tags(lua_State *L, int tags, json_t *o, int depth, char *err, s
         }
         size_t kl;
         const char *k = lua_tolstring(L, -2, &kl);
+        if (memchr(k, 0, kl) || !aoxl_utf8_valid((const unsigned char *)k, kl)) {
+            snprintf(err, errlen, "tag names must be valid UTF-8 without NUL");
+            lua_settop(L, karr - 1);
+            return -1;
+        }
         json_t *v = to_json(L, lua_gettop(L), depth + 1, 0, err, errlen);
         if (!v || key_lower_set(o, k, kl, v, 1)) {
             lua_settop(L, karr - 1);
