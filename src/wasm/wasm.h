@@ -377,6 +377,7 @@ typedef struct wasm_stats {
     uint64_t calls;            /* wasm function calls */
     uint64_t peak_pages;       /* max memory pages reached */
     uint64_t cur_pages;
+    uint64_t grow_failures;    /* memory.grow refused (limit, cap or host allocation) */
 } wasm_stats;
 void wasm_instance_stats(const wasm_instance *inst, wasm_stats *out);
 void wasm_instance_reset_stats(wasm_instance *inst);

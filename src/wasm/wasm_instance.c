@@ -819,6 +819,7 @@ void wasm_instance_stats(const wasm_instance *inst, wasm_stats *out)
     if (inst->mem) {
         out->peak_pages = inst->mem->peak_pages;
         out->cur_pages = inst->mem->pages;
+        out->grow_failures = inst->mem->grow_failures;
     }
 }
 
@@ -827,5 +828,8 @@ void wasm_instance_reset_stats(wasm_instance *inst)
     if (!inst) return;
     inst->fuel_used = 0;
     inst->calls = 0;
-    if (inst->mem) inst->mem->peak_pages = inst->mem->pages;
+    if (inst->mem) {
+        inst->mem->peak_pages = inst->mem->pages;
+        inst->mem->grow_failures = 0;
+    }
 }

@@ -180,6 +180,7 @@ typedef struct wmemory {
     uint8_t *dirty;         /* one byte per WASM_DIRTY_PAGE_SIZE page */
     uint64_t dirty_cap;     /* bytes allocated for dirty map */
     uint64_t peak_pages;
+    uint64_t grow_failures;
 } wmemory;
 
 typedef struct wtag {

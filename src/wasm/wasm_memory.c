@@ -93,11 +93,14 @@ int64_t wasm_mem_grow(wmemory *m, uint64_t delta)
 {
     uint64_t old = m->pages;
     if (delta == 0) return (int64_t)old;
-    if (delta > m->max_pages || old + delta > m->max_pages) return -1;
     uint64_t cap = m->engine->cfg.max_total_pages;
-    if (cap && atomic_load(&m->engine->total_pages) + delta > cap) return -1;
-    if ((old + delta) * WPAGE > (uint64_t)SIZE_MAX / 2) return -1;
-    if (wasm_mem_resize(m, old + delta) != WASM_OK) return -1;
+    if (delta > m->max_pages || old + delta > m->max_pages ||
+        (cap && atomic_load(&m->engine->total_pages) + delta > cap) ||
+        (old + delta) * WPAGE > (uint64_t)SIZE_MAX / 2 ||
+        wasm_mem_resize(m, old + delta) != WASM_OK) {
+        m->grow_failures++;
+        return -1;
+    }
     /* new pages are zero, as they are in a fresh instance resized by restore:
      * they are not marked dirty until written */
     return (int64_t)old;

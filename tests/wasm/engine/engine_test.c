@@ -114,6 +114,10 @@ static void test_basic(void)
     CHECK(call_i32(in, "grow", 1, 2, 0, NULL, NULL) == -1);   /* max 4 */
     CHECK(wasm_memory_pages(mem) == 3);
 
+    /* regression (aos helper, bug A1): fused compare-and-branch with an immediate */
+    CHECK(call_i32(in, "a1_t", 1, 1, 0, NULL, NULL) == 777);
+    CHECK(call_i32(in, "a1_u", 1, 108, 0, NULL, NULL) == 108);
+    CHECK(call_i32(in, "a1_u", 1, 5, 0, NULL, NULL) == 777);
     call_i32(in, "div", 2, 1, 0, &trap, &rc);
     CHECK(rc == WASM_ETRAP && trap.code == WASM_TRAP_DIV_ZERO);
     call_i32(in, "div", 2, INT32_MIN, -1, &trap, &rc);
@@ -304,7 +308,7 @@ static void test_limits(void)
     CHECK(call_i32(in, "grow", 1, 1, 0, NULL, NULL) == -1);
     wasm_stats st;
     wasm_instance_stats(in, &st);
-    CHECK(st.peak_pages == 2 && st.cur_pages == 2);
+    CHECK(st.peak_pages == 2 && st.cur_pages == 2 && st.grow_failures == 1);
 
     /* interrupt from another thread stops an infinite loop */
     pthread_t th;

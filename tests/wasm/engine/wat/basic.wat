@@ -25,4 +25,13 @@
       (else (i32.add (i32.const 1) (call $recurse (i32.sub (local.get 0) (i32.const 1)))))))
   (func (export "spin") (loop $l (br $l)))
   (func (export "div") (param i32 i32) (result i32) (i32.div_s (local.get 0) (local.get 1)))
+
+  (func (export "a1_t") (param $x i32) (result i32)
+    (local $c i32)
+    (if (local.get $x) (then (local.set $c (i32.const 108))))
+    (if (i32.eq (local.get $c) (i32.const 108)) (then (return (i32.const 777))))
+    (local.get $c))
+  (func (export "a1_u") (param $x i32) (result i32)
+    (if (i32.eq (local.get $x) (i32.const 108)) (then nop) (else (local.set $x (i32.const 777))))
+    (local.get $x))
 )
