@@ -29,10 +29,12 @@
  */
 #include <jansson.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "ans104/ans104.h"
 #include "aos/aos.h"
@@ -180,6 +182,85 @@ done:
     pthread_mutex_unlock(&mods_lock);
     aox_buf_free(&bytes);
     return rc;
+}
+
+/* ------------------------------------------------------------------ wall clock */
+
+/* call->interrupt is a flag the process layer's watchdog sets when a message runs past
+ * its wall-clock limit. The engine is stopped with wasm_instance_interrupt(), so one
+ * shared thread polls the flags of the calls in flight (every 2 ms while there are
+ * any; asleep otherwise) and interrupts their instances. */
+typedef struct watch_ent {
+    atomic_int       *flag;
+    wasm_instance    *inst;
+    int               fired;
+    struct watch_ent *prev, *next;
+} watch_ent;
+
+static pthread_mutex_t watch_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t watch_cv = PTHREAD_COND_INITIALIZER;
+static watch_ent *watch_head;
+static int watch_started;
+
+static void *watch_main(void *ud)
+{
+    (void)ud;
+    pthread_mutex_lock(&watch_mu);
+    for (;;) {
+        while (!watch_head)
+            pthread_cond_wait(&watch_cv, &watch_mu);
+        for (watch_ent *e = watch_head; e; e = e->next)
+            if (!e->fired && atomic_load(e->flag)) {
+                wasm_instance_interrupt(e->inst);
+                e->fired = 1;
+            }
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 2000000;
+        if (until.tv_nsec >= 1000000000) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&watch_cv, &watch_mu, &until);
+    }
+    return NULL;
+}
+
+static void watch_begin(watch_ent *e, atomic_int *flag, wasm_instance *inst)
+{
+    memset(e, 0, sizeof *e);
+    if (!flag)
+        return;
+    e->flag = flag;
+    e->inst = inst;
+    pthread_mutex_lock(&watch_mu);
+    if (!watch_started) {
+        pthread_t t;
+        if (pthread_create(&t, NULL, watch_main, NULL) == 0) {
+            pthread_detach(t);
+            watch_started = 1;
+        }
+    }
+    e->next = watch_head;
+    if (watch_head)
+        watch_head->prev = e;
+    watch_head = e;
+    pthread_cond_signal(&watch_cv);
+    pthread_mutex_unlock(&watch_mu);
+}
+
+static void watch_end(watch_ent *e)
+{
+    if (!e->flag)
+        return;
+    pthread_mutex_lock(&watch_mu);
+    if (e->prev)
+        e->prev->next = e->next;
+    else
+        watch_head = e->next;
+    if (e->next)
+        e->next->prev = e->prev;
+    pthread_mutex_unlock(&watch_mu);
 }
 
 /* ------------------------------------------------------------------ helpers */
@@ -864,10 +945,18 @@ static int wasm_compute(void *state, const aox_call *call, aox_msg *result, aox_
     aos_fs_reset_capture(p->fs);
     wasm_instance_set_fuel(p->inst, (int64_t)p->compute_limit);
     wasm_instance_clear_interrupt(p->inst);
+    watch_ent watch;
+    watch_begin(&watch, call->interrupt, p->inst);
     if (p->json)
         rc = call_json(p, call, result, err, &failed);
     else
         rc = call_raw(p, call, result, &failed);
+    watch_end(&watch);
+    if (!rc && failed && call->interrupt && atomic_load(call->interrupt)) {
+        /* past the wall-clock limit: not deterministic, so a node fault, not a result */
+        rc = aox_err_set(err, AOX_E_TIMEOUT, "message ran past its wall-clock limit");
+        goto fault;
+    }
     if (rc)
         goto fault;
     int64_t left = wasm_instance_fuel(p->inst);

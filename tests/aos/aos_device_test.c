@@ -8,6 +8,7 @@
  *   aos_device_test snap <mod_c.wasm>     snapshot -> restore -> identical results,
  *                                         only changed pages written
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,6 +110,31 @@ static aox_msg *run(proc *p, const char *data, int dry)
     return res;
 }
 
+/* Runs data with the wall-clock flag already raised: a node fault (AOX_E_TIMEOUT). */
+static int run_interrupted(proc *p, const char *data)
+{
+    aox_msg *m = aox_msg_new(), *asg = aox_msg_new(), *res = aox_msg_new();
+    aox_err err = {0};
+    atomic_int flag;
+    atomic_init(&flag, 1);
+    aox_msg_set_str(m, "data", data);
+    aox_call call;
+    memset(&call, 0, sizeof call);
+    call.pid = PID;
+    call.process = p->def;
+    call.assignment = asg;
+    call.message = m;
+    call.slot = ++p->slot;
+    call.timestamp = 1700000000123;
+    call.limits = &p->limits;
+    call.interrupt = &flag;
+    int rc = p->ops->compute(p->state, &call, res, &err);
+    aox_msg_free(m);
+    aox_msg_free(asg);
+    aox_msg_free(res);
+    return rc;
+}
+
 static const char *out_data(const aox_msg *r)
 {
     const aox_msg *o = aox_msg_get_msg(r, "output");
@@ -199,13 +225,15 @@ static void test_c(const char *path)
     CHECK(strcmp(err_code(r), "out_of_fuel") == 0 && strcmp(err_msg(r), "out of gas!") == 0);
     aox_msg_free(r);
     expect(&p, "count", "6");
+    CHECK(run_interrupted(&p, "loop") == AOX_E_TIMEOUT);   /* wall clock: a node fault */
+    expect(&p, "count", "7");
     r = run(&p, "grow", 0);                      /* memory limit */
     CHECK(strcmp(err_code(r), "out_of_memory") == 0);
     CHECK(strstr(err_msg(r), "Cannot enlarge memory") != NULL);
     if (strcmp(err_code(r), "out_of_memory") != 0)
         fprintf(stderr, "  grow: got %s: %s\n", err_code(r), err_msg(r));
     aox_msg_free(r);
-    expect(&p, "count", "7");
+    expect(&p, "count", "8");
     expect(&p, "weave", "nofile");
     aox_buf wk = {0};
     aox_key_simple(&wk, "data", "WEAVEDRIVE00000000000000000000000000000000E");
@@ -233,9 +261,9 @@ static void test_c(const char *path)
     aox_msg_free(r);
     /* dry run: result but no state change */
     r = run(&p, "count", 1);
-    CHECK(strcmp(out_data(r), "8") == 0);
+    CHECK(strcmp(out_data(r), "9") == 0);
     aox_msg_free(r);
-    expect(&p, "count", "8");
+    expect(&p, "count", "9");
     aox_aos_stats st;
     aox_aos_get_stats(&st);
     CHECK(st.rollbacks >= 6);
