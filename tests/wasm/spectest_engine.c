@@ -186,8 +186,10 @@ st_load_result st_engine_load(st_engine *e, const uint8_t *bytes, size_t len,
   rc = wasm_module_new(e->engine, bytes, len, &e->features, &m, &werr);
   if (rc != 0) {
     snprintf(err, errlen, "%s (offset %lld)", werr.message, (long long)werr.offset);
-    /* The engine reports malformed and invalid modules with one code. */
-    res = rc == WASM_EDECODE ? ST_LOAD_REJECTED : ST_LOAD_OTHER;
+    if (rc != WASM_EDECODE) res = ST_LOAD_OTHER;
+    else if (werr.kind == WASM_ERR_MALFORMED) res = ST_LOAD_MALFORMED;
+    else if (werr.kind == WASM_ERR_INVALID) res = ST_LOAD_INVALID;
+    else res = ST_LOAD_REJECTED;   /* rejected without saying which phase */
     goto done;
   }
   if (push((void **)&e->mods, &e->nmods, &e->capmods, sizeof m, &m) != 0) {
@@ -286,7 +288,7 @@ static int from_wasm(const wasm_val *w, st_value *v) {
 }
 
 st_call_result st_engine_invoke(st_engine *e, const char *module, const char *field,
-                                const st_value *args, size_t nargs, st_value *results,
+                                size_t field_len, const st_value *args, size_t nargs, st_value *results,
                                 size_t max_results, size_t *nresults, char *err,
                                 size_t errlen) {
   wasm_instance *inst = pick(e, module);
@@ -298,7 +300,7 @@ st_call_result st_engine_invoke(st_engine *e, const char *module, const char *fi
   *nresults = 0;
   err[0] = 0;
   if (!inst) { snprintf(err, errlen, "no module %s", module ? module : "(current)"); return ST_CALL_ERROR; }
-  fn = wasm_instance_export(inst, field);
+  fn = wasm_instance_export_n(inst, field, field_len);
   if (!fn || wasm_extern_kind_of(fn) != WASM_EXTERN_FUNC) {
     snprintf(err, errlen, "no exported function \"%s\"", field);
     return ST_CALL_ERROR;
@@ -337,13 +339,13 @@ st_call_result st_engine_invoke(st_engine *e, const char *module, const char *fi
 }
 
 st_call_result st_engine_get(st_engine *e, const char *module, const char *field,
-                             st_value *out, char *err, size_t errlen) {
+                             size_t field_len, st_value *out, char *err, size_t errlen) {
   wasm_instance *inst = pick(e, module);
   wasm_extern *g;
   wasm_val v;
   err[0] = 0;
   if (!inst) { snprintf(err, errlen, "no module %s", module ? module : "(current)"); return ST_CALL_ERROR; }
-  g = wasm_instance_export(inst, field);
+  g = wasm_instance_export_n(inst, field, field_len);
   if (!g || wasm_extern_kind_of(g) != WASM_EXTERN_GLOBAL) {
     snprintf(err, errlen, "no exported global \"%s\"", field);
     return ST_CALL_ERROR;

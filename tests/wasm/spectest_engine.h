@@ -69,15 +69,16 @@ st_load_result st_engine_load(st_engine *e, const uint8_t *bytes, size_t len,
 int st_engine_register(st_engine *e, const char *name, const char *as,
                        char *err, size_t errlen);
 
-/* Invoke export `field` of module `module` (NULL = current). results has room for
- * max_results values; *nresults receives how many the function returned. */
+/* Invoke export `field` (field_len bytes; names may hold NUL bytes) of module
+ * `module` (NULL = current). results has room for max_results values; *nresults
+ * receives how many the function returned. */
 st_call_result st_engine_invoke(st_engine *e, const char *module, const char *field,
-                                const st_value *args, size_t nargs,
+                                size_t field_len, const st_value *args, size_t nargs,
                                 st_value *results, size_t max_results,
                                 size_t *nresults, char *err, size_t errlen);
 
 /* Read exported global `field` of module `module` (NULL = current). */
 st_call_result st_engine_get(st_engine *e, const char *module, const char *field,
-                             st_value *out, char *err, size_t errlen);
+                             size_t field_len, st_value *out, char *err, size_t errlen);
 
 #endif
