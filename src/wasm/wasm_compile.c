@@ -1299,8 +1299,8 @@ static bool compile_body(comp *c, const wfunctype *ft)
                 if (!dec_u8(d, &z)) return false;
                 if (z != 0) { d->p--; return fail(c, "zero byte expected"); }
                 if (m->nmems == 0) return fail(c, "unknown memory 0");
-                if (m->datacount < 0) return fail(c, "data count section required");
-                if (x >= m->datacount) return dec_fail(d, "unknown data segment %u", x);
+                if (m->datacount < 0) m->needs_datacount = true;
+                else if (x >= m->datacount) return dec_fail(d, "unknown data segment %u", x);
                 sval n2;
                 if (!pop(c, WASM_I32, &n2) || !pop(c, WASM_I32, &b) || !pop(c, addr_t(c), &a)) return false;
                 charge(c, WASM_COST_BULK);
@@ -1315,8 +1315,8 @@ static bool compile_body(comp *c, const wfunctype *ft)
             }
             case 9: /* data.drop */
                 if (!dec_u32(d, &x)) return false;
-                if (m->datacount < 0) return fail(c, "data count section required");
-                if (x >= m->datacount) return dec_fail(d, "unknown data segment %u", x);
+                if (m->datacount < 0) m->needs_datacount = true;
+                else if (x >= m->datacount) return dec_fail(d, "unknown data segment %u", x);
                 charge(c, 1);
                 emit(c, OP_DATA_DROP, 1, x, 0, 0, 0);
                 break;

@@ -10,6 +10,8 @@ struct wdec {
     wasm_error *err;
     const char *eof_msg;    /* message when reading past end */
     bool failed;
+    bool have_invalid;      /* a validation error is pending (see sec_code) */
+    wasm_error pending;
 };
 
 bool dec_fail(wdec *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -37,6 +37,9 @@ bool dec_fail(wdec *d, const char *fmt, ...)
     return false;
 }
 
+static int error_kind(const char *msg);
+static bool is_opcode(uint8_t op);
+
 /* ------------------------------------------------------------------ */
 /* Primitive readers                                                   */
 /* ------------------------------------------------------------------ */
@@ -309,6 +312,7 @@ static bool dec_const(wdec *d, wasm_module *m, wasm_valtype expect, wconst *c,
     default:
         d->p--;
         if (op == 0x0B) return dec_fail(d, "type mismatch");
+        if (!is_opcode(op)) return dec_fail(d, "illegal opcode");
         /* numeric instructions etc. are valid encodings but not constant */
         return dec_fail(d, "constant expression required");
     }
@@ -530,7 +534,7 @@ static bool sec_tag(wdec *d, wasm_module *m)
 static bool sec_global(wdec *d, wasm_module *m)
 {
     uint32_t n;
-    if (!dec_count(d, &n, 4)) return false;
+    if (!dec_count(d, &n, 3)) return false;
     if (!grow_arr(d, (void **)&m->globals, sizeof(wglobaltype), m->nglobals + n)) return false;
     for (uint32_t i = 0; i < n; i++) {
         wglobaltype *g = &m->globals[m->nglobals];
@@ -697,6 +701,97 @@ static bool sec_data(wdec *d, wasm_module *m)
     return true;
 }
 
+/* Syntactic scan of a function body (no validation). Used after a validation
+ * error, so that a decoding error later in the module is reported as such, like a
+ * decoder that runs fully before validating would. */
+static bool is_opcode(uint8_t op)
+{
+    return op <= 0x11 || op == 0x18 || op == 0x19 || (op >= 0x1A && op <= 0x1C) ||
+           (op >= 0x20 && op <= 0x26) || (op >= 0x28 && op <= 0xC4) ||
+           (op >= 0xD0 && op <= 0xD2) || op == 0xFC;
+}
+
+static bool skip_body(wdec *d, const uint8_t *body, size_t len, bool mem64)
+{
+    wdec s = *d;
+    s.p = body;
+    s.end = body + len;
+    s.failed = false;
+    s.eof_msg = "unexpected end";
+    bool ok = false;
+    uint32_t ng, depth = 1;
+    if (!dec_count(&s, &ng, 2)) goto out;
+    for (uint32_t i = 0; i < ng; i++) {
+        uint32_t k;
+        wasm_valtype t;
+        if (!dec_u32(&s, &k) || !dec_valtype(&s, &t)) goto out;
+    }
+    while (depth > 0) {
+        uint8_t op, b;
+        uint32_t x;
+        uint64_t x64;
+        int32_t i32;
+        int64_t i64;
+        const uint8_t *bp;
+        if (!dec_u8(&s, &op)) goto out;
+        switch (op) {
+        case 0x02: case 0x03: case 0x04: case 0x06:
+            if (s.p < s.end && (*s.p == 0x40 || wasm_valtype_ok(*s.p))) s.p++;
+            else if (!dec_s33(&s, &i64)) goto out;
+            depth++;
+            break;
+        case 0x0B: depth--; break;
+        case 0x18: if (!dec_u32(&s, &x)) goto out; depth--; break;
+        case 0x07: case 0x08: case 0x09: case 0x0C: case 0x0D: case 0x10: case 0x20: case 0x21:
+        case 0x22: case 0x23: case 0x24: case 0x25: case 0x26: case 0xD2:
+            if (!dec_u32(&s, &x)) goto out;
+            break;
+        case 0x0E: {
+            uint32_t n;
+            if (!dec_count(&s, &n, 1)) goto out;
+            for (uint32_t i = 0; i <= n; i++)
+                if (!dec_u32(&s, &x)) goto out;
+            break;
+        }
+        case 0x11: if (!dec_u32(&s, &x) || !dec_u32(&s, &x)) goto out; break;
+        case 0x1C: {
+            uint32_t n;
+            wasm_valtype t;
+            if (!dec_count(&s, &n, 1)) goto out;
+            for (uint32_t i = 0; i < n; i++)
+                if (!dec_valtype(&s, &t)) goto out;
+            break;
+        }
+        case 0x3F: case 0x40: case 0xD0: if (!dec_u8(&s, &b)) goto out; break;
+        case 0x41: if (!dec_s32(&s, &i32)) goto out; break;
+        case 0x42: if (!dec_s64(&s, &i64)) goto out; break;
+        case 0x43: if (!dec_bytes(&s, 4, &bp)) goto out; break;
+        case 0x44: if (!dec_bytes(&s, 8, &bp)) goto out; break;
+        case 0xFC: {
+            uint32_t sub;
+            if (!dec_u32(&s, &sub)) goto out;
+            int nimm = sub <= 7 ? 0 : (sub == 8 || sub == 10 || sub == 12 || sub == 14) ? 2 : 1;
+            if (sub > 17) { dec_fail(&s, "illegal opcode"); goto out; }
+            for (int i = 0; i < nimm; i++)
+                if (!dec_u32(&s, &x)) goto out;
+            break;
+        }
+        default:
+            if (op >= 0x28 && op <= 0x3E) {
+                if (!dec_u32(&s, &x)) goto out;
+                if (mem64 ? !dec_u64(&s, &x64) : !dec_u32(&s, &x)) goto out;
+                break;
+            }
+            if (!is_opcode(op)) { s.p--; dec_fail(&s, "illegal opcode"); goto out; }
+            break;
+        }
+    }
+    if (s.p != s.end) { dec_fail(&s, "section size mismatch"); goto out; }
+    ok = true;
+out:
+    return ok;
+}
+
 static bool sec_code(wdec *d, wasm_module *m, uint32_t ndefined)
 {
     uint32_t n;
@@ -710,9 +805,19 @@ static bool sec_code(wdec *d, wasm_module *m, uint32_t ndefined)
         if ((size_t)(d->end - d->p) < size) return dec_fail(d, "unexpected end of section or function");
         const uint8_t *body = d->p;
         d->p += size;
+        bool m64 = m->nmems && m->mems[0].is64;
+        if (d->have_invalid) {
+            if (!skip_body(d, body, size, m64)) { d->failed = true; return false; }
+            continue;
+        }
         if (wasm_compile_function(d, m, i, body, size, (size_t)(body - d->start), d->err) != 0) {
             d->failed = true;
-            return false;
+            if (error_kind(d->err->message) != WASM_ERR_INVALID) return false;
+            /* a decoding error later on takes precedence over this validation error */
+            d->pending = *d->err;
+            d->have_invalid = true;
+            d->failed = false;
+            if (!skip_body(d, body, size, m64)) { d->failed = true; return false; }
         }
     }
     return true;
@@ -805,7 +910,7 @@ int wasm_module_new(wasm_engine *engine, const uint8_t *bytes, size_t len,
     wdec *d = &dd;
     const uint8_t *b;
     uint32_t ndefined = 0;
-    bool have_func = false, have_code = false;
+    bool have_func = false, have_code = false, have_data = false;
     int last_rank = 0;
 
     if (len < 4 || memcmp(bytes, "\0asm", 4) != 0) {
@@ -869,12 +974,22 @@ int wasm_module_new(wasm_engine *engine, const uint8_t *bytes, size_t len,
         case 9: ok = sec_elem(d, m); break;
         case 12: ok = sec_datacount(d, m); break;
         case 10: ok = sec_code(d, m, ndefined); have_code = true; break;
-        case 11: ok = sec_data(d, m); break;
+        case 11: ok = sec_data(d, m); have_data = true; break;
         }
         if (!ok) goto fail;
         if (d->p != sec_end) { dec_fail(d, "section size mismatch"); goto fail; }
         d->end = outer_end;
         d->eof_msg = "unexpected end";
+    }
+    if (m->needs_datacount && m->datacount < 0) {
+        if (have_data) dec_fail(d, "data count section required");
+        else dec_fail(d, "unknown data segment");
+        goto fail;
+    }
+    if (d->have_invalid) {
+        *err = d->pending;
+        d->failed = true;
+        goto fail;
     }
     if (have_func && ndefined && !have_code) {
         dec_fail(d, "function and code section have inconsistent lengths");

@@ -119,6 +119,7 @@ struct wasm_module {
     uint32_t nelems; welem *elems;
     uint32_t ndatas; wdata *datas;
     int64_t datacount;                 /* -1 if no data count section */
+    bool needs_datacount;              /* memory.init/data.drop seen without one */
     uint8_t *declared;                 /* per function: may be ref.func'd */
 };
 
