@@ -389,7 +389,7 @@ static st_load_result load_file(run_state *rs, st_engine *e, const char *filenam
   size_t len = 0;
   snprintf(path, sizeof path, "%s/%s", rs->dir, filename);
   if (read_file(path, &bytes, &len) != 0) {
-    snprintf(err, errlen, "cannot read %s", path);
+    snprintf(err, errlen, "cannot read %.400s", path);
     return ST_LOAD_OTHER;
   }
   st_load_result r = st_engine_load(e, bytes, len, name, instantiate, err, errlen);
