@@ -710,16 +710,30 @@ static int wasm_init(const aox_device_env *env, const aox_msg *def, void **state
     if ((rc = instantiate(p, env, def, err)))
         goto fail;
     /* run the constructors like emscripten's runtime init */
-    const char *ctor = wasm_instance_export(p->inst, "_initialize") ? "_initialize"
-                     : wasm_instance_export(p->inst, "__wasm_call_ctors") ? "__wasm_call_ctors"
+    const char *ctor = aos_export(p->host, p->inst, "_initialize") ? "_initialize"
+                     : aos_export(p->host, p->inst, "__wasm_call_ctors") ? "__wasm_call_ctors"
                      : NULL;
-    if (ctor) {
-        wasm_trap trap;
-        aos_host_begin(p->host, 0, p->pid, strlen(p->pid));
-        wasm_instance_set_fuel(p->inst, (int64_t)p->compute_limit);
-        if (wasm_instance_call_export(p->inst, ctor, NULL, 0, NULL, 0, &trap)) {
-            rc = aox_err_set(err, AOX_E_INVALID, "module initialisation (%s) failed: %s",
-                             ctor, trap.message);
+    wasm_trap trap;
+    aos_host_begin(p->host, 0, p->pid, strlen(p->pid));
+    wasm_instance_set_fuel(p->inst, (int64_t)p->compute_limit);
+    if (ctor && aos_call_export(p->inst, aos_export(p->host, p->inst, ctor), NULL, 0, NULL,
+                                &trap)) {
+        rc = aox_err_set(err, AOX_E_INVALID, "module initialisation (%s) failed: %s",
+                         ctor, trap.message);
+        goto fail;
+    }
+    /* emscripten's glue runs main(0, 0) at start-up when the module has one */
+    wasm_extern *fmain = aos_export(p->host, p->inst, "main");
+    if (!fmain)
+        fmain = aos_export(p->host, p->inst, "__main_argc_argv");
+    if (fmain) {
+        uint64_t args[2] = { 0, 0 };
+        wasm_externtype mt;
+        wasm_extern_type(fmain, &mt);
+        int mrc = aos_call_export(p->inst, fmain, args, mt.func.nparams <= 2 ? mt.func.nparams : 0,
+                                  NULL, &trap);
+        if (mrc && !(p->host->unwind == AOS_UNWIND_EXIT && p->host->exit_code == 0)) {
+            rc = aox_err_set(err, AOX_E_INVALID, "module main() failed: %s", trap.message);
             goto fail;
         }
     }
@@ -742,12 +756,18 @@ fail:
 }
 
 /* Guest memory helpers for the JSON interface. */
+/* Copies a string into the guest: malloc'd (freed after the call), or, for modules
+ * without a free export (the legacy minified format), on the stack with stackAlloc
+ * as emscripten's ccall does (the caller restores the stack pointer). */
 static int put_string(aos_proc *p, const char *s, size_t n, uint64_t *ptr, wasm_trap *trap)
 {
     uint64_t sz = n + 1, at = 0;
-    if (!p->host->f_malloc)
+    wasm_extern *alloc = p->host->f_malloc;
+    if (!p->host->f_free && aos_export(p->host, p->inst, "stackAlloc"))
+        alloc = aos_export(p->host, p->inst, "stackAlloc");
+    if (!alloc)
         return -1;
-    int rc = aos_call_export(p->inst, p->host->f_malloc, &sz, 1, &at, trap);
+    int rc = aos_call_export(p->inst, alloc, &sz, 1, &at, trap);
     if (rc)
         return rc;
     wasm_extern *m = mem_of(p);
@@ -805,7 +825,7 @@ static int call_json(aos_proc *p, const aox_call *call, aox_msg *result, aox_err
 {
     aox_buf mj = {0}, out = {0};
     wasm_trap trap;
-    uint64_t pm = 0, pe = 0, pr = 0;
+    uint64_t pm = 0, pe = 0, pr = 0, sp = 0;
     int rc, wrc;
     char hc[128] = "";
     memset(&trap, 0, sizeof trap);
@@ -821,6 +841,8 @@ static int call_json(aos_proc *p, const aox_call *call, aox_msg *result, aox_err
         *failed = 1;
         goto done;
     }
+    if (!p->host->f_free && p->host->f_stack_save)
+        aos_call_export(p->inst, p->host->f_stack_save, NULL, 0, &sp, &trap);
     if ((wrc = put_string(p, (const char *)mj.data, mj.len, &pm, &trap)) ||
         (wrc = put_string(p, p->env_json, p->env_len, &pe, &trap))) {
         if (wrc < 0)
@@ -832,8 +854,8 @@ static int call_json(aos_proc *p, const aox_call *call, aox_msg *result, aox_err
         *failed = 1;
         goto done;
     }
-    wasm_extern *f = wasm_instance_export(p->inst, p->function);
-    if (!f || wasm_extern_kind_of(f) != WASM_EXTERN_FUNC) {
+    wasm_extern *f = aos_export(p->host, p->inst, p->function);
+    if (!f) {
         rc = aox_result_set_error(result, AOX_E_GUEST, "module exports no function '%s'",
                                   p->function);
         *failed = 1;
@@ -869,6 +891,8 @@ static int call_json(aos_proc *p, const aox_call *call, aox_msg *result, aox_err
     if (!*failed && p->host->f_free) {
         aos_call_export(p->inst, p->host->f_free, &pm, 1, NULL, &trap);
         aos_call_export(p->inst, p->host->f_free, &pe, 1, NULL, &trap);
+    } else if (!*failed && sp && p->host->f_stack_restore) {
+        aos_call_export(p->inst, p->host->f_stack_restore, &sp, 1, NULL, &trap);
     }
 done:
     aox_buf_free(&mj);
@@ -879,10 +903,10 @@ done:
 /* Raw mode: call `function` with the message's `parameters` (a list of integers). */
 static int call_raw(aos_proc *p, const aox_call *call, aox_msg *result, int *failed)
 {
-    wasm_extern *f = wasm_instance_export(p->inst, p->function);
+    wasm_extern *f = aos_export(p->host, p->inst, p->function);
     wasm_trap trap;
     memset(&trap, 0, sizeof trap);
-    if (!f || wasm_extern_kind_of(f) != WASM_EXTERN_FUNC) {
+    if (!f) {
         *failed = 1;
         return aox_result_set_error(result, AOX_E_GUEST, "module exports no function '%s'",
                                     p->function);

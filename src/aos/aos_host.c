@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ans104/ans104.h"
 #include "aos/aos_int.h"
@@ -1358,6 +1359,33 @@ HOSTFN(h_getentropy)
     RET(rr[0].of.i32 ? -1 : 0);
 }
 
+/* system(command): there is no shell (0 for a NULL command, else -1) */
+HOSTFN(h_system) { RET(IM->np && au(&a[0]) ? -1 : 0); }
+
+/* strftime(s, maxsize, format, tm) for the legacy format, which took it from JS:
+ * formatted here with the C library in the "C" locale, UTC. */
+HOSTFN(h_strftime)
+{
+    uint64_t s = au(&a[0]), max = au(&a[1]), tmp = au(&a[3]);
+    char fmt[256], out[512];
+    uint32_t f[9];
+    if (gstr(call, au(&a[2]), fmt, sizeof fmt))
+        RET(0);
+    for (int i = 0; i < 9; i++)
+        if (gget32(call, tmp + 4 * (uint64_t)i, &f[i]))
+            return wasm_call_trap(call, wasm_trap_message(WASM_TRAP_MEMORY_OOB));
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    tm.tm_sec = (int32_t)f[0]; tm.tm_min = (int32_t)f[1]; tm.tm_hour = (int32_t)f[2];
+    tm.tm_mday = (int32_t)f[3]; tm.tm_mon = (int32_t)f[4]; tm.tm_year = (int32_t)f[5];
+    tm.tm_wday = (int32_t)f[6]; tm.tm_yday = (int32_t)f[7]; tm.tm_isdst = 0;
+    tm.tm_zone = "GMT";
+    size_t n = strftime(out, sizeof out, fmt, &tm);
+    if (n == 0 || n + 1 > max || gput(call, s, out, n + 1))
+        RET(0);
+    RET(n);
+}
+
 /* ================================================================== 5. WeaveDrive, metering */
 
 /* weavedrive_open(filename, mode) -> fd or 0 */
@@ -1449,6 +1477,8 @@ static const host_entry host_table[] = {
     { "env", "llvm_eh_typeid_for", h_llvm_eh_typeid_for },
     { "env", "_tzset_js", h_tzset },
     { "env", "time", h_time },
+    { "env", "system", h_system },
+    { "env", "strftime", h_strftime },
     { "env", "getentropy", h_getentropy },
     { "env", "_localtime_js", h_gmtime },
     { "env", "_gmtime_js", h_gmtime },
@@ -1522,6 +1552,49 @@ static const host_entry host_table[] = {
     { NULL, NULL, NULL }
 };
 
+/* The legacy loader's wasm32-unknown-emscripten format (formats/emscripten.cjs) links
+ * the module against minified names in import module "a" and reads its exports under
+ * one-letter names. Only this one mapping exists for that format. */
+static const struct { const char *min, *module, *name; } legacy_imports[] = {
+    { "a", "env", "_emscripten_date_now" },
+    { "b", "env", "setTempRet0" },
+    { "c", "wasi_snapshot_preview1", "fd_close" },
+    { "d", "env", "__syscall_fcntl64" },
+    { "e", "env", "__syscall_unlinkat" },
+    { "f", "wasi_snapshot_preview1", "fd_write" },
+    { "g", "env", "__syscall_openat" },
+    { "h", "env", "getTempRet0" },
+    { "i", "env", "_mktime_js" },
+    { "j", "env", "_tzset_js" },
+    { "k", "env", "emscripten_memcpy_big" },
+    { "l", "env", "exit" },
+    { "m", "env", "system" },
+    { "n", "env", "strftime" },
+    { "o", "wasi_snapshot_preview1", "fd_seek" },
+    { "p", "env", "_emscripten_throw_longjmp" },
+    { "q", "env", "emscripten_resize_heap" },
+    { "r", "env", "__syscall_lstat64" },
+    { "s", "env", "__syscall_renameat" },
+    { "t", "env", "__syscall_rmdir" },
+    { "u", "wasi_snapshot_preview1", "environ_get" },
+    { "v", "wasi_snapshot_preview1", "environ_sizes_get" },
+    { "w", "env", "__syscall_dup3" },
+    { "x", "env", "invoke_vii" },
+    { "y", "wasi_snapshot_preview1", "fd_read" },
+    { "z", "env", "__syscall_ioctl" },
+    { "A", "env", "_emscripten_get_now_is_monotonic" },
+    { "B", "env", "_gmtime_js" },
+    { "C", "env", "_localtime_js" },
+    { "D", "env", "abort" },
+    { NULL, NULL, NULL }
+};
+
+static const struct { const char *name, *min; } legacy_exports[] = {
+    { "__wasm_call_ctors", "F" }, { "handle", "G" }, { "main", "H" }, { "malloc", "J" },
+    { "__errno_location", "K" }, { "setThrew", "L" }, { "stackSave", "M" },
+    { "stackRestore", "N" }, { "stackAlloc", "O" }, { NULL, NULL }
+};
+
 static wasm_host_fn lookup(const char *mod, const char *name)
 {
     for (const host_entry *e = host_table; e->module; e++)
@@ -1585,12 +1658,22 @@ int aos_host_link(aos_host *h, const wasm_module *m, wasm_imports *imps, aox_err
         im->nr = t.func.nresults;
         memcpy(im->params, t.func.params, im->np * sizeof *im->params);
         memcpy(im->results, t.func.results, im->nr * sizeof *im->results);
-        wasm_host_fn fn = lookup(mod, name);
+        const char *cmod = mod, *cname = name;
+        if (strcmp(mod, "a") == 0) {             /* legacy minified names */
+            h->minified = 1;
+            for (int k = 0; legacy_imports[k].min; k++)
+                if (strcmp(legacy_imports[k].min, name) == 0) {
+                    cmod = legacy_imports[k].module;
+                    cname = legacy_imports[k].name;
+                    break;
+                }
+        }
+        wasm_host_fn fn = lookup(cmod, cname);
         if (!fn) {
             fn = h_unimplemented;
             h->unimplemented++;
         }
-        if (strcmp(mod, "env") == 0 && strcmp(name, "emscripten_memcpy_big") == 0)
+        if (strcmp(cmod, "env") == 0 && strcmp(cname, "emscripten_memcpy_big") == 0)
             h->old_stat = 1;
         if (wasm_imports_add_func(imps, mod, name, im->params, im->np, im->results, im->nr,
                                   fn, im))
@@ -1599,24 +1682,35 @@ int aos_host_link(aos_host *h, const wasm_module *m, wasm_imports *imps, aox_err
     return AOX_OK;
 }
 
-static wasm_extern *func_export(wasm_instance *inst, const char *a, const char *b)
+wasm_extern *aos_export(const aos_host *h, wasm_instance *inst, const char *name)
 {
-    wasm_extern *e = wasm_instance_export(inst, a);
-    if (!e && b)
-        e = wasm_instance_export(inst, b);
+    wasm_extern *e = wasm_instance_export(inst, name);
+    if (!e && h->minified)
+        for (int k = 0; legacy_exports[k].name; k++)
+            if (strcmp(legacy_exports[k].name, name) == 0) {
+                e = wasm_instance_export(inst, legacy_exports[k].min);
+                break;
+            }
     return e && wasm_extern_kind_of(e) == WASM_EXTERN_FUNC ? e : NULL;
+}
+
+static wasm_extern *func_export2(const aos_host *h, wasm_instance *inst, const char *a,
+                                 const char *b)
+{
+    wasm_extern *e = aos_export(h, inst, a);
+    return e || !b ? e : aos_export(h, inst, b);
 }
 
 void aos_host_bind(aos_host *h, wasm_instance *inst)
 {
     h->inst = inst;
-    h->f_stack_save = func_export(inst, "stackSave", "emscripten_stack_get_current");
-    h->f_stack_restore = func_export(inst, "stackRestore", "_emscripten_stack_restore");
-    h->f_set_threw = func_export(inst, "setThrew", NULL);
-    h->f_malloc = func_export(inst, "malloc", NULL);
-    h->f_can_catch = func_export(inst, "__cxa_can_catch", NULL);
-    h->f_is_pointer_type = func_export(inst, "__cxa_is_pointer_type", NULL);
-    h->f_free = func_export(inst, "free", NULL);
+    h->f_stack_save = func_export2(h, inst, "stackSave", "emscripten_stack_get_current");
+    h->f_stack_restore = func_export2(h, inst, "stackRestore", "_emscripten_stack_restore");
+    h->f_set_threw = func_export2(h, inst, "setThrew", NULL);
+    h->f_malloc = func_export2(h, inst, "malloc", NULL);
+    h->f_can_catch = func_export2(h, inst, "__cxa_can_catch", NULL);
+    h->f_is_pointer_type = func_export2(h, inst, "__cxa_is_pointer_type", NULL);
+    h->f_free = func_export2(h, inst, "free", NULL);
     wasm_extern *mem = wasm_instance_memory(inst);
     if (mem) {
         wasm_externtype t;

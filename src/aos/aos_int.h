@@ -43,6 +43,9 @@ typedef struct aos_host {
     wasm_instance *inst;
     int            is64;           /* memory is 64-bit */
     int            old_stat;       /* emscripten <= 3.1.2x struct stat layout */
+    int            minified;       /* wasm32-unknown-emscripten: imports from module "a"
+                                      and exports under one-letter names (see
+                                      aos_export) */
     /* exports bound after instantiation (NULL when absent) */
     wasm_extern   *f_stack_save, *f_stack_restore, *f_set_threw, *f_malloc, *f_free;
     /* the emscripten tempRet0 register (part of the state) */
@@ -80,6 +83,10 @@ void aos_host_free(aos_host *h);     /* not the fs */
 int  aos_host_link(aos_host *h, const wasm_module *m, wasm_imports *imps, aox_err *err);
 /* After instantiation: remember the instance and look up stackSave & co. */
 void aos_host_bind(aos_host *h, wasm_instance *inst);
+/* An export by its canonical emscripten name ("handle", "malloc", "stackSave",
+ * "__wasm_call_ctors", "main", ...), also under the minified names of the legacy
+ * wasm32-unknown-emscripten format; NULL if absent or not a function. */
+wasm_extern *aos_export(const aos_host *h, wasm_instance *inst, const char *name);
 /* Resets the per-call state; seed_src is hashed into the random seed. */
 void aos_host_begin(aos_host *h, int64_t timestamp_ms, const void *seed_src, size_t n);
 

@@ -7,6 +7,7 @@
  *   aos_device_test w64  <mod64.wasm>     wasm64 WAT: limits, stack and raw forms
  *   aos_device_test snap <mod_c.wasm>     snapshot -> restore -> identical results,
  *                                         only changed pages written
+ *   aos_device_test legacy <mod_legacy.wasm>  the loader's minified wasm32 format
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -366,6 +367,28 @@ static void test_w64(const char *path)
     aox_msg_free(p.def);
 }
 
+/* legacy wasm32-unknown-emscripten shape: minified imports/exports, stackAlloc args */
+static void test_legacy(const char *path)
+{
+    load_module(path, "[{\"name\":\"Module-Format\",\"value\":\"wasm32-unknown-emscripten\"}]");
+    proc p;
+    memset(&p, 0, sizeof p);
+    proc_init(&p, make_def("wasm@1.0"));
+    if (!p.state)
+        return;
+    for (int i = 0; i < 3; i++) {
+        aox_msg *r = run(&p, "hello", 0);
+        CHECK(strcmp(out_data(r), "legacy") == 0 && !aox_result_is_error(r));
+        const char *so = aox_msg_get_str(r, "stdout", NULL);
+        CHECK(so && strcmp(so, "legacy stdout\n") == 0);
+        if (aox_result_is_error(r))
+            fprintf(stderr, "  legacy: %s\n", err_msg(r));
+        aox_msg_free(r);
+    }
+    p.ops->free(p.state);
+    aox_msg_free(p.def);
+}
+
 static int snap_take(proc *p, const aox_buf *base, aox_buf *manifest, uint64_t *written)
 {
     aox_snap_writer *w = NULL;
@@ -458,6 +481,8 @@ int main(int argc, char **argv)
         test_w64(argv[2]);
     else if (strcmp(argv[1], "snap") == 0)
         test_snap(argv[2]);
+    else if (strcmp(argv[1], "legacy") == 0)
+        test_legacy(argv[2]);
     else
         return 2;
     aox_store_close(store);
