@@ -266,7 +266,7 @@ static int keycmp(const keyd *a, const keyd *b)
 
 static int keyd_qcmp(const void *pa, const void *pb)
 {
-    const keyd *a = pa, *b = pb;
+    const keyd *a = *(const keyd *const *)pa, *b = *(const keyd *const *)pb;
     int c = keycmp(a, b);
     if (c)
         return c;
@@ -301,17 +301,22 @@ lua_Integer aoxl_sorted_keys(lua_State *L, int t)
         }
         return n;
     }
-    keyd *kd = lua_newuserdata(L, (size_t)(n ? n : 1) * sizeof *kd);
+    /* descriptors plus an array of pointers to them (sorting pointers moves less);
+     * a userdata, so an error (e.g. out of memory) frees it with the rest */
+    size_t cnt = (size_t)(n ? n : 1);
+    keyd *kd = lua_newuserdata(L, cnt * (sizeof(keyd) + sizeof(keyd *)));
+    keyd **kp = (keyd **)(kd + cnt);
     for (lua_Integer i = 1; i <= n; i++) {
         lua_rawgeti(L, tmp, i);
         describe(L, -1, &kd[i - 1]);       /* strings stay anchored in tmp */
         kd[i - 1].pos = i;
+        kp[i - 1] = &kd[i - 1];
         lua_pop(L, 1);
     }
-    qsort(kd, (size_t)n, sizeof *kd, keyd_qcmp);
+    qsort(kp, (size_t)n, sizeof *kp, keyd_qcmp);
     lua_createtable(L, (int)n, 0);
     for (lua_Integer i = 1; i <= n; i++) {
-        lua_rawgeti(L, tmp, kd[i - 1].pos);
+        lua_rawgeti(L, tmp, kp[i - 1]->pos);
         lua_rawseti(L, -2, i);
     }
     lua_replace(L, tmp);                   /* result replaces tmp */

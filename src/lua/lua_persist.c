@@ -24,7 +24,8 @@
  *              F: { value | 'J'-tag uleb(function) uleb(upvalue) }*nups
  *              K: value*nups        R: value(body function|nil)
  *   value   := 0 nil | 1 false | 2 true | 3 zigzag-uleb int | 4 8-byte LE double
- *            | 5 uleb(object) | 6 (join, upvalues only)
+ *            | 5 uleb(object) | 6 (join, upvalues only) | 7 uleb(len) bytes (a string
+ *              of at most 40 bytes, inline; longer strings are objects)
  *
  * Lua functions are written with lua_dump(strip = 0) and their upvalues one by
  * one; an upvalue shared by several closures (same lua_upvalueid) is written once
@@ -39,7 +40,12 @@
 #include "lua/lua_int.h"
 
 #define MAGIC "AOXLUA1\n"
-enum { V_NIL, V_FALSE, V_TRUE, V_INT, V_FLT, V_REF, V_JOIN };
+enum { V_NIL, V_FALSE, V_TRUE, V_INT, V_FLT, V_REF, V_JOIN, V_STR };
+
+/* Strings up to this length are written inline (no object number): looking them up
+ * in the reference table costs more than repeating them. Lua interns strings of up
+ * to 40 bytes, so these are also the cheap ones to recreate. */
+#define INLINE_STR 40
 
 /* ===================================================================== write */
 
@@ -123,7 +129,18 @@ static void put_value(lua_State *L, wctx *c, aoxl_buf *b, int idx)
             put(L, c, b, t, 8);
         }
         return;
-    case LUA_TSTRING: case LUA_TTABLE: case LUA_TFUNCTION: case LUA_TTHREAD:
+    case LUA_TSTRING: {
+        size_t len;
+        const char *str = lua_tolstring(L, idx, &len);
+        if (len <= INLINE_STR) {
+            put_byte(L, c, b, V_STR);
+            put_uleb(L, c, b, len);
+            put(L, c, b, str, len);
+            return;
+        }
+    }
+        /* fall through */
+    case LUA_TTABLE: case LUA_TFUNCTION: case LUA_TTHREAD:
         put_byte(L, c, b, V_REF);
         put_uleb(L, c, b, (uint64_t)ref_of(L, c, idx));
         return;
@@ -555,6 +572,12 @@ static int get_value(lua_State *L, rctx *r, int allow_join)
     case V_REF:
         lua_rawgeti(L, r->objs, get_ref(L, r));
         return 1;
+    case V_STR: {
+        size_t len = (size_t)get_uleb(L, r);
+        const uint8_t *p = get_bytes(L, r, len);
+        lua_pushlstring(L, (const char *)p, len);
+        return 1;
+    }
     case V_JOIN:
         if (allow_join)
             return 0;
