@@ -414,6 +414,9 @@ static int configure(aos_proc *p, const aox_device_env *env, const aox_msg *def,
         snprintf(p->format, sizeof p->format, "%s", f ? f : "");
         free(f);
     }
+    if (p->format[0] && strncmp(p->format, "wasm32-unknown-emscripten", 25) != 0 &&
+        strncmp(p->format, "wasm64-unknown-emscripten", 25) != 0)
+        return aox_err_set(err, AOX_E_UNSUPPORTED, "unsupported Module-Format '%s'", p->format);
     p->metering = strstr(p->format, "metering") != NULL;
     /* memory */
     uint64_t mem = 0;
@@ -672,6 +675,9 @@ static int instantiate(aos_proc *p, const aox_device_env *env, const aox_msg *de
     if (rc)
         return rc;
     aos_host_bind(p->host, p->inst);
+    if (p->format[0] && (p->format[4] == '6') != (p->host->is64 != 0))
+        return aox_err_set(err, AOX_E_INVALID, "Module-Format %s does not match the module "
+                           "(%s memory)", p->format, p->host->is64 ? "64-bit" : "32-bit");
     wasm_extern *m = mem_of(p);
     if (p->mem_limit) {
         uint64_t maxp = p->mem_limit / 65536;

@@ -387,6 +387,21 @@ static void test_legacy(const char *path)
     }
     p.ops->free(p.state);
     aox_msg_free(p.def);
+
+    /* a format the loader does not know, and a wasm64 format on a wasm32 module */
+    const char *bad[] = { "[{\"name\":\"Module-Format\",\"value\":\"riscv-elf\"}]",
+                          "[{\"name\":\"Module-Format\",\"value\":"
+                          "\"wasm64-unknown-emscripten-draft_2024_02_15\"}]" };
+    for (int i = 0; i < 2; i++) {
+        load_module(path, bad[i]);
+        aox_msg *def = make_def("wasm@1.0");
+        aox_device_env env = { PID, store, &p.limits };
+        void *st = NULL;
+        aox_err err = {0};
+        CHECK(p.ops->init(&env, def, &st, &err) != 0 && st == NULL);
+        CHECK(strstr(err.msg, "Module-Format") != NULL);
+        aox_msg_free(def);
+    }
 }
 
 static int snap_take(proc *p, const aox_buf *base, aox_buf *manifest, uint64_t *written)
