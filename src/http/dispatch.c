@@ -182,6 +182,9 @@ static const char *const CT_JSON = "application/json";
 void aox_http_response_free(aox_http_response *resp)
 {
     aox_buf_free(&resp->body);
+    if (resp->stream_read && resp->stream_free) resp->stream_free(resp->stream_ud);
+    resp->stream_read = NULL;
+    resp->stream_free = NULL;
 }
 
 static int set_json(aox_http_response *resp, int status, json_t *j)

@@ -121,6 +121,15 @@ typedef struct aox_http_response {
     const char  *allow;            /* non-NULL: send an Allow header (405) */
     char         compute[160];     /* non-empty: X-Aox-Compute header (how compute ran) */
     aox_route_kind route;          /* for logs */
+    /* Streamed body (GET /state): when stream_read is non-NULL the server sends
+     * stream_len bytes produced by stream_read(ud, pos, buf, max) in order (it
+     * returns the bytes written, 1..max, or < 0 on failure: the connection is then
+     * closed) instead of `body`, and calls stream_free(ud) once when done or
+     * aborted. aox_http_response_free calls it for a response never sent. */
+    long long  (*stream_read)(void *ud, uint64_t pos, char *buf, size_t max);
+    void       (*stream_free)(void *ud);
+    void        *stream_ud;
+    uint64_t     stream_len;
 } aox_http_response;
 
 /* Serves one request. Always fills resp (an error becomes an error response);

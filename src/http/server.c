@@ -48,15 +48,62 @@ static const char *safe_method(const char *m)
     return "other";
 }
 
+/* A streamed body (aox_http_response.stream_read) behind MHD's reader callback. */
+typedef struct stream_box {
+    long long (*read)(void *ud, uint64_t pos, char *buf, size_t max);
+    void      (*free)(void *ud);
+    void       *ud;
+} stream_box;
+
+static ssize_t stream_cb(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    stream_box *b = cls;
+    long long n = b->read(b->ud, pos, buf, max);
+    return n > 0 && (unsigned long long)n <= max ? (ssize_t)n
+                                                  : MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+static void stream_free_cb(void *cls)
+{
+    stream_box *b = cls;
+    if (b->free) b->free(b->ud);
+    free(b);
+}
+
+static struct MHD_Response *stream_response(aox_http_response *r)
+{
+    stream_box *b = malloc(sizeof *b);
+    struct MHD_Response *resp;
+    if (!b) {
+        aox_http_response_free(r);
+        return NULL;
+    }
+    b->read = r->stream_read;
+    b->free = r->stream_free;
+    b->ud = r->stream_ud;
+    r->stream_read = NULL;          /* owned by the box from here */
+    r->stream_free = NULL;
+    resp = MHD_create_response_from_callback(r->stream_len, 64 * 1024, stream_cb, b,
+                                             stream_free_cb);
+    if (!resp) stream_free_cb(b);
+    return resp;
+}
+
 static enum MHD_Result send_resp(struct MHD_Connection *conn, aox_http_server *s,
                                  aox_http_response *r, const char *method, req_state *st)
 {
     size_t len = 0;
-    uint8_t *data = aox_buf_steal(&r->body, &len);
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+    uint8_t *data = r->stream_read ? NULL : aox_buf_steal(&r->body, &len);
+    struct MHD_Response *resp;
     enum MHD_Result ok;
 
+    if (r->stream_read) {
+        len = (size_t)r->stream_len;
+        resp = stream_response(r);
+    } else {
+        resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+    }
+    aox_buf_free(&r->body);
     if (!resp) {
         free(data);
         return MHD_NO;
