@@ -871,25 +871,75 @@ out:
     return rc;
 }
 
-static int append_zeros(aox_buf *b, uint64_t n)
+/* The /state body, streamed page by page from a snapshot (one connection thread
+ * reads it; the pages are content-addressed and never change). */
+typedef struct state_stream {
+    aox_buf          manifest;     /* the reader reads from it */
+    aox_snap_reader *rd;
+    uint64_t         pages;        /* page slots in the snapshot */
+    uint64_t         page_size;    /* bytes per page (the device's page) */
+    uint64_t         loaded;       /* index of the page in `page`; UINT64_MAX none */
+    aox_buf          page;         /* empty: a page the snapshot left out (zeros) */
+} state_stream;
+
+static void state_free(void *ud)
 {
-    if (n > SIZE_MAX / 2 || aox_buf_reserve(b, (size_t)n) != 0) return AOX_E_NOMEM;
-    memset(b->data + b->len, 0, (size_t)n);
-    b->len += (size_t)n;
-    return AOX_OK;
+    state_stream *ss = ud;
+    if (!ss) return;
+    aox_snap_reader_free(ss->rd);
+    aox_buf_free(&ss->manifest);
+    aox_buf_free(&ss->page);
+    free(ss);
 }
 
-/* GET /state/<pid>: the WASM linear memory after the latest slot, read from a
- * snapshot taken at that slot (pages the snapshot leaves out are zeros). */
+/* Loads page i into ss->page (empty when the snapshot left it out: zeros). */
+static int state_load(state_stream *ss, uint64_t i)
+{
+    int rc;
+    if (ss->loaded == i) return AOX_OK;
+    rc = aox_snap_read_page(ss->rd, i, &ss->page);
+    if (rc == AOX_E_NOT_FOUND) {
+        aox_buf_reset(&ss->page);
+        rc = AOX_OK;
+    }
+    ss->loaded = rc ? UINT64_MAX : i;
+    return rc;
+}
+
+static long long state_read(void *ud, uint64_t pos, char *buf, size_t max)
+{
+    state_stream *ss = ud;
+    uint64_t i = ss->page_size ? pos / ss->page_size : UINT64_MAX;
+    uint64_t off = ss->page_size ? pos % ss->page_size : 0, n;
+    if (max == 0) return -1;
+    if (i >= ss->pages) {                       /* padding up to a whole WASM page */
+        n = WASM_PAGE - pos % WASM_PAGE;
+        n = n < max ? n : max;
+        memset(buf, 0, (size_t)n);
+        return (long long)n;
+    }
+    if (state_load(ss, i) != 0) return -1;
+    if (ss->page.len && ss->page.len != ss->page_size) return -1;
+    n = ss->page_size - off;
+    n = n < max ? n : max;
+    if (ss->page.len) memcpy(buf, ss->page.data + off, (size_t)n);
+    else memset(buf, 0, (size_t)n);
+    return (long long)n;
+}
+
+/* GET /state/<pid>: the WASM linear memory after the latest slot, streamed from a
+ * snapshot taken at that slot. Pages the snapshot leaves out (all-zero ones) are
+ * zeros; the length is the snapshot's pages rounded up to whole 64 KiB WASM pages,
+ * so all-zero 64 KiB pages at the very end of memory are not sent. */
 static int h_state(const aox_http_ctx *ctx, const char *pid, aox_http_response *resp,
                    aox_err *err)
 {
     aox_store *s = aox_procs_store(ctx->procs);
     aox_msg *def = NULL, *res = NULL;
-    aox_buf prefix = {0}, bound = {0}, key = {0}, manifest = {0}, page = {0};
-    aox_snap_reader *rd = NULL;
+    aox_buf prefix = {0}, bound = {0}, key = {0};
+    state_stream *ss = NULL;
     const char *dev;
-    uint64_t cur, snap_slot = 0, pages, page_size = 0;
+    uint64_t cur, snap_slot = 0, len;
     int rc;
 
     rc = aox_proc_definition(ctx->procs, pid, &def, err);
@@ -910,74 +960,59 @@ static int h_state(const aox_http_ctx *ctx, const char *pid, aox_http_response *
         rc = err->code ? err->code : AOX_E_INTERNAL;
         goto out;
     }
-    rc = aox_key_proc_str(&prefix, pid, "snap", "");
+    ss = calloc(1, sizeof *ss);
+    rc = ss ? aox_key_proc_str(&prefix, pid, "snap", "") : AOX_E_NOMEM;
     if (!rc) rc = aox_key_proc(&bound, pid, "snap", cur);
     if (rc) {
-        rc = aox_err_set(err, rc, "out of memory");
+        rc = aox_err_set(err, AOX_E_NOMEM, "out of memory");
         goto out;
     }
-    rc = aox_store_seek_le(s, prefix.data, prefix.len, bound.data, bound.len, &key, &manifest);
+    ss->loaded = UINT64_MAX;
+    rc = aox_store_seek_le(s, prefix.data, prefix.len, bound.data, bound.len, &key,
+                           &ss->manifest);
     if (rc == AOX_E_NOT_FOUND) {
         rc = aox_err_set(err, AOX_E_NOT_YET, "state: no snapshot of %s yet", pid);
         goto out;
     }
     if (!rc && key.len >= 8)        /* the key ends in the slot, big-endian */
         for (size_t i = key.len - 8; i < key.len; i++) snap_slot = snap_slot << 8 | key.data[i];
-    if (!rc) rc = aox_snap_reader_new(s, manifest.data, manifest.len, &rd, err);
+    if (!rc) rc = aox_snap_reader_new(s, ss->manifest.data, ss->manifest.len, &ss->rd, err);
     if (rc) {
         if (err->code == AOX_OK) aox_err_set(err, rc, "state: cannot read the snapshot");
         goto out;
     }
-    pages = aox_snap_page_count(rd);
-    aox_buf_reset(&resp->body);
-    for (uint64_t i = 0; i < pages; i++) {
-        rc = aox_snap_read_page(rd, i, &page);
-        if (rc == AOX_E_NOT_FOUND) {
-            page.len = 0;
-            rc = AOX_OK;
-        }
+    ss->pages = aox_snap_page_count(ss->rd);
+    /* the page size: that of the first page the snapshot holds */
+    for (uint64_t i = 0; i < ss->pages && !ss->page_size; i++) {
+        rc = state_load(ss, i);
         if (rc) {
             rc = aox_err_set(err, rc, "state: cannot read page %llu", (unsigned long long)i);
             goto out;
         }
-        if (page.len && !page_size) {
-            page_size = page.len;
-            rc = append_zeros(&resp->body, i * page_size);   /* pages before were zero */
-            if (rc) {
-                rc = aox_err_set(err, AOX_E_NOMEM, "out of memory");
-                goto out;
-            }
-        }
-        if (!page_size) continue;
-        if (page.len && page.len != page_size) {
-            rc = aox_err_set(err, AOX_E_CORRUPT, "state: page %llu has %zu bytes, not %llu",
-                             (unsigned long long)i, page.len, (unsigned long long)page_size);
-            goto out;
-        }
-        rc = page.len ? aox_buf_append(&resp->body, page.data, page.len)
-                      : append_zeros(&resp->body, page_size);
-        if (rc) {
-            rc = aox_err_set(err, AOX_E_NOMEM, "out of memory");
-            goto out;
-        }
+        ss->page_size = ss->page.len;
     }
-    /* whole WASM pages: the trailing pages a snapshot leaves out are zeros */
-    if (resp->body.len % WASM_PAGE &&
-        append_zeros(&resp->body, WASM_PAGE - resp->body.len % WASM_PAGE) != 0) {
-        rc = aox_err_set(err, AOX_E_NOMEM, "out of memory");
+    if (!ss->page_size) ss->pages = 0;          /* nothing stored: all zeros */
+    if (ss->page_size && ss->pages > UINT64_MAX / 2 / ss->page_size) {
+        rc = aox_err_set(err, AOX_E_CORRUPT, "state: snapshot of %s is too large", pid);
         goto out;
     }
+    len = ss->pages * ss->page_size;
+    len += (WASM_PAGE - len % WASM_PAGE) % WASM_PAGE;
+    aox_buf_free(&resp->body);
+    resp->stream_read = state_read;
+    resp->stream_free = state_free;
+    resp->stream_ud = ss;
+    resp->stream_len = len;
+    ss = NULL;
     resp->status = 200;
     resp->content_type = "application/octet-stream";
     snprintf(resp->compute, sizeof resp->compute, "state-slot=%llu; current=%llu",
              (unsigned long long)snap_slot, (unsigned long long)cur);
 out:
-    aox_snap_reader_free(rd);
+    state_free(ss);
     aox_buf_free(&prefix);
     aox_buf_free(&bound);
     aox_buf_free(&key);
-    aox_buf_free(&manifest);
-    aox_buf_free(&page);
     aox_msg_free(def);
     aox_msg_free(res);
     return rc;

@@ -396,10 +396,24 @@ static void test_reads(void)
     {
         aox_http_response resp;
         snprintf(path, sizeof path, "/state/%s", pid);
+        static char mem[65536 + 1000];
+        uint64_t got = 0, nonzero = 0, tail = 0;
         CHECK(req("GET", path, NULL, 0, NULL, NULL, &resp) == 200);
-        CHECK(resp.body.len == 65536);
+        CHECK(resp.stream_read != NULL && resp.stream_len == 65536);
         CHECK(resp.content_type && strcmp(resp.content_type, "application/octet-stream") == 0);
-        aox_http_response_free(&resp);
+        while (resp.stream_read && got < resp.stream_len) {
+            long long n = resp.stream_read(resp.stream_ud, got, mem + got, 1000);
+            CHECK(n > 0 && n <= 1000);
+            if (n <= 0) break;
+            got += (uint64_t)n;
+        }
+        CHECK(got == 65536);
+        for (uint64_t i = 0; i < got; i++) {
+            if (i < 768) nonzero += mem[i] != 0;
+            else tail += mem[i] != 0;
+        }
+        CHECK(nonzero > 0 && tail == 0);      /* 3 test-counter pages of 256 B, then zeros */
+        aox_http_response_free(&resp);        /* frees the stream */
         CHECK(reqs("GET", "/state/" NOID, NULL, NULL, &j) == 404 && is_err(j, "not_found"));
     }
     (void)slot;
