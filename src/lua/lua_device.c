@@ -25,11 +25,12 @@
 
 #include "core/json.h"
 #include "device/device.h"
+#include "lua/lua_config.h"
 #include "lua/lua_device.h"
 #include "lua/lua_env.h"
 #include "store/store.h"
 
-#define LUAD_PAGE   (1u << 20)     /* bytes per snapshot page */
+#define LUAD_PAGE   AOXL_DEVICE_PAGE   /* bytes per snapshot page (lua_config.h) */
 #define LUAD_META   (4 + 1 + 8 + 4)
 
 typedef struct luad {

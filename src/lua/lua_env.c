@@ -270,7 +270,8 @@ static int run_script(aox_lua *lx, char *err, size_t errlen)
         lua_pop(L, 1);
         return AOX_LUA_EINVAL;
     }
-    uint64_t fuel = lx->opts.init_fuel ? lx->opts.init_fuel : lx->opts.fuel * 10;
+    uint64_t fuel = lx->opts.init_fuel ? lx->opts.init_fuel
+                                       : lx->opts.fuel * AOXL_INIT_FUEL_FACTOR;
     st = guest_call(lx, 0, 0, fuel);
     if (lx->host_oom) {
         seterr(err, errlen, "%s", "host out of memory");
@@ -357,7 +358,7 @@ static int lx_alloc(const aox_lua_opts *opts, const json_t *def, const char *scr
     lx->opts.nmodules = 0;
     lx->opts.process_id = lx->pid;
     lx->mem_limit = lx->opts.memory;
-    lx->step = lx->opts.hook_step ? lx->opts.hook_step : 100;
+    lx->step = lx->opts.hook_step ? lx->opts.hook_step : AOXL_HOOK_STEP;
     if (lx->step > (1u << 30))
         lx->step = 1u << 30;
     *out = lx;
@@ -784,7 +785,7 @@ static int rollback(aox_lua *lx, char *err, size_t errlen)
     /* The replayed work is paid; re-image now so the next rollback replays only what
      * comes after (failures tend to cluster). A state that cannot be imaged keeps
      * its older image and log. */
-    if (lx->nlog >= 16 && lx->nlog >= lx->image_retry_at) {
+    if (lx->nlog >= AOXL_REIMAGE_AFTER_REPLAY && lx->nlog >= lx->image_retry_at) {
         rc = make_image(lx, NULL, 0);
         if (rc == AOX_LUA_EPERSIST)
             lx->image_retry_at = lx->nlog * 2;
@@ -852,8 +853,8 @@ int aox_lua_compute(aox_lua *lx, const aox_lua_call *call, json_t **result,
             seterr(err, errlen, "%s", "host out of memory");
             return rc;
         }
-        uint64_t factor = lx->opts.image_factor ? lx->opts.image_factor : 4;
-        size_t maxlog = lx->opts.image_max_log ? lx->opts.image_max_log : 100000;
+        uint64_t factor = lx->opts.image_factor ? lx->opts.image_factor : AOXL_IMAGE_FACTOR;
+        size_t maxlog = lx->opts.image_max_log ? lx->opts.image_max_log : AOXL_IMAGE_MAX_LOG;
         if ((lx->log_ns >= factor * lx->image_ns || lx->nlog >= maxlog) &&
             lx->nlog >= lx->image_retry_at) {
             rc = make_image(lx, NULL, 0);

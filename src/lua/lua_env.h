@@ -70,7 +70,8 @@ typedef struct aox_lua_opts {
     uint64_t    fuel;         /* VM instructions per message; 0 = unlimited */
     uint64_t    init_fuel;    /* for running the script at init; 0 = 10 * fuel */
     size_t      memory;       /* bytes the Lua heap may hold; 0 = unlimited */
-    uint32_t    hook_step;    /* instructions between fuel checks (gas granularity); 0 = 100 */
+    uint32_t    hook_step;    /* instructions between fuel checks (gas granularity);
+                               * 0 = 100. Defaults: lua_config.h */
     size_t      print_max;    /* bytes of print output per message; 0 = 1 MiB */
     size_t      result_max;   /* bytes of the compact result JSON; over it the message
                                * fails with limit_exceeded (rolled back); 0 = none */
@@ -83,7 +84,8 @@ typedef struct aox_lua_opts {
      * image reaches image_factor x the time the last image took (so images
      * cost at most ~1/image_factor of compute time, and a rollback replays at most
      * ~image_factor images' worth of work), or image_max_log messages are logged.
-     * Only the timing of images depends on this; results never do. */
+     * This decides only when images are taken (see docs/parts/lua.md for the one
+     * corner where an image can matter: never-identified reference-typed keys). */
     uint32_t    image_factor;      /* 0 = 4 */
     uint32_t    image_max_log;     /* 0 = 100000 */
 } aox_lua_opts;

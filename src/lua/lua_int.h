@@ -11,13 +11,13 @@
 #include <jansson.h>
 #include <lua.h>
 #include <lauxlib.h>
+#include "lua/lua_config.h"
 #include "lua/lua_env.h"
 
 /* Registry keys (strings in the Lua registry). */
 #define AOXL_REG     "aox.reg"    /* persisted: {envdata=, preload=, loaded=} */
 #define AOXL_IDS     "aox.ids"    /* persisted (filtered): weak-keyed object -> id */
 
-#define AOXL_JSON_DEPTH 100       /* nesting limit for JSON <-> Lua conversion */
 
 /* A growable byte buffer for host-side data (never counted against the guest). */
 typedef struct aoxl_buf {

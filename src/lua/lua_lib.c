@@ -474,7 +474,7 @@ static int l_print(lua_State *L)
 {
     aox_lua *lx = aoxl_get(L);
     int n = lua_gettop(L);
-    size_t max = lx->opts.print_max ? lx->opts.print_max : (size_t)1 << 20;
+    size_t max = lx->opts.print_max ? lx->opts.print_max : AOXL_PRINT_MAX;
     for (int i = 1; i <= n; i++) {
         size_t len;
         aoxl_push_tostring(L, i);

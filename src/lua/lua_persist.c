@@ -42,10 +42,7 @@
 #define MAGIC "AOXLUA1\n"
 enum { V_NIL, V_FALSE, V_TRUE, V_INT, V_FLT, V_REF, V_JOIN, V_STR };
 
-/* Strings up to this length are written inline (no object number): looking them up
- * in the reference table costs more than repeating them. Lua interns strings of up
- * to 40 bytes, so these are also the cheap ones to recreate. */
-#define INLINE_STR 40
+
 
 /* ===================================================================== write */
 
@@ -132,7 +129,7 @@ static void put_value(lua_State *L, wctx *c, aoxl_buf *b, int idx)
     case LUA_TSTRING: {
         size_t len;
         const char *str = lua_tolstring(L, idx, &len);
-        if (len <= INLINE_STR) {
+        if (len <= AOXL_INLINE_STR) {
             put_byte(L, c, b, V_STR);
             put_uleb(L, c, b, len);
             put(L, c, b, str, len);
