@@ -19,7 +19,8 @@
  *
  * Metering: with fuel enabled, each basic block starts with FUEL n (LOOP_FUEL at
  * loop headers, which also polls the interrupt flag) where n sums the costs of the
- * block's instructions (config.h). Without fuel, loop headers get INTR only.
+ * block's instructions (config.h). Backward branches poll the interrupt flag too, so
+ * without fuel no metering code is emitted at all.
  */
 #include "wasm/wasm_int.h"
 #include "wasm/wasm_dec.h"
@@ -137,9 +138,8 @@ static void new_block(comp *c, bool loop)
     if (c->fuel) {
         int64_t s = emit(c, loop ? OP_LOOP_FUEL : OP_FUEL, 1, 0, 0, 0, 0);
         c->fuel_cell = s >= 0 ? s + 1 : -1;
-    } else if (loop) {
-        emit(c, OP_INTR, 0, 0, 0, 0, 0);
     }
+    /* without fuel, loops poll the interrupt flag on their backward branches */
 }
 
 static inline uint32_t slot_of(comp *c, uint32_t pos) { return c->nlocals + pos; }
@@ -725,8 +725,8 @@ static bool compile_body(comp *c, const wfunctype *ft)
             if (opc == 0x03) {
                 new_block(c, true);
                 f->loop_pc = c->n;
-                /* the loop header must include the fuel/interrupt op: branch back to it */
-                if (!dead(c) && (c->fuel || true)) f->loop_pc = c->n - (c->fuel ? 2 : 1);
+                /* branches back go to the loop's LOOP_FUEL, so each iteration pays */
+                if (!dead(c) && c->fuel) f->loop_pc = c->n - 2;
             }
             break;
         }

@@ -203,6 +203,15 @@ const void *const *wasm_exec_labels(void)
     G = I->gvals; \
 } while (0)
 
+/* Taken branch through the offset in cell pc[K]. Backward branches (loops) poll the
+ * interrupt flag: that is the loop back-edge check. */
+#define JUMP(K) do { \
+    int64_t off_ = (int64_t)pc[K]; \
+    if (off_ < 0 && UNLIKELY(atomic_load_explicit(intr, memory_order_relaxed))) \
+        TRAP(WASM_TRAP_INTERRUPTED); \
+    pc += (K) + off_; \
+} while (0)
+
 #define FLUSH_FUEL() do { root->fuel_used += (uint64_t)(root->fuel - fuel); root->fuel = fuel; } while (0)
 
 static int run(wexec *ex, const wfunc *func, uint64_t *fp)
@@ -232,6 +241,7 @@ static int run(wexec *ex, const wfunc *func, uint64_t *fp)
     uint64_t **G = NULL;
     wasm_instance *root = ex->root;
     int64_t fuel = root->fuel;
+    const bool metered = root->mod->engine->cfg.fuel_enabled;
     _Atomic int *intr = &root->interrupt;
     const uint32_t base_frames = ex->nframes;
     wasm_trap_code trap_code = WASM_TRAP_NONE;
@@ -260,22 +270,22 @@ static int run(wexec *ex, const wfunc *func, uint64_t *fp)
 L_UNREACHABLE:
     TRAP(WASM_TRAP_UNREACHABLE);
 L_BR:
-    pc += 1 + (int64_t)pc[1];
+    JUMP(1);
     NEXT();
 L_BRIF:
-    if ((uint32_t)fp[pc[1]]) pc += 2 + (int64_t)pc[2];
+    if ((uint32_t)fp[pc[1]]) JUMP(2);
     else pc += 3;
     NEXT();
 L_BRIFZ:
-    if (!(uint32_t)fp[pc[1]]) pc += 2 + (int64_t)pc[2];
+    if (!(uint32_t)fp[pc[1]]) JUMP(2);
     else pc += 3;
     NEXT();
 #define BRC(N, T, OPR) \
 L_BR_##N: \
-    if ((T)fp[pc[1]] OPR (T)fp[pc[2]]) pc += 3 + (int64_t)pc[3]; else pc += 4; \
+    if ((T)fp[pc[1]] OPR (T)fp[pc[2]]) JUMP(3); else pc += 4; \
     NEXT(); \
 L_BR_##N##_I: \
-    if ((T)fp[pc[1]] OPR (T)pc[2]) pc += 3 + (int64_t)pc[3]; else pc += 4; \
+    if ((T)fp[pc[1]] OPR (T)pc[2]) JUMP(3); else pc += 4; \
     NEXT();
     BRC(EQ, uint32_t, ==)
     BRC(NE, uint32_t, !=)
@@ -293,6 +303,8 @@ L_BR_TABLE: {
     uint64_t n = pc[2];
     if (i > n) i = (uint32_t)n;
     const uint64_t *cell = pc + 3 + i;
+    if (UNLIKELY((int64_t)*cell < 0) && UNLIKELY(atomic_load_explicit(intr, memory_order_relaxed)))
+        TRAP(WASM_TRAP_INTERRUPTED);
     pc = cell + (int64_t)*cell;
     NEXT();
 }
@@ -539,7 +551,7 @@ L_MEM_FILL: {
     if (UNLIKELY(__builtin_add_overflow(d, n, &e) || e > msize)) TRAP(WASM_TRAP_MEMORY_OOB);
     memset(mem + d, (int)(uint8_t)s[1], n);
     wasm_mem_dirty(I->mem, d, n);
-    fuel -= (int64_t)(n >> 6);
+    if (metered) fuel -= (int64_t)(n >> 6);
     pc += 2;
     NEXT();
 }
@@ -551,7 +563,7 @@ L_MEM_COPY: {
         TRAP(WASM_TRAP_MEMORY_OOB);
     memmove(mem + d, mem + src, n);
     wasm_mem_dirty(I->mem, d, n);
-    fuel -= (int64_t)(n >> 6);
+    if (metered) fuel -= (int64_t)(n >> 6);
     pc += 2;
     NEXT();
 }
@@ -564,7 +576,7 @@ L_MEM_INIT: {
         TRAP(WASM_TRAP_MEMORY_OOB);
     if (n) memcpy(mem + d, seg->bytes + src, n);
     wasm_mem_dirty(I->mem, d, n);
-    fuel -= (int64_t)(n >> 6);
+    if (metered) fuel -= (int64_t)(n >> 6);
     pc += 3;
     NEXT();
 }
@@ -607,7 +619,7 @@ L_TABLE_FILL: {
     uint64_t i = (uint32_t)s[0], v = s[1], n = (uint32_t)s[2];
     if (UNLIKELY(i + n > t->size)) TRAP(WASM_TRAP_TABLE_OOB);
     for (uint64_t k = 0; k < n; k++) t->elems[i + k] = v;
-    fuel -= (int64_t)(n >> 4);
+    if (metered) fuel -= (int64_t)(n >> 4);
     pc += 3;
     NEXT();
 }
@@ -617,7 +629,7 @@ L_TABLE_COPY: {
     uint64_t d = (uint32_t)s[0], src = (uint32_t)s[1], n = (uint32_t)s[2];
     if (UNLIKELY(d + n > td->size || src + n > ts->size)) TRAP(WASM_TRAP_TABLE_OOB);
     memmove(td->elems + d, ts->elems + src, n * sizeof(uint64_t));
-    fuel -= (int64_t)(n >> 4);
+    if (metered) fuel -= (int64_t)(n >> 4);
     pc += 4;
     NEXT();
 }
@@ -635,7 +647,7 @@ L_TABLE_INIT: {
         else if (ce->kind == CE_GLOBAL) v = *G[ce->val];
         t->elems[d + k] = v;
     }
-    fuel -= (int64_t)(n >> 4);
+    if (metered) fuel -= (int64_t)(n >> 4);
     pc += 4;
     NEXT();
 }

@@ -67,6 +67,8 @@ static int32_t call_i32(wasm_instance *in, const char *name, int n, int32_t a, i
 
 /* ------------------------------------------------------------------ */
 
+static void *interrupter(void *arg);
+
 static void test_basic(void)
 {
     wasm_engine *e;
@@ -136,6 +138,14 @@ static void test_basic(void)
     wasm_val bad = I64(1);
     CHECK(wasm_instance_call_export(in, "fib", &bad, 1, r2, 1, &trap) == WASM_EINVAL);
     CHECK(wasm_instance_call_export(in, "nope", NULL, 0, NULL, 0, &trap) == WASM_ENOTFOUND);
+
+    /* interrupt without fuel: polled on loop back-edges */
+    pthread_t th;
+    pthread_create(&th, NULL, interrupter, in);
+    rc = wasm_instance_call_export(in, "spin", NULL, 0, NULL, 0, &trap);
+    pthread_join(th, NULL);
+    CHECK(rc == WASM_ETRAP && trap.code == WASM_TRAP_INTERRUPTED);
+    wasm_instance_clear_interrupt(in);
 
     wasm_instance_free(in);
     wasm_module_free(m);
