@@ -470,10 +470,42 @@ typedef struct msgctx {
     int      no_entry;
 } msgctx;
 
+/* Title-Case aliases for the message's lower-case keys (from -> From, block-height
+ * -> Block-Height) when absent, so aos-style handlers (msg.From, msg.Data) work. */
+static void add_aliases(lua_State *L, int t)
+{
+    lua_Integer n = aoxl_sorted_keys(L, t);
+    int keys = lua_gettop(L);
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, keys, i);
+        size_t len;
+        const char *k = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
+        char alias[64];
+        int ok = k && len > 0 && len < sizeof alias && strcmp(k, "tags") != 0;
+        for (size_t j = 0; ok && j < len; j++) {
+            char ch = k[j];
+            ok = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-';
+            alias[j] = (char)((j == 0 || k[j - 1] == '-') && ch >= 'a' && ch <= 'z'
+                              ? ch - 'a' + 'A' : ch);
+        }
+        if (ok) {
+            alias[len] = 0;
+            if (lua_getfield(L, t, alias) == LUA_TNIL) {
+                lua_pushvalue(L, -2);
+                lua_rawget(L, t);
+                lua_setfield(L, t, alias);
+            }
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+}
+
 /* Builds msg's Lua table: the message's keys, plus `tags` as an ordered list. If the
  * message has a `tags` list of {name, value}, each tag is also set as msg[name] when
  * that key is absent (ao style: msg.Action). Otherwise `tags` lists every key but
- * `data` in canonical order. */
+ * `data` in canonical order. Then Title-Case aliases are added (add_aliases). */
 static void push_message(lua_State *L, const json_t *m)
 {
     aoxl_push_json(L, m, 0);
@@ -500,6 +532,7 @@ static void push_message(lua_State *L, const json_t *m)
             lua_pop(L, 1);
         }
         lua_pop(L, 1);
+        add_aliases(L, t);
         return;
     }
     lua_pop(L, 1);
@@ -522,6 +555,7 @@ static void push_message(lua_State *L, const json_t *m)
     }
     lua_setfield(L, t, "tags");
     lua_pop(L, 1);
+    add_aliases(L, t);
 }
 
 static void set_envdata(lua_State *L, const char *k, const json_t *j)

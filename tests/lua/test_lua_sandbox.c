@@ -241,15 +241,19 @@ static void test_messages(void)
         "  ao.assign({Processes = {'P4'}, Message = 'M1'}) "
         "  ao.event('hello', 1) "
         "  print(msg.Action, msg.tags[1].name, a.slot, ao.id, ao.env.Assignment.slot) "
-        "  return {action = msg.Action, from = msg.from, n = #msg.tags} "
+        "  return {action = msg.Action, from = msg.From, n = #msg.tags, "
+        "          bh = msg['Block-Height'], d = msg.Data} "
         "end");
-    char *r = t_run_at(lx, "{\"from\":\"ME\",\"data\":\"d\",\"tags\":[{\"name\":\"Action\","
+    char *r = t_run_at(lx, "{\"from\":\"ME\",\"block-height\":7,\"data\":\"d\",\"tags\":[{\"name\":\"Action\","
                            "\"value\":\"Transfer\"},{\"name\":\"X\",\"value\":\"1\"}]}", 9);
     CHECK(r != NULL);
     json_t *j = json_loads(r, 0, NULL);
     CHECK_STR(json_string_value(json_object_get(json_object_get(j, "output"), "action")),
               "Transfer");
     CHECK(json_integer_value(json_object_get(json_object_get(j, "output"), "n")) == 2);
+    CHECK(json_integer_value(json_object_get(json_object_get(j, "output"), "bh")) == 7);
+    CHECK_STR(json_string_value(json_object_get(json_object_get(j, "output"), "from")), "ME");
+    CHECK_STR(json_string_value(json_object_get(json_object_get(j, "output"), "d")), "d");
     CHECK_STR(json_string_value(json_object_get(j, "print")), "Transfer\tAction\t9\tPROCESS-ID\t9\n");
     json_t *ob = json_object_get(j, "outbox");
     CHECK(json_array_size(ob) == 2);
