@@ -25,7 +25,8 @@
 #define WASM_COST_BULK 10         /* memory/table fill/copy/init (plus 1 per 64 bytes at run time) */
 #define WASM_COST_DIVREM 2
 
-/* Live exception objects kept per execution before "out of memory". */
-#define WASM_CFG_MAX_LIVE_EXNS 100000u
+/* Live exception objects per execution context before unreachable ones are
+ * collected (then again each time the live set doubles). */
+#define WASM_CFG_EXN_GC_AT 4096u
 
 #endif

@@ -143,8 +143,73 @@ int wasm_exec_set_trap(wexec *ex, wasm_trap_code code, const char *msg)
     return WASM_ETRAP;
 }
 
-wexn *wasm_exec_new_exn(wexec *ex, wtag *tag)
+/* Exception objects are freed when the top-level call returns. A guest that throws
+ * and catches in a long loop would pile them up, so past a threshold we collect:
+ * a caught exception can only be referenced from the hidden slot of a catch handler
+ * (wasm_compile.c), so every handler slot of every live frame is a root (a
+ * conservative scan: an integer that happens to equal a live pointer only keeps it). */
+static int cmp_ptr(const void *a, const void *b)
 {
+    uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void mark_frame(uintptr_t *sorted, uint8_t *mark, uint32_t n, const uint64_t *fp,
+                       const wfunc *f)
+{
+    if (!fp || !f || !f->code) return;
+    const wcode *code = f->code;
+    for (uint32_t i = 0; i < code->nhandlers; i++) {
+        const whandler *h = &code->handlers[i];
+        if (h->delegate != -2) continue;
+        uintptr_t v = (uintptr_t)fp[h->slot];
+        uintptr_t *hit = bsearch(&v, sorted, n, sizeof *sorted, cmp_ptr);
+        if (hit) mark[hit - sorted] = 1;
+    }
+}
+
+static void exn_collect(wexec *ex, const uint64_t *fp, const wfunc *cur)
+{
+    uint32_t n = ex->nlive;
+    uintptr_t *sorted = malloc((size_t)n * sizeof *sorted);
+    uint8_t *mark = calloc(n ? n : 1, 1);
+    if (!sorted || !mark) goto out;
+    uint32_t k = 0;
+    for (wexn *e = ex->live; e && k < n; e = e->next) sorted[k++] = (uintptr_t)e;
+    n = k;
+    qsort(sorted, n, sizeof *sorted, cmp_ptr);
+    for (uint32_t i = 0; i < ex->nframes; i++) mark_frame(sorted, mark, n, ex->frames[i].fp, ex->frames[i].func);
+    mark_frame(sorted, mark, n, fp, cur);
+    if (ex->pending) {
+        uintptr_t v = (uintptr_t)ex->pending;
+        uintptr_t *hit = bsearch(&v, sorted, n, sizeof *sorted, cmp_ptr);
+        if (hit) mark[hit - sorted] = 1;
+    }
+    wexn **link = &ex->live;
+    uint32_t kept = 0;
+    while (*link) {
+        wexn *e = *link;
+        uintptr_t v = (uintptr_t)e;
+        uintptr_t *hit = bsearch(&v, sorted, n, sizeof *sorted, cmp_ptr);
+        if (hit && !mark[hit - sorted]) {
+            *link = e->next;
+            free(e);
+        } else {
+            link = &e->next;
+            kept++;
+        }
+    }
+    ex->nlive = kept;
+out:
+    /* collect again only after the live set has doubled */
+    ex->gc_at = ex->nlive * 2 > WASM_CFG_EXN_GC_AT ? ex->nlive * 2 : WASM_CFG_EXN_GC_AT;
+    free(sorted);
+    free(mark);
+}
+
+wexn *wasm_exec_new_exn(wexec *ex, wtag *tag, const uint64_t *fp, const wfunc *cur)
+{
+    if (ex->nlive >= ex->gc_at) exn_collect(ex, fp, cur);
     uint32_t n = tag->type.np;
     wexn *e = calloc(1, sizeof *e + (size_t)n * sizeof(uint64_t));
     if (!e) return NULL;
@@ -152,6 +217,7 @@ wexn *wasm_exec_new_exn(wexec *ex, wtag *tag)
     e->n = n;
     e->next = ex->live;
     ex->live = e;
+    ex->nlive++;
     return e;
 }
 
@@ -164,6 +230,8 @@ void wasm_exec_release_exns(wexec *ex)
         e = nx;
     }
     ex->live = NULL;
+    ex->nlive = 0;
+    ex->gc_at = WASM_CFG_EXN_GC_AT;
     ex->pending = NULL;
 }
 
@@ -394,7 +462,13 @@ do_call_entry:
         }
         FLUSH_FUEL();
         ex->trap_code = WASM_TRAP_NONE;
+        /* a frame record for the caller, so that exception collection sees its slots */
+        wframe *hf = &ex->frames[ex->nframes++];
+        hf->ret_pc = ret_pc;
+        hf->fp = fp;
+        hf->func = ret_pc ? cur : NULL;
         int rc = callee->host(&call, args, res, callee->ud);
+        ex->nframes--;
         fuel = root->fuel;
         ex->sp_top = saved_top;
         if (rc == 0) {
@@ -667,7 +741,7 @@ L_REF_IS_NULL:
     /* ---------------- exceptions ---------------- */
 L_THROW: {
     wtag *tag = I->tags[pc[1]];
-    exn = wasm_exec_new_exn(ex, tag);
+    exn = wasm_exec_new_exn(ex, tag, fp, cur);
     if (!exn) TRAP(WASM_TRAP_OUT_OF_MEMORY);
     memcpy(exn->vals, fp + pc[2], (size_t)exn->n * 8);
     throw_pc = pc;
@@ -938,6 +1012,7 @@ wexec *wasm_exec_get(wasm_instance *inst)
     }
     ex->stack_end = ex->stack + slots;
     ex->sp_top = ex->stack;
+    ex->gc_at = WASM_CFG_EXN_GC_AT;
     inst->exec = ex;
     return ex;
 }

@@ -714,7 +714,7 @@ int wasm_call_throw(wasm_call *call, wasm_extern *tag, const wasm_val *vals, uin
     if (!call || !tag || tag->kind != WASM_EXTERN_TAG) return WASM_EINVAL;
     wtag *t = (wtag *)tag;
     if (n != t->type.np) return WASM_EINVAL;
-    wexn *e = wasm_exec_new_exn(call->exec, t);
+    wexn *e = wasm_exec_new_exn(call->exec, t, NULL, NULL);
     if (!e) return wasm_exec_set_trap(call->exec, WASM_TRAP_OUT_OF_MEMORY, NULL);
     for (uint32_t i = 0; i < n; i++) e->vals[i] = wasm_val_to_slot(&vals[i]);
     call->exec->pending = e;

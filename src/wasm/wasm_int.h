@@ -210,6 +210,7 @@ typedef struct wexec {
     uint32_t native_depth;       /* nested runs (host re-entry) */
     wasm_instance *root;         /* instance whose fuel/interrupt apply */
     wexn *live;                  /* allocated exceptions */
+    uint32_t nlive, gc_at;       /* count; collect when nlive reaches gc_at */
     wexn *pending;               /* exception escaping the current run */
     wasm_trap_code trap_code;
     char trap_msg[200];
@@ -279,7 +280,7 @@ int wasm_exec_invoke(wexec *ex, wasm_instance *caller, const wfunc *f, const was
 wexec *wasm_exec_get(wasm_instance *inst);
 void wasm_exec_free(wexec *ex);
 void wasm_exec_release_exns(wexec *ex);
-wexn *wasm_exec_new_exn(wexec *ex, wtag *tag);
+wexn *wasm_exec_new_exn(wexec *ex, wtag *tag, const uint64_t *fp, const wfunc *cur);
 int wasm_exec_set_trap(wexec *ex, wasm_trap_code code, const char *msg);
 
 /* wasm_memory.c */

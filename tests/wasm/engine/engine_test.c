@@ -254,6 +254,9 @@ static void test_host(void)
     wasm_extern *tag = NULL;
     wasm_val p;
     CHECK(wasm_instance_last_exception(in, &tag, &p, 1) == 1 && tag == g_tag && p.of.i32 == 3);
+    /* 20000 throw/catch in one call; sum of 1..20000 */
+    CHECK(call_i32(in, "throw_loop", 1, 20000, 0, NULL, NULL) == 200010000);
+    CHECK(call_i32(in, "gc_rethrow", 0, 0, 0, NULL, NULL) == 5);
     /* still usable after traps and exceptions */
     CHECK(call_i32(in, "call_add", 2, 1, 2, NULL, NULL) == 3);
 

@@ -24,4 +24,26 @@
     (try (result i32)
       (do (call $thrower (local.get 0)))
       (catch_all (i32.const 42))))
+
+  ;; many caught exceptions in one call (collection of dead exception objects)
+  (func (export "throw_loop") (param i32) (result i32) (local i32)
+    (loop $l
+      (try (do (throw $e (local.get 0)))
+        (catch $e (local.set 1 (i32.add (local.get 1)))))
+      (br_if $l (local.tee 0 (i32.sub (local.get 0) (i32.const 1)))))
+    (local.get 1))
+  ;; a caught exception stays alive while its catch runs many more throws
+  (func (export "gc_rethrow") (result i32) (local i32)
+    (try (result i32)
+      (do
+        (try (do (throw $e (i32.const 5)))
+          (catch $e
+            drop
+            (local.set 0 (i32.const 10000))
+            (loop $l
+              (try (do (throw $e (local.get 0))) (catch $e drop))
+              (br_if $l (local.tee 0 (i32.sub (local.get 0) (i32.const 1)))))
+            (rethrow 0)))
+        (i32.const -1))
+      (catch $e)))
 )
