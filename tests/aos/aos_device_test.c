@@ -216,6 +216,7 @@ static void test_c(const char *path)
     expect(&p, "count", "1");
     expect(&p, "count", "2");
     expect(&p, "jump", "jumped 42");
+    expect(&p, "trapjmp", "!trap");
     expect(&p, "fail", "!guest_error");          /* ok:false -> error, counter rolled back */
     expect(&p, "count", "3");
     expect(&p, "error", "!guest_error");         /* response.Error */

@@ -17,6 +17,9 @@ static char out[8192];
 static char *hog[100000];
 
 static int dive(int n) { if (n == 0) longjmp(jb, 42); return dive(n - 1) + 1; }
+static volatile int zero;
+__attribute__((noinline)) static int crash(int n) { if (zero == 0) __builtin_trap(); return n; }
+static int (*volatile crash_fp)(int) = crash;
 
 /* the Data string of the message JSON (up to the closing quote) */
 static void data_of(const char *msg, char *buf, size_t cap)
@@ -62,6 +65,11 @@ EMSCRIPTEN_KEEPALIVE const char *handle(const char *msg, const char *env)
         int r = setjmp(jb);
         if (r == 0) dive(5);
         snprintf(out, sizeof out, "{\"ok\":true,\"response\":{\"Output\":{\"data\":\"jumped %d\"}}}", r);
+    } else if (strcmp(data, "trapjmp") == 0) {
+        /* a real trap under setjmp (called through invoke_*) must not be swallowed */
+        counter += 1000;
+        if (setjmp(jb) == 0) crash_fp(1);
+        strcpy(out, "{\"ok\":true,\"response\":{\"Output\":{\"data\":\"swallowed\"}}}");
     } else if (strcmp(data, "loop") == 0) {
         counter += 1000;
         for (volatile unsigned i = 0;; i++) { }
