@@ -84,7 +84,7 @@ fuel)
   ;;
 max_memory)
   wat loop
-  run "$AOX" run --invoke grow "$TMP/loop.wasm" 100; expect_rc 0 "grow unlimited"; expect_out 100 "grow unlimited"
+  run "$AOX" run --invoke grow "$TMP/loop.wasm" 40; expect_rc 0 "grow unlimited"; expect_out 40 "grow unlimited"
   # limit 10 pages, 1 initial: 9 grows succeed
   run "$AOX" run --max-memory 10 --invoke grow "$TMP/loop.wasm" 100; expect_out 9 "grow to 10 pages"
   # 1M = 16 pages: 15 grows

@@ -35,10 +35,10 @@ if [ -n "$want" ]; then
   case $ra in "random:$want"*) ;; *) fail "random block 0 is not SHA-256(seed||0): $ra vs $want" ;; esac
 fi
 
-g1=$("$AOX" run --max-memory 32M "$TMP/g.wasm") || fail "grow run 1"
-g2=$("$AOX" run --max-memory 32M "$TMP/g.wasm") || fail "grow run 2"
+g1=$("$AOX" run --max-memory 16M "$TMP/g.wasm") || fail "grow run 1"
+g2=$("$AOX" run --max-memory 16M "$TMP/g.wasm") || fail "grow run 2"
 [ "$g1" = "$g2" ] || fail "allocation under a cap differs between runs: $g1 / $g2"
 n=$(echo "$g1" | sed -n 's/^allocated \([0-9]*\) MiB.*/\1/p')
-[ -n "$n" ] && [ "$n" -ge 20 ] && [ "$n" -lt 32 ] || fail "allocated '$n' MiB under a 32 MiB cap"
+[ -n "$n" ] && [ "$n" -ge 10 ] && [ "$n" -lt 16 ] || fail "allocated '$n' MiB under a 16 MiB cap"
 [ $fails = 0 ] && echo "ok: deterministic ($g1)" && exit 0
 exit 1
