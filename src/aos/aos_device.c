@@ -743,6 +743,14 @@ static int wasm_init(const aox_device_env *env, const aox_msg *def, void **state
             goto fail;
         }
     }
+    /* files written by constructors or main() are part of the initial state */
+    aos_fs *fc = aos_fs_clone(p->fs);
+    if (!fc) {
+        rc = AOX_E_NOMEM;
+        goto fail;
+    }
+    aos_fs_free(p->fs_commit);
+    p->fs_commit = fc;
     aos_fs_clear_dirty(p->fs);
     if ((rc = shadow_full(p)))
         goto fail;
