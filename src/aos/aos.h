@@ -35,6 +35,8 @@
 #include <stdint.h>
 #include "core/buf.h"
 
+typedef struct aox_store aox_store;
+
 #define AOX_AOS_DEV_WASM32  "wasm@1.0"
 #define AOX_AOS_DEV_WASM64  "wasm-64@1.0"
 #define AOX_AOS_DEV_JSON    "json-iface@1.0"
@@ -43,6 +45,12 @@
 /* Registers wasm@1.0, wasm-64@1.0, json-iface@1.0 and wasi@1.0. A marker name
  * already taken by another device is left alone. Idempotent. 0 or an aox code. */
 int aox_aos_register_devices(void);
+
+/* For legacy spawns (an ANS-104 `Type: Process` item names only its `Module`): the
+ * execution device for a module, "wasm-64@1.0" when its Module-Format (from
+ * module/<id>/tags or the tags of data item <id>) starts with "wasm64", else
+ * "wasm@1.0". Never NULL; store may be NULL (then "wasm@1.0"). */
+const char *aox_aos_device_for_module(aox_store *store, const char *module_id);
 
 /* "module/<id>/tags" into k (reset first). */
 int aox_aos_module_tags_key(aox_buf *k, const char *module_id);

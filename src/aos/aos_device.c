@@ -335,6 +335,18 @@ done:
     return res;
 }
 
+const char *aox_aos_device_for_module(aox_store *store, const char *module_id)
+{
+    size_t n = 0;
+    char *tags = store && module_id ? module_tags(store, module_id, &n) : NULL;
+    char *fmt = tags ? aos_json_tag_value(tags, n, "Module-Format") : NULL;
+    const char *dev = fmt && strncmp(fmt, "wasm64", 6) == 0 ? AOX_AOS_DEV_WASM64
+                                                           : AOX_AOS_DEV_WASM32;
+    free(fmt);
+    free(tags);
+    return dev;
+}
+
 /* ------------------------------------------------------------------ state */
 
 typedef struct aos_proc {

@@ -301,6 +301,8 @@ static void test_w64(const char *path)
     proc_init(&p, def);
     if (!p.state)
         return;
+    CHECK(strcmp(aox_aos_device_for_module(store, module_id), "wasm-64@1.0") == 0);
+    CHECK(strcmp(aox_aos_device_for_module(store, "nope"), "wasm@1.0") == 0);
     expect(&p, "a", "1");
     expect(&p, "b", "2");
     aox_msg *r = run(&p, "loop", 0);
