@@ -274,6 +274,8 @@ static int advance(aox_procs *p, proc_entry *e, proc_run *r, uint64_t to, aox_ms
                 aox_err_set(err, rc, "device %s failed at slot %llu", e->ops->name,
                             (unsigned long long)s);
             PROC_COUNT(p, n_faults, 1);
+            if (rc == AOX_E_TIMEOUT)
+                PROC_COUNT(p, n_timeouts, 1);
             aox_log(AOX_LOG_WARN, "node_fault", "\"pid\":\"%s\",\"slot\":%llu,\"code\":\"%s\"",
                     e->pid, (unsigned long long)s, aox_code_name(rc));
             goto fail;
@@ -300,6 +302,41 @@ static int advance(aox_procs *p, proc_entry *e, proc_run *r, uint64_t to, aox_ms
             PROC_COUNT(p, n_guest, 1);
         r->at_slot = s;
         rc = finish_result(e, r->state, s, res, &enc);
+        if (!rc && e->limits.result_bytes && enc.len > e->limits.result_bytes &&
+            !aox_result_is_error(res)) {
+            /* The process layer enforces the result limit for every device: the
+             * result becomes a limit_exceeded guest error (deterministic: the same
+             * limit gives the same answer on replay), and since the device already
+             * advanced its state, the state before the slot is rebuilt as for a
+             * state-lost failure. */
+            aox_msg *lim = aox_msg_new();
+            size_t got = enc.len;
+            if (!lim) {
+                rc = aox_err_set(err, AOX_E_NOMEM, "out of memory");
+                goto fail;
+            }
+            rc = aox_result_set_error(lim, AOX_E_LIMIT, "result of %zu bytes exceeds the "
+                                      "limit of %llu bytes", got,
+                                      (unsigned long long)e->limits.result_bytes);
+            if (rc) {
+                aox_msg_free(lim);
+                aox_err_set(err, rc, "out of memory");
+                goto fail;
+            }
+            PROC_COUNT(p, n_limit_result, 1);
+            PROC_COUNT(p, n_guest, 1);
+            rc = flush(p, r, &b, &manifest, &snap_pending, err);
+            if (rc) {
+                aox_msg_free(lim);
+                goto fail;
+            }
+            aox_msg_free(res);
+            res = NULL;
+            *lost_slot = s;
+            *lost_res = lim;
+            rc = PROC_REBUILD;
+            goto done;
+        }
         if (!rc && !b)
             rc = aox_store_batch_begin(p->store, &b);
         if (!rc)
@@ -472,6 +509,43 @@ static void unlock_state(aox_procs *p, proc_entry *e, proc_run *scratch)
     proc_lru_touch(p, e);
     pthread_mutex_unlock(&e->state_mu);
     proc_lru_evict(p, e);
+}
+
+int aox_proc_compute_cached(aox_procs *p, const char *pid, uint64_t slot,
+                            aox_msg **result, uint64_t *current, aox_err *err)
+{
+    proc_entry *e = NULL;
+    uint64_t cur = 0;
+    int rc;
+
+    *result = NULL;
+    rc = proc_entry_get(p, pid, &e, err);
+    if (rc)
+        return rc;
+    rc = proc_result_get(p, pid, slot, result);
+    if (rc == AOX_OK) {
+        PROC_COUNT(p, n_hits, 1);
+        goto done;
+    }
+    if (rc != AOX_E_NOT_FOUND) {
+        aox_err_set(err, rc, "cannot read result %llu of %s", (unsigned long long)slot, pid);
+        goto done;
+    }
+    rc = proc_current_slot(p, pid, &cur, err);
+    if (rc)
+        goto done;
+    if (current)
+        *current = cur;
+    if (slot > cur)
+        rc = aox_err_set(err, AOX_E_NOT_YET, "slot %llu of %s is not assigned yet "
+                         "(current slot %llu)", (unsigned long long)slot, pid,
+                         (unsigned long long)cur);
+    else
+        rc = aox_err_set(err, AOX_E_NOT_FOUND, "slot %llu of %s is not computed yet",
+                         (unsigned long long)slot, pid);
+done:
+    proc_entry_put(p, e);
+    return rc;
 }
 
 int aox_proc_compute(aox_procs *p, const char *pid, uint64_t slot,

@@ -30,6 +30,29 @@ typedef struct proc_run {
     aox_buf  base;             /* manifest this state was last written to / restored from */
 } proc_run;
 
+/* Group commit (commit.c): assignments from concurrent schedules (of any processes,
+ * and several of one process) are added to one forming store batch and committed
+ * together; nobody is answered before the batch holding its assignment is durable. */
+typedef struct proc_group {
+    aox_batch *b;              /* the puts of every member, in join order */
+    int        members;
+    int        refs;           /* gc_mu: waiters holding the group */
+    int        done;           /* gc_mu: committed (or failed) */
+    int        rc;             /* outcome, valid when done */
+    int        build_rc;       /* a member's put failed, or poisoned: never commit */
+    aox_err    err;
+} proc_group;
+
+/* A schedule or spawn waiting for its group (lives on the waiting thread's stack),
+ * listed so that a concurrent duplicate of the same message waits for the same
+ * commit instead of taking a second slot. */
+typedef struct proc_pending {
+    char                 id[AOX_ID_LEN + 1];   /* message ID (spawn: the pid) */
+    uint64_t             slot;
+    proc_group          *g;
+    struct proc_pending *next;
+} proc_pending;
+
 typedef struct proc_entry {
     char                  pid[AOX_ID_LEN + 1];
     aox_msg              *def;          /* immutable once loaded */
@@ -42,6 +65,8 @@ typedef struct proc_entry {
     uint64_t              next_slot;
     uint8_t               chain[32];
     int64_t               last_ts;
+    uint64_t              tail_epoch;   /* procs->gc_epoch the tail was built on */
+    proc_pending         *pending;      /* schedules waiting for their group commit */
     /* state_mu */
     proc_run              live;
     /* procs->mu */
@@ -74,9 +99,17 @@ struct aox_procs {
     pthread_t        watch_thread;
     int              watch_started, watch_stop;
     proc_watch      *watch_head;
+    /* group commit of assignments (commit.c) */
+    pthread_mutex_t  gc_mu;
+    pthread_cond_t   gc_cv;
+    proc_group      *gc_forming;            /* gc_mu: the group accepting members */
+    int              gc_busy;               /* gc_mu: a commit is in flight */
+    atomic_uint_fast64_t gc_epoch;          /* bumped (under gc_mu) by a failed commit */
+    proc_pending    *spawn_pending;         /* spawn_mu: spawns awaiting their commit */
     /* counters for aox_procs_stats_get */
     atomic_uint_fast64_t n_assign, n_computed, n_hits, n_guest, n_faults, n_snaps,
-                         n_snap_bytes, n_evict;
+                         n_snap_bytes, n_evict, n_groups, n_limit_result,
+                         n_limit_message, n_timeouts;
 };
 
 /* procs.c: entries */
@@ -110,6 +143,22 @@ int  proc_snap_take(aox_procs *p, proc_entry *e, proc_run *r, aox_buf *manifest,
 #define PROC_COUNT(p, field, n) atomic_fetch_add_explicit(&(p)->field, (n), memory_order_relaxed)
 /* Snapshots r at r->at_slot and commits the manifest on its own; updates r's base. */
 int  proc_snap_commit(aox_procs *p, proc_entry *e, proc_run *r, aox_err *err);
+
+/* commit.c: group commit. proc_gc_join returns the forming group and its batch
+ * with gc_mu held (the caller adds its puts, then calls proc_gc_joined, which
+ * takes a reference for the caller and releases gc_mu). `epoch` is the gc_epoch
+ * the caller's schedule tail was built on: if a commit failed since, the join is
+ * refused (AOX_E_CONFLICT) because the tail may name uncommitted slots; pass
+ * PROC_GC_ANY_EPOCH when nothing depends on earlier commits (spawn).
+ * proc_gc_wait waits until g is durable (committing it itself when no commit is in
+ * flight), drops the reference and returns the group's outcome. */
+#define PROC_GC_ANY_EPOCH UINT64_MAX
+int  proc_gc_join(aox_procs *p, uint64_t epoch, proc_group **g, aox_err *err);
+void proc_gc_joined(aox_procs *p, proc_group *g, int put_rc);
+void proc_gc_ref(aox_procs *p, proc_group *g);
+int  proc_gc_wait(aox_procs *p, proc_group *g, aox_err *err);
+void proc_gc_init(aox_procs *p);
+void proc_gc_destroy(aox_procs *p);
 
 /* sched.c */
 int  proc_current_slot(aox_procs *p, const char *pid, uint64_t *slot, aox_err *err);

@@ -7,7 +7,10 @@
  * that process's lock (the node/ worker layer builds queues and deadlines on top).
  *
  * Durability: aox_proc_spawn and aox_proc_schedule return only after the assignment
- * and the slot counter are committed in one store transaction. A result is committed
+ * and the slot counter are committed in one store transaction. Concurrent spawns and
+ * schedules (of any processes, and several of one process) share that transaction
+ * (group commit, process/commit.c): one fsync carries all that arrived while the
+ * previous commit ran, and each caller returns only once its own is durable. A result is committed
  * (with the snapshot manifest, when one is due) before aox_proc_compute returns it.
  *
  * Returned messages are owned by the caller (aox_msg_free).
@@ -55,9 +58,39 @@ typedef struct aox_procs_stats {
     uint64_t node_faults;          /* device compute/init failures (never cached) */
     uint64_t snapshots;            /* snapshot manifests committed */
     uint64_t snapshot_page_bytes;  /* page bytes newly written by snapshots */
-    uint64_t evictions;            /* live states dropped by the LRU bound */
+    uint64_t evictions;            /* live states dropped by the LRU bound (and by
+                                      aox_proc_evict) */
+    /* Added with the worker layer (node/workers.h): */
+    uint64_t group_commits;        /* store commits carrying assignments (several
+                                      schedules share one: assignments/group_commits) */
+    uint64_t limit_result_bytes;   /* results replaced by a limit_exceeded error */
+    uint64_t limit_message_bytes;  /* schedules refused: message over the limit */
+    uint64_t wall_timeouts;        /* device calls stopped at the wall-clock limit */
 } aox_procs_stats;
 void aox_procs_stats_get(aox_procs *p, aox_procs_stats *out);
+
+/* Live-state control for the node's worker layer (added with node/workers.h).
+ *
+ * aox_proc_evict: snapshots the live state of pid if it is ahead of its last
+ * snapshot, then frees it. Waits for a compute in progress on pid. *freed (may be
+ * NULL) is 1 when a live state was dropped. AOX_E_NOT_FOUND for an unknown pid; a
+ * snapshot failure still drops the state (it is rebuilt from the schedule) and
+ * returns the error.
+ * aox_proc_live_info: where pid's live state stands, without waiting for a compute
+ * in progress (AOX_E_BUSY if one holds the state). */
+typedef struct aox_proc_live {
+    int      live;             /* 1: a device state is held in memory */
+    uint64_t at_slot;          /* slots 0..at_slot applied (valid if live) */
+    uint64_t memory_bytes;     /* device `memory` op; 0 if the device has none */
+} aox_proc_live;
+int aox_proc_evict(aox_procs *p, const char *pid, int *freed, aox_err *err);
+int aox_proc_live_info(aox_procs *p, const char *pid, aox_proc_live *out, aox_err *err);
+
+/* The cached result of slot N only: never computes and never waits for a lock.
+ * AOX_E_NOT_FOUND when slot N has no result yet (*current, if non-NULL, is then the
+ * highest assigned slot), AOX_E_NOT_YET when N is not assigned. */
+int aox_proc_compute_cached(aox_procs *p, const char *pid, uint64_t slot,
+                            aox_msg **result, uint64_t *current, aox_err *err);
 
 /* Registers a process: validates the definition (its device must be registered),
  * stores it and assigns it slot 0 (the definition is slot 0's message). The pid is

@@ -43,6 +43,7 @@ int aox_procs_open(const aox_procs_opts *opts, aox_procs **out, aox_err *err)
     pthread_mutex_init(&p->mu, NULL);
     pthread_mutex_init(&p->spawn_mu, NULL);
     pthread_mutex_init(&p->watch_mu, NULL);
+    proc_gc_init(p);
     {
         pthread_condattr_t ca;
         pthread_condattr_init(&ca);
@@ -75,6 +76,10 @@ void aox_procs_stats_get(aox_procs *p, aox_procs_stats *out)
     out->snapshots = LOAD(n_snaps);
     out->snapshot_page_bytes = LOAD(n_snap_bytes);
     out->evictions = LOAD(n_evict);
+    out->group_commits = LOAD(n_groups);
+    out->limit_result_bytes = LOAD(n_limit_result);
+    out->limit_message_bytes = LOAD(n_limit_message);
+    out->wall_timeouts = LOAD(n_timeouts);
 }
 #undef LOAD
 
@@ -100,6 +105,15 @@ void proc_limits_of(const aox_procs *p, const aox_msg *def, aox_limits *out)
         out->memory_bytes = cap((uint64_t)v, max->memory_bytes);
     if (aox_msg_get_int(def, "compute-limit", &v) == AOX_OK && v > 0)
         out->fuel_per_message = cap((uint64_t)v, max->fuel_per_message);
+    /* aox's own (added with the worker layer): wall ms per message, encoded result
+     * bytes per slot, encoded message bytes per schedule — each only lowers the
+     * node maximum. */
+    if (aox_msg_get_int(def, "wall-limit", &v) == AOX_OK && v > 0)
+        out->wall_ms = cap((uint64_t)v, max->wall_ms);
+    if (aox_msg_get_int(def, "result-limit", &v) == AOX_OK && v > 0)
+        out->result_bytes = cap((uint64_t)v, max->result_bytes);
+    if (aox_msg_get_int(def, "message-limit", &v) == AOX_OK && v > 0)
+        out->message_bytes = cap((uint64_t)v, max->message_bytes);
 }
 
 /* ------------------------------------------------------------------ entries */
@@ -299,6 +313,55 @@ void proc_lru_evict(aox_procs *p, proc_entry *keep)
     }
 }
 
+/* ------------------------------------------------------------------ worker API */
+
+int aox_proc_evict(aox_procs *p, const char *pid, int *freed, aox_err *err)
+{
+    proc_entry *e;
+    int rc = proc_entry_get(p, pid, &e, err);
+    if (freed)
+        *freed = 0;
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&e->state_mu);
+    if (ahead_of_snapshot(&e->live) && proc_snap_commit(p, e, &e->live, err) != AOX_OK) {
+        rc = err && err->code ? err->code : AOX_E_IO;
+        aox_log(AOX_LOG_WARN, "snapshot_on_evict_failed", "\"pid\":\"%s\",\"code\":\"%s\"",
+                e->pid, aox_code_name(rc));
+    }
+    if (e->live.state) {
+        PROC_COUNT(p, n_evict, 1);
+        if (freed)
+            *freed = 1;
+    }
+    proc_run_clear(e, &e->live);
+    proc_lru_touch(p, e);
+    pthread_mutex_unlock(&e->state_mu);
+    proc_entry_put(p, e);
+    return rc;
+}
+
+int aox_proc_live_info(aox_procs *p, const char *pid, aox_proc_live *out, aox_err *err)
+{
+    proc_entry *e;
+    int rc = proc_entry_get(p, pid, &e, err);
+    memset(out, 0, sizeof *out);
+    if (rc)
+        return rc;
+    if (pthread_mutex_trylock(&e->state_mu) != 0) {
+        proc_entry_put(p, e);
+        return aox_err_set(err, AOX_E_BUSY, "process %s is computing", pid);
+    }
+    if (e->live.state) {
+        out->live = 1;
+        out->at_slot = e->live.at_slot;
+        out->memory_bytes = e->ops->memory ? e->ops->memory(e->live.state) : 0;
+    }
+    pthread_mutex_unlock(&e->state_mu);
+    proc_entry_put(p, e);
+    return AOX_OK;
+}
+
 /* ------------------------------------------------------------------ watchdog */
 
 /* Wall-clock limits (limits.wall_ms) are enforced through call->interrupt: one thread
@@ -451,5 +514,6 @@ void aox_procs_close(aox_procs *p)
     pthread_cond_destroy(&p->watch_cv);
     pthread_mutex_destroy(&p->watch_mu);
     pthread_mutex_destroy(&p->spawn_mu);
+    proc_gc_destroy(p);
     free(p);
 }

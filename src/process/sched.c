@@ -64,20 +64,33 @@ static int make_assignment(const char *pid, uint64_t slot, int64_t ts, int64_t h
     return AOX_OK;
 }
 
-/* Puts assignment, counter and message lookup into a new batch and commits it. */
-static int commit_assignment(aox_procs *p, const char *pid, uint64_t slot, const char *msg_id,
-                             const aox_msg *a, const aox_buf *def_enc, aox_err *err)
+/* Adds assignment, counter and message lookup (and, for spawn, the definition) to
+ * the forming commit group. On success *g holds a reference: the caller must
+ * proc_gc_wait(g) before anyone hears of the slot. */
+static int join_assignment(aox_procs *p, uint64_t epoch, const char *pid, uint64_t slot,
+                           const char *msg_id, const aox_msg *a, const aox_buf *def_enc,
+                           proc_group **g, aox_err *err)
 {
     aox_buf k = {0}, enc = {0};
-    aox_batch *b = NULL;
+    aox_batch *b;
     uint8_t be_next[8], be_slot[8];
     int rc;
 
+    *g = NULL;
     put_be64(be_next, slot + 1);
     put_be64(be_slot, slot);
     rc = aox_msg_encode(a, &enc);
-    if (!rc) rc = aox_store_batch_begin(p->store, &b);
-    if (!rc && def_enc) {
+    if (rc) {
+        aox_buf_free(&enc);
+        return aox_err_set(err, rc, "cannot encode the assignment");
+    }
+    rc = proc_gc_join(p, epoch, g, err);
+    if (rc) {
+        aox_buf_free(&enc);
+        return rc;
+    }
+    b = (*g)->b;                                          /* gc_mu held */
+    if (def_enc) {
         rc = aox_key_proc(&k, pid, "def", AOX_KEY_NOSLOT);
         if (!rc) rc = aox_batch_put(b, k.data, k.len, def_enc->data, def_enc->len);
     }
@@ -87,18 +100,27 @@ static int commit_assignment(aox_procs *p, const char *pid, uint64_t slot, const
     if (!rc) rc = aox_batch_put(b, k.data, k.len, be_next, 8);
     if (!rc) rc = aox_key_proc_str(&k, pid, "msg", msg_id);
     if (!rc) rc = aox_batch_put(b, k.data, k.len, be_slot, 8);
-    if (rc) {
-        if (b)
-            aox_store_batch_abort(b);
-        aox_err_set(err, rc, "cannot build the assignment batch");
-    } else {
-        rc = aox_store_batch_commit(b, err);
-        if (rc == AOX_OK)
-            PROC_COUNT(p, n_assign, 1);
-    }
+    proc_gc_joined(p, *g, rc);                            /* releases gc_mu */
     aox_buf_free(&k);
     aox_buf_free(&enc);
-    return rc;
+    return AOX_OK;     /* a failed put fails the whole group: proc_gc_wait reports it */
+}
+
+static void pending_unlink(proc_pending **head, proc_pending *n)
+{
+    for (proc_pending **pp = head; *pp; pp = &(*pp)->next)
+        if (*pp == n) {
+            *pp = n->next;
+            return;
+        }
+}
+
+static proc_pending *pending_find(proc_pending *head, const char *id)
+{
+    for (; head; head = head->next)
+        if (strcmp(head->id, id) == 0)
+            return head;
+    return NULL;
 }
 
 int proc_assignment_get(aox_procs *p, const char *pid, uint64_t slot, aox_msg **out,
@@ -146,8 +168,10 @@ int aox_proc_spawn(aox_procs *p, const aox_msg *def, char pid[AOX_ID_LEN + 1],
     aox_buf enc = {0}, k = {0}, v = {0};
     uint8_t h[32], chain[32];
     aox_msg *a = NULL;
+    proc_pending me, *dup;
     int rc;
 
+    memset(&me, 0, sizeof me);
     if (assignment)
         *assignment = NULL;
     rc = aox_device_check(def, err);
@@ -175,6 +199,16 @@ int aox_proc_spawn(aox_procs *p, const aox_msg *def, char pid[AOX_ID_LEN + 1],
     rc = aox_key_proc(&k, pid, "def", AOX_KEY_NOSLOT);
     if (!rc)
         rc = aox_store_get(p->store, k.data, k.len, &v);
+    if (rc == AOX_E_NOT_FOUND && (dup = pending_find(p->spawn_pending, pid)) != NULL) {
+        /* the same spawn is waiting for its commit: wait for that one */
+        proc_group *g = dup->g;
+        proc_gc_ref(p, g);
+        pthread_mutex_unlock(&p->spawn_mu);
+        rc = proc_gc_wait(p, g, err);
+        if (rc == AOX_OK && assignment)
+            rc = proc_assignment_get(p, pid, 0, assignment, err);
+        goto done;
+    }
     if (rc == AOX_OK) {                                   /* already spawned */
         pthread_mutex_unlock(&p->spawn_mu);
         if (assignment)
@@ -188,11 +222,27 @@ int aox_proc_spawn(aox_procs *p, const aox_msg *def, char pid[AOX_ID_LEN + 1],
     }
     aox_sha256_2(h, 32, h, 32, chain);
     rc = make_assignment(pid, 0, now_ms(p), p->opts.block_height, pid, chain, def, &a);
-    if (rc)
+    if (rc) {
         aox_err_set(err, rc, "out of memory");
-    else
-        rc = commit_assignment(p, pid, 0, pid, a, &enc, err);
+        pthread_mutex_unlock(&p->spawn_mu);
+        goto done;
+    }
+    rc = join_assignment(p, PROC_GC_ANY_EPOCH, pid, 0, pid, a, &enc, &me.g, err);
+    if (rc) {
+        pthread_mutex_unlock(&p->spawn_mu);
+        goto done;
+    }
+    memcpy(me.id, pid, AOX_ID_LEN + 1);
+    me.slot = 0;
+    me.next = p->spawn_pending;
+    p->spawn_pending = &me;
     pthread_mutex_unlock(&p->spawn_mu);
+    rc = proc_gc_wait(p, me.g, err);                      /* durable before answered */
+    pthread_mutex_lock(&p->spawn_mu);
+    pending_unlink(&p->spawn_pending, &me);
+    pthread_mutex_unlock(&p->spawn_mu);
+    if (rc == AOX_OK)
+        PROC_COUNT(p, n_assign, 1);
     if (rc == AOX_OK && assignment) {
         *assignment = a;
         a = NULL;
@@ -243,8 +293,11 @@ int aox_proc_schedule(aox_procs *p, const char *pid, const aox_msg *msg,
     uint64_t slot;
     int64_t ts;
     aox_msg *a = NULL;
+    proc_pending me, *dup;
+    uint64_t epoch;
     int rc, locked = 0;
 
+    memset(&me, 0, sizeof me);
     if (assignment)
         *assignment = NULL;
     rc = proc_entry_get(p, pid, &e, err);
@@ -256,6 +309,7 @@ int aox_proc_schedule(aox_procs *p, const char *pid, const aox_msg *msg,
         goto done;
     }
     if (e->limits.message_bytes && enc.len > e->limits.message_bytes) {
+        PROC_COUNT(p, n_limit_message, 1);
         rc = aox_err_set(err, AOX_E_TOO_LARGE, "message of %zu bytes exceeds the limit of "
                          "%llu", enc.len, (unsigned long long)e->limits.message_bytes);
         goto done;
@@ -273,6 +327,18 @@ int aox_proc_schedule(aox_procs *p, const char *pid, const aox_msg *msg,
     rc = aox_key_proc_str(&k, pid, "msg", id);
     if (!rc)
         rc = proc_get_u64(p->store, &k, &slot);
+    if (rc == AOX_E_NOT_FOUND && (dup = pending_find(e->pending, id)) != NULL) {
+        /* ... or waiting for its commit: answer once that commit is durable */
+        proc_group *g = dup->g;
+        slot = dup->slot;
+        proc_gc_ref(p, g);
+        pthread_mutex_unlock(&e->sched_mu);
+        locked = 0;
+        rc = proc_gc_wait(p, g, err);
+        if (rc == AOX_OK && assignment)
+            rc = proc_assignment_get(p, pid, slot, assignment, err);
+        goto done;
+    }
     if (rc == AOX_OK) {
         if (assignment)
             rc = proc_assignment_get(p, pid, slot, assignment, err);
@@ -282,10 +348,16 @@ int aox_proc_schedule(aox_procs *p, const char *pid, const aox_msg *msg,
         aox_err_set(err, rc, "cannot read the message index of %s", pid);
         goto done;
     }
-    if (!e->chain_ok) {
+    epoch = atomic_load_explicit(&p->gc_epoch, memory_order_relaxed);
+    if (!e->chain_ok || e->tail_epoch != epoch) {
+        /* After a failed group commit the cached tail may name slots that were
+         * never committed: reload it. With other schedules of this process still
+         * waiting, their slots are in a poisoned group and fail too. */
+        e->chain_ok = 0;
         rc = load_tail(p, e, err);
         if (rc)
             goto done;
+        e->tail_epoch = epoch;
     }
     slot = e->next_slot;
     ts = now_ms(p);
@@ -297,14 +369,31 @@ int aox_proc_schedule(aox_procs *p, const char *pid, const aox_msg *msg,
         aox_err_set(err, rc, "out of memory");
         goto done;
     }
-    rc = commit_assignment(p, pid, slot, id, a, NULL, err);
+    rc = join_assignment(p, epoch, pid, slot, id, a, NULL, &me.g, err);
     if (rc) {
         e->chain_ok = 0;            /* reload the tail from the store next time */
         goto done;
     }
+    /* The tail moves on at once, so the next schedule of this process can join the
+     * same group; nobody hears of this slot before proc_gc_wait says it is durable. */
     e->next_slot = slot + 1;
     memcpy(e->chain, chain, 32);
     e->last_ts = ts;
+    memcpy(me.id, id, AOX_ID_LEN + 1);
+    me.slot = slot;
+    me.next = e->pending;
+    e->pending = &me;
+    pthread_mutex_unlock(&e->sched_mu);
+    locked = 0;
+    rc = proc_gc_wait(p, me.g, err);
+    pthread_mutex_lock(&e->sched_mu);
+    pending_unlink(&e->pending, &me);
+    if (rc)
+        e->chain_ok = 0;
+    pthread_mutex_unlock(&e->sched_mu);
+    if (rc)
+        goto done;
+    PROC_COUNT(p, n_assign, 1);
     if (assignment) {
         *assignment = a;
         a = NULL;
