@@ -223,6 +223,22 @@ static int trap_abort(wasm_call *call, aos_host *h, const char *msg)
     return wasm_call_trap(call, h->abort_msg);
 }
 
+/* Host work proportional to the bytes a guest asks for is paid in fuel like guest
+ * instructions (about one unit per byte hashed, one per 16 bytes copied), so a call
+ * cannot spend unbounded host time for free. */
+static int charge(wasm_call *call, aos_host *h, uint64_t units)
+{
+    wasm_instance *inst = wasm_call_instance(call);
+    int64_t f = wasm_instance_fuel(inst);
+    if (f < 0 || (uint64_t)f < units) {
+        wasm_instance_set_fuel(inst, 0);
+        h->unwind = AOS_UNWIND_GAS;
+        return wasm_call_trap(call, "out of gas!");
+    }
+    wasm_instance_set_fuel(inst, f - (int64_t)units);
+    return 0;
+}
+
 int aos_call_export(wasm_instance *inst, wasm_extern *f, const uint64_t *args, uint32_t n,
                     uint64_t *res, wasm_trap *trap)
 {
@@ -275,6 +291,9 @@ HOSTFN(h_nop) { RET(0); }
 HOSTFN(h_memcpy_big)
 {
     uint64_t dst = au(&a[0]), src = au(&a[1]), n = au(&a[2]);
+    int crc = charge(call, H, n / 16);
+    if (crc)
+        return crc;
     uint8_t *d = gptr(call, dst, n), *s = gptr(call, src, n);
     if (!d || !s)
         return wasm_call_trap(call, wasm_trap_message(WASM_TRAP_MEMORY_OOB));
@@ -1118,6 +1137,8 @@ static int64_t do_iov(aos_host *h, wasm_call *call, int fd, uint64_t iovs, uint6
 {
     int64_t total = 0;
     uint64_t psz = h->is64 ? 8 : 4;
+    if (n > 1024)
+        return -EINVAL;                            /* IOV_MAX */
     for (uint64_t i = 0; i < n; i++) {
         uint64_t base, len;
         if (gget_ptr(h, call, iovs + i * 2 * psz, &base) ||
@@ -1126,6 +1147,8 @@ static int64_t do_iov(aos_host *h, wasm_call *call, int fd, uint64_t iovs, uint6
         uint8_t *p = gptr(call, base, len);
         if (!p)
             return -EFAULT;
+        if (charge(call, h, len / 16))
+            return INT64_MIN;                      /* out of fuel: trap raised */
         int64_t r;
         if (writing)
             r = at < 0 ? aos_fs_write(h->fs, fd, p, len)
@@ -1160,15 +1183,22 @@ static int wasi_done(aos_host *h, wasm_call *call, wasm_val *r, uint32_t nr, int
     return 0;
 }
 
+/* do_iov's INT64_MIN: a trap is pending (out of fuel) */
+#define IOV_TRAPPED(v) ((v) == INT64_MIN)
+
 HOSTFN(h_fd_write)
 {
     int64_t v = do_iov(H, call, (int)as(&a[0]), au(&a[1]), au(&a[2]), 1, -1);
+    if (IOV_TRAPPED(v))
+        return WASM_ETRAP;
     return wasi_done(H, call, r, IM->nr, v, au(&a[3]));
 }
 
 HOSTFN(h_fd_read)
 {
     int64_t v = do_iov(H, call, (int)as(&a[0]), au(&a[1]), au(&a[2]), 0, -1);
+    if (IOV_TRAPPED(v))
+        return WASM_ETRAP;
     return wasi_done(H, call, r, IM->nr, v, au(&a[3]));
 }
 
@@ -1177,6 +1207,8 @@ HOSTFN(h_fd_pwrite)  /* (fd, iovs, n, offset, nwritten) */
     uint32_t i = 3;
     int64_t off = arg64(IM, a, &i);
     int64_t v = do_iov(H, call, (int)as(&a[0]), au(&a[1]), au(&a[2]), 1, off < 0 ? 0 : off);
+    if (IOV_TRAPPED(v))
+        return WASM_ETRAP;
     return wasi_done(H, call, r, IM->nr, v, au(&a[i]));
 }
 
@@ -1185,6 +1217,8 @@ HOSTFN(h_fd_pread)
     uint32_t i = 3;
     int64_t off = arg64(IM, a, &i);
     int64_t v = do_iov(H, call, (int)as(&a[0]), au(&a[1]), au(&a[2]), 0, off < 0 ? 0 : off);
+    if (IOV_TRAPPED(v))
+        return WASM_ETRAP;
     return wasi_done(H, call, r, IM->nr, v, au(&a[i]));
 }
 
@@ -1290,6 +1324,9 @@ HOSTFN(h_random_get)  /* (buf, len): SHA-256(seed || counter) blocks */
     uint8_t *p = gptr(call, buf, len);
     if (!p)
         RET(21);
+    int crc = charge(call, h, len);
+    if (crc)
+        return crc;
     for (uint64_t off = 0; off < len;) {
         uint8_t blk[AOX_HASH_LEN], ctr[8];
         uint64_t n = h->rand_pos / AOX_HASH_LEN, skip = h->rand_pos % AOX_HASH_LEN;
@@ -1406,6 +1443,9 @@ HOSTFN(h_wd_read)
     uint8_t *p = gptr(call, dst, len);
     if (!p)
         return wasm_call_trap(call, wasm_trap_message(WASM_TRAP_MEMORY_OOB));
+    int crc = charge(call, H, len / 16);
+    if (crc)
+        return crc;
     int64_t n = aos_fs_read(H->fs, (int)as(&a[0]), p, len);
     if (n > 0)
         wasm_memory_mark_dirty(wasm_call_memory(call), dst, (uint64_t)n);
