@@ -4,12 +4,25 @@
  */
 #include "store/store_int.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+/* A lease kept in the handle (backends without a lease op: memory, LMDB). */
+typedef struct lease_ent {
+    char    *name;
+    char    *owner;          /* NULL when free */
+    uint64_t token;          /* last token issued for name */
+    uint64_t expires_ms;     /* CLOCK_MONOTONIC */
+} lease_ent;
 
 struct aox_store {
     const aox_store_ops *ops;
     void                *impl;
+    pthread_mutex_t      lease_mu;   /* guards leases; held across a fenced commit */
+    lease_ent           *leases;
+    size_t               nleases, cap_leases;
 };
 
 /* A batch records ops as offsets into one arena (the arena may move as it grows). */
@@ -24,6 +37,8 @@ struct aox_batch {
     bop       *ops;
     size_t     n, cap;
     int        failed;       /* sticky: first error of batch_put/del, reported at commit */
+    char      *fence;        /* lease name the commit is conditional on, or NULL */
+    uint64_t   fence_token;
 };
 
 /* ------------------------------------------------------------------ helpers */
@@ -92,7 +107,7 @@ int aox_store_open(const char *uri, const aox_store_opts *opts,
     if (strncmp(uri, "memory:", 7) == 0) {
         rc = aox_store_memory_open(opts, &s->ops, &s->impl, err);
     } else if (strncmp(uri, "redis://", 8) == 0) {
-        rc = aox_err_set(err, AOX_E_UNSUPPORTED, "store: redis backend not built yet");
+        rc = aox_store_redis_open(uri + 8, opts, &s->ops, &s->impl, err);
     } else {
         const char *dir = strncmp(uri, "lmdb:", 5) == 0 ? uri + 5 : uri;
         if (!dir[0])
@@ -104,6 +119,7 @@ int aox_store_open(const char *uri, const aox_store_opts *opts,
         free(s);
         return rc;
     }
+    pthread_mutex_init(&s->lease_mu, NULL);
     *out = s;
     return AOX_OK;
 }
@@ -113,6 +129,12 @@ void aox_store_close(aox_store *s)
     if (!s)
         return;
     s->ops->close(s->impl);
+    for (size_t i = 0; i < s->nleases; i++) {
+        free(s->leases[i].name);
+        free(s->leases[i].owner);
+    }
+    free(s->leases);
+    pthread_mutex_destroy(&s->lease_mu);
     free(s);
 }
 
@@ -247,6 +269,176 @@ int aox_store_seek_le(aox_store *s, const void *prefix, size_t pl,
     return c.rc;
 }
 
+/* ------------------------------------------------------------------ leases */
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static int lease_name_ok(const char *n)
+{
+    return n && n[0] && strlen(n) <= AOX_LEASE_NAME_MAX;
+}
+
+#define LEASE_TTL_MAX ((uint64_t)1 << 40)
+
+/* The entry of name (created free if absent and create != 0); lease_mu held. */
+static lease_ent *lease_find(aox_store *s, const char *name, int create)
+{
+    for (size_t i = 0; i < s->nleases; i++)
+        if (strcmp(s->leases[i].name, name) == 0)
+            return &s->leases[i];
+    if (!create)
+        return NULL;
+    if (s->nleases == s->cap_leases) {
+        size_t nc = s->cap_leases ? s->cap_leases * 2 : 8;
+        lease_ent *nv = realloc(s->leases, nc * sizeof *nv);
+        if (!nv)
+            return NULL;
+        s->leases = nv;
+        s->cap_leases = nc;
+    }
+    char *nm = strdup(name);
+    if (!nm)
+        return NULL;
+    lease_ent *e = &s->leases[s->nleases++];
+    *e = (lease_ent){ nm, NULL, 0, 0 };
+    return e;
+}
+
+/* The holder of e, after dropping an expired hold; lease_mu held. */
+static const char *lease_holder(lease_ent *e, uint64_t now)
+{
+    if (e && e->owner && e->expires_ms <= now) {
+        free(e->owner);
+        e->owner = NULL;
+    }
+    return e ? e->owner : NULL;
+}
+
+static int local_lease(aox_store *s, int op, const char *name, const char *owner,
+                       uint64_t ttl_ms, uint64_t *token, aox_buf *owner_out,
+                       uint64_t *ttl_left)
+{
+    int rc = AOX_OK;
+    uint64_t now = now_ms();
+    pthread_mutex_lock(&s->lease_mu);
+    lease_ent *e = lease_find(s, name, op == AOX_LEASE_OP_ACQUIRE);
+    const char *h = lease_holder(e, now);
+    switch (op) {
+    case AOX_LEASE_OP_ACQUIRE:
+        if (!e) {
+            rc = AOX_E_NOMEM;
+        } else if (h && strcmp(h, owner) != 0) {
+            rc = AOX_E_CONFLICT;
+        } else {
+            char *o = strdup(owner);
+            if (!o) {
+                rc = AOX_E_NOMEM;
+                break;
+            }
+            free(e->owner);
+            e->owner = o;
+            e->token++;
+            e->expires_ms = now + ttl_ms;
+            *token = e->token;
+        }
+        break;
+    case AOX_LEASE_OP_RENEW:
+    case AOX_LEASE_OP_RELEASE:
+        if (!h || e->token != *token) {
+            rc = AOX_E_CONFLICT;
+        } else if (op == AOX_LEASE_OP_RENEW) {
+            e->expires_ms = now + ttl_ms;
+        } else {
+            free(e->owner);
+            e->owner = NULL;
+        }
+        break;
+    default:
+        if (!h) {
+            rc = AOX_E_NOT_FOUND;
+        } else {
+            *token = e->token;
+            *ttl_left = e->expires_ms - now;
+            if (owner_out)
+                rc = aox_buf_append_str(owner_out, h);
+        }
+        break;
+    }
+    pthread_mutex_unlock(&s->lease_mu);
+    return rc;
+}
+
+static int lease_call(aox_store *s, int op, const char *name, const char *owner,
+                      uint64_t ttl_ms, uint64_t *token, aox_buf *owner_out,
+                      uint64_t *ttl_left)
+{
+    if (!lease_name_ok(name))
+        return AOX_E_INVALID;
+    if (op == AOX_LEASE_OP_ACQUIRE && !lease_name_ok(owner))
+        return AOX_E_INVALID;
+    if (op != AOX_LEASE_OP_RELEASE && op != AOX_LEASE_OP_GET &&
+        (ttl_ms == 0 || ttl_ms > LEASE_TTL_MAX))
+        return AOX_E_INVALID;
+    if (op != AOX_LEASE_OP_GET && in_scan(s))
+        return AOX_E_INTERNAL;
+    if (s->ops->lease)
+        return s->ops->lease(s->impl, op, name, owner, ttl_ms, token, owner_out, ttl_left);
+    return local_lease(s, op, name, owner, ttl_ms, token, owner_out, ttl_left);
+}
+
+int aox_store_lease_acquire(aox_store *s, const char *name, const char *owner,
+                            uint64_t ttl_ms, uint64_t *token)
+{
+    return lease_call(s, AOX_LEASE_OP_ACQUIRE, name, owner, ttl_ms, token, NULL, NULL);
+}
+
+int aox_store_lease_renew(aox_store *s, const char *name, uint64_t token, uint64_t ttl_ms)
+{
+    return lease_call(s, AOX_LEASE_OP_RENEW, name, NULL, ttl_ms, &token, NULL, NULL);
+}
+
+int aox_store_lease_release(aox_store *s, const char *name, uint64_t token)
+{
+    return lease_call(s, AOX_LEASE_OP_RELEASE, name, NULL, 0, &token, NULL, NULL);
+}
+
+int aox_store_lease_get(aox_store *s, const char *name, aox_buf *owner_out,
+                        uint64_t *token, uint64_t *ttl_left_ms)
+{
+    uint64_t t = 0, left = 0;
+    if (owner_out)
+        aox_buf_reset(owner_out);
+    int rc = lease_call(s, AOX_LEASE_OP_GET, name, NULL, 0, &t, owner_out, &left);
+    if (token)
+        *token = rc ? 0 : t;
+    if (ttl_left_ms)
+        *ttl_left_ms = rc ? 0 : left;
+    return rc;
+}
+
+/* A fenced commit on a backend without batch_fenced: the lease check and the write
+ * happen under lease_mu, so no acquire can slip in between. */
+static int local_commit_fenced(aox_store *s, const aox_store_op *ops, size_t n,
+                               const char *fence, uint64_t token, aox_err *err)
+{
+    int rc;
+    pthread_mutex_lock(&s->lease_mu);
+    lease_ent *e = lease_find(s, fence, 0);
+    if (!lease_holder(e, now_ms()) || e->token != token)
+        rc = aox_err_set(err, AOX_E_CONFLICT,
+                         "store: lease '%s' is not held with token %llu; batch not applied",
+                         fence, (unsigned long long)token);
+    else
+        rc = n ? s->ops->batch(s->impl, ops, n, err) : AOX_OK;
+    pthread_mutex_unlock(&s->lease_mu);
+    return rc;
+}
+
 /* ------------------------------------------------------------------ batches */
 
 int aox_store_batch_begin(aox_store *s, aox_batch **out)
@@ -306,10 +498,31 @@ int aox_batch_del(aox_batch *b, const void *k, size_t kl)
     return batch_add(b, 1, k, kl, NULL, 0);
 }
 
+int aox_batch_fence(aox_batch *b, const char *name, uint64_t token)
+{
+    int rc;
+    if (b->failed)
+        return b->failed;
+    if (!lease_name_ok(name) || b->fence) {
+        rc = AOX_E_INVALID;
+        goto fail;
+    }
+    if (!(b->fence = strdup(name))) {
+        rc = AOX_E_NOMEM;
+        goto fail;
+    }
+    b->fence_token = token;
+    return AOX_OK;
+fail:
+    b->failed = rc;
+    return rc;
+}
+
 void aox_store_batch_abort(aox_batch *b)
 {
     if (!b)
         return;
+    free(b->fence);
     aox_buf_free(&b->arena);
     free(b->ops);
     free(b);
@@ -326,7 +539,7 @@ int aox_store_batch_commit(aox_batch *b, aox_err *err)
                          aox_code_name(b->failed));
         goto done;
     }
-    if (b->n == 0) {
+    if (b->n == 0 && !b->fence) {
         rc = AOX_OK;
         goto done;
     }
@@ -335,7 +548,7 @@ int aox_store_batch_commit(aox_batch *b, aox_err *err)
                          "store: batch committed from inside a scan of the same store");
         goto done;
     }
-    ops = calloc(b->n, sizeof *ops);
+    ops = calloc(b->n ? b->n : 1, sizeof *ops);
     if (!ops) {
         rc = aox_err_set(err, AOX_E_NOMEM, "store: out of memory");
         goto done;
@@ -347,7 +560,12 @@ int aox_store_batch_commit(aox_batch *b, aox_err *err)
         ops[i].v = b->arena.data + b->ops[i].vo;
         ops[i].vl = b->ops[i].vl;
     }
-    rc = b->s->ops->batch(b->s->impl, ops, b->n, err);
+    if (!b->fence)
+        rc = b->s->ops->batch(b->s->impl, ops, b->n, err);
+    else if (b->s->ops->batch_fenced)
+        rc = b->s->ops->batch_fenced(b->s->impl, ops, b->n, b->fence, b->fence_token, err);
+    else
+        rc = local_commit_fenced(b->s, ops, b->n, b->fence, b->fence_token, err);
 done:
     free(ops);
     aox_store_batch_abort(b);

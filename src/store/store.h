@@ -8,7 +8,11 @@
  *   "lmdb:DIR" or a plain path   LMDB environment in DIR (created if missing); the
  *                                map size grows on demand. The default.
  *   "memory:"                    in-process sorted map, for unit tests.
- *   "redis://host:port"          shared store for a cluster (later issue).
+ *   "redis://host:port[/db][?timeout_ms=N]"
+ *                                shared store for a cluster (store_redis.c; needs
+ *                                appendonly yes + appendfsync always unless no_sync;
+ *                                docs/parts/cluster-store.md). Connection failures
+ *                                are AOX_E_IO; the next call reconnects.
  *
  * Thread safety: a store handle may be used from many threads at once. Each single
  * call is atomic. A batch is applied all-or-nothing by aox_store_batch_commit, and
@@ -82,6 +86,42 @@ int aox_store_seek_le(aox_store *s, const void *prefix, size_t pl,
 int aox_store_cas(aox_store *s, const void *k, size_t kl,
                   const void *expect, size_t el,
                   const void *v, size_t vl, aox_buf *cur);
+
+/* Leases: named, expiring ownership records with fencing tokens (cluster mode: one
+ * lease "proc/<pid>" per process; a node writes that process's keys only through
+ * batches fenced with its token).
+ *
+ *   acquire: if `name` is free (never taken, released or expired) or already held by
+ *            `owner`, it becomes held by owner for ttl_ms with a new token, greater
+ *            than every token ever issued for this name on this store; the holder's
+ *            previous token (if any) stops being valid. AOX_E_CONFLICT if another
+ *            owner holds it.
+ *   renew:   extends a lease still held with `token` to ttl_ms from now;
+ *            AOX_E_CONFLICT if it expired or was taken over (the caller lost it).
+ *   release: frees a lease held with `token`; AOX_E_CONFLICT if not held with it.
+ *   get:     current holder (owner appended to owner_out after a reset, if non-NULL),
+ *            its token and the ms left; AOX_E_NOT_FOUND if free.
+ *
+ * name: 1..AOX_LEASE_NAME_MAX bytes, no NUL; owner likewise; ttl_ms in 1..2^40.
+ * Clocks: Redis expires leases by the Redis server's clock, shared by all nodes.
+ * memory/LMDB keep leases in the store handle (CLOCK_MONOTONIC): they coordinate the
+ * threads of one process using one handle, which is what a single node needs; they
+ * are not persisted (a restarted node holds no lease), but tokens only grow while the
+ * handle lives. Redis lease calls other than get are not retried after a connection
+ * error (AOX_E_IO: outcome unknown; call get to find out). */
+#define AOX_LEASE_NAME_MAX 256
+int aox_store_lease_acquire(aox_store *s, const char *name, const char *owner,
+                            uint64_t ttl_ms, uint64_t *token /* OUT */);
+int aox_store_lease_renew(aox_store *s, const char *name, uint64_t token, uint64_t ttl_ms);
+int aox_store_lease_release(aox_store *s, const char *name, uint64_t token);
+int aox_store_lease_get(aox_store *s, const char *name, aox_buf *owner_out,
+                        uint64_t *token /* OUT */, uint64_t *ttl_left_ms /* OUT */);
+
+/* Makes batch b conditional: at commit it is applied only if lease `name` is held
+ * (not expired) with `token`, checked atomically with the writes; otherwise commit
+ * returns AOX_E_CONFLICT and writes nothing. A fenced empty batch just checks the
+ * lease. One fence per batch (a second call: AOX_E_INVALID, and the batch fails). */
+int aox_batch_fence(aox_batch *b, const char *name, uint64_t token);
 
 /* Key builders for the layout of DESIGN.md §4, e.g.
  *   aox_key_proc(&k, pid, "assign", slot)  ->  "proc/<pid>/assign/" + be64(slot)

@@ -39,13 +39,32 @@ typedef struct aox_store_ops {
     int  (*cas)(void *impl, const uint8_t *k, size_t kl, const uint8_t *expect, size_t el,
                 const uint8_t *v, size_t vl, aox_buf *cur);
     void (*close)(void *impl);
+    /* Optional (NULL: store.c keeps leases in the handle and checks fences itself,
+     * see store.h). lease: op is an AOX_LEASE_OP_*; arguments were checked by
+     * store.c. ACQUIRE sets *token; RENEW/RELEASE use *token; GET appends the owner
+     * to owner_out and sets *token and *ttl_left. AOX_E_CONFLICT when the lease is
+     * held by another owner (ACQUIRE) or not held with *token (RENEW/RELEASE),
+     * AOX_E_NOT_FOUND when not held (GET). */
+    int  (*lease)(void *impl, int op, const char *name, const char *owner,
+                  uint64_t ttl_ms, uint64_t *token, aox_buf *owner_out,
+                  uint64_t *ttl_left);
+    /* batch, applied only if lease `fence` is held with `token` (else AOX_E_CONFLICT
+     * and nothing is written); fence == NULL: same as batch. */
+    int  (*batch_fenced)(void *impl, const aox_store_op *ops, size_t n,
+                         const char *fence, uint64_t token, aox_err *err);
 } aox_store_ops;
+
+enum { AOX_LEASE_OP_ACQUIRE = 1, AOX_LEASE_OP_RENEW, AOX_LEASE_OP_RELEASE,
+       AOX_LEASE_OP_GET };
 
 /* Backend constructors: fill *impl and return the ops table through *ops. */
 int aox_store_memory_open(const aox_store_opts *o, const aox_store_ops **ops,
                           void **impl, aox_err *err);
 int aox_store_lmdb_open(const char *dir, const aox_store_opts *o,
                         const aox_store_ops **ops, void **impl, aox_err *err);
+/* rest: the URI after "redis://". */
+int aox_store_redis_open(const char *rest, const aox_store_opts *o,
+                         const aox_store_ops **ops, void **impl, aox_err *err);
 
 /* Helpers shared by backends (store.c). */
 int    aox_store_key_cmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl);

@@ -1,9 +1,14 @@
 /*
  * tests/store/test_store.c: one suite for every store backend. Run as
- *   test_store memory:      or      test_store lmdb:
- * ("lmdb:" makes fresh directories under $TMPDIR and removes them at the end).
+ *   test_store memory:   or   test_store lmdb:   or   test_store redis://HOST:PORT
+ * ("lmdb:" makes fresh directories under $TMPDIR and removes them at the end;
+ * "redis://" is run by redis_run.sh, which starts a throw-away server: each fresh
+ * store is another database number of it).
  * LMDB-only parts: map growth from a 1 MiB map, close/reopen durability, and a
- * child killed with SIGKILL right after its batch commit returned.
+ * child killed with SIGKILL right after its batch commit returned. Redis-only parts:
+ * the physical key layout, the durability configuration check, and redis-server
+ * killed with SIGKILL right after a commit returned (AOX_E_IO while it is down, the
+ * data back after a restart on the same AOF). Leases and fenced batches: all.
  */
 #include <ftw.h>
 #include <pthread.h>
@@ -14,10 +19,14 @@
 #include "../core/check.h"
 #include "store/store.h"
 
-static int is_lmdb;
+static int is_lmdb, is_redis;
+static void sync_mode(const char *mode);
+static const char *backend = "memory";
+static const char *redis_base;       /* "redis://127.0.0.1:PORT" */
 static char tmp_root[256];
 static int dir_seq;
 static char last_dir[300];
+static char last_uri[320];
 
 /* A fresh, empty store (a new directory for LMDB). */
 static aox_store *fresh_opts(size_t map_size, int no_sync)
@@ -27,6 +36,8 @@ static aox_store *fresh_opts(size_t map_size, int no_sync)
     if (is_lmdb) {
         snprintf(last_dir, sizeof last_dir, "%s/db%d/sub", tmp_root, dir_seq++);
         snprintf(uri, sizeof uri, "lmdb:%s", last_dir);   /* sub/ tests mkdir -p */
+    } else if (is_redis) {
+        snprintf(uri, sizeof uri, "%s/%d", redis_base, ++dir_seq);   /* an empty db */
     } else {
         snprintf(uri, sizeof uri, "memory:");
     }
@@ -36,6 +47,7 @@ static aox_store *fresh_opts(size_t map_size, int no_sync)
     if (rc)
         fprintf(stderr, "open %s: %s\n", uri, err.msg);
     REQUIRE(rc == 0 && s);
+    snprintf(last_uri, sizeof last_uri, "%s", uri);
     return s;
 }
 
@@ -75,7 +87,7 @@ static void test_basic(void)
 {
     aox_store *s = fresh(0);
     aox_buf b = { 0 };
-    CHECK_STR(aox_store_backend(s), is_lmdb ? "lmdb" : "memory");
+    CHECK_STR(aox_store_backend(s), backend);
     CHECK_STR(get_s(s, "k1", &b), "<absent>");
     CHECK_EQ_INT(put_s(s, "k1", "v1"), 0);
     CHECK_STR(get_s(s, "k1", &b), "v1");
@@ -115,7 +127,13 @@ static void test_open_errors(void)
     aox_err err;
     CHECK_EQ_INT(aox_store_open("", NULL, &s, &err), AOX_E_CONFIG);
     CHECK_EQ_INT(aox_store_open("lmdb:", NULL, &s, &err), AOX_E_CONFIG);
-    CHECK_EQ_INT(aox_store_open("redis://127.0.0.1:1", NULL, &s, &err), AOX_E_UNSUPPORTED);
+    CHECK_EQ_INT(aox_store_open("redis://127.0.0.1:1", NULL, &s, &err), AOX_E_IO);
+    CHECK(strstr(err.msg, "127.0.0.1:1") != NULL);
+    CHECK_EQ_INT(aox_store_open("redis://", NULL, &s, &err), AOX_E_CONFIG);
+    CHECK_EQ_INT(aox_store_open("redis://h:99999", NULL, &s, &err), AOX_E_CONFIG);
+    CHECK_EQ_INT(aox_store_open("redis://h:1/x", NULL, &s, &err), AOX_E_CONFIG);
+    CHECK_EQ_INT(aox_store_open("redis://h:1/2?timeout_ms=0", NULL, &s, &err),
+                 AOX_E_CONFIG);
     CHECK_EQ_INT(aox_store_open("lmdb:/proc/definitely/not/here", NULL, &s, &err),
                  AOX_E_IO);
     CHECK(s == NULL);
@@ -415,10 +433,11 @@ static void fill(uint8_t *p, size_t n, uint32_t seed)
 
 static void test_growth(void)
 {
-    /* 1 MiB initial map: LMDB must grow it several times */
-    aox_store *s = fresh((size_t)1 << 20);
+    /* 1 MiB initial map: LMDB must grow it several times (Redis: run with
+     * appendfsync no, see main; this is about sizes, not durability) */
+    aox_store *s = fresh_opts((size_t)1 << 20, is_redis);
     aox_buf b = { 0 };
-    size_t big = (size_t)16 << 20;
+    size_t big = is_redis ? (size_t)2 << 20 : (size_t)16 << 20;   /* LMDB: > the map */
     uint8_t *v = malloc(big);
     REQUIRE(v);
     fill(v, big, 1);
@@ -631,6 +650,308 @@ static void test_kill(void)
     }
 }
 
+/* ------------------------------------------------------------------ leases */
+
+/* A second handle on the same store for "another node": Redis shares leases across
+ * handles (and nodes); memory/LMDB keep them in the handle, so the same handle is
+ * used there (one node's threads). */
+static aox_store *other_node(aox_store *s)
+{
+    if (!is_redis)
+        return s;
+    aox_store *o = NULL;
+    aox_err err;
+    REQUIRE(aox_store_open(last_uri, NULL, &o, &err) == 0);
+    return o;
+}
+
+static int fenced_put(aox_store *s, const char *lease, uint64_t tok, const char *k,
+                      const char *v)
+{
+    aox_batch *bt;
+    aox_err err;
+    REQUIRE(aox_store_batch_begin(s, &bt) == 0);
+    aox_batch_put(bt, k, strlen(k), v, strlen(v));
+    aox_batch_put(bt, "proc/P/other", 12, v, strlen(v));
+    if (aox_batch_fence(bt, lease, tok)) {
+        aox_store_batch_abort(bt);
+        return -1;
+    }
+    return aox_store_batch_commit(bt, &err);
+}
+
+static void test_lease(void)
+{
+    aox_store *a = fresh(0);
+    aox_store *b = other_node(a);
+    aox_buf own = { 0 }, v = { 0 };
+    uint64_t t1 = 0, t2 = 0, t3 = 0, t4 = 0, tok = 0, left = 0, tq = 0;
+
+    CHECK_EQ_INT(aox_store_lease_get(a, "proc/P", &own, &tok, &left), AOX_E_NOT_FOUND);
+    CHECK_EQ_INT(aox_store_lease_acquire(a, "proc/P", "node-a", 10000, &t1), 0);
+    CHECK(t1 > 0);
+    CHECK_EQ_INT(aox_store_lease_get(b, "proc/P", &own, &tok, &left), 0);
+    CHECK_STR((const char *)own.data, "node-a");
+    CHECK(tok == t1 && left > 0 && left <= 10000);
+    /* conflict: another owner */
+    CHECK_EQ_INT(aox_store_lease_acquire(b, "proc/P", "node-b", 10000, &tok), AOX_E_CONFLICT);
+    /* renew with the right token only */
+    CHECK_EQ_INT(aox_store_lease_renew(a, "proc/P", t1, 20000), 0);
+    CHECK_EQ_INT(aox_store_lease_get(a, "proc/P", NULL, &tok, &left), 0);
+    CHECK(left > 10000 && left <= 20000);
+    CHECK_EQ_INT(aox_store_lease_renew(b, "proc/P", t1 + 1, 20000), AOX_E_CONFLICT);
+    /* fenced writes: the holder's token commits, a wrong one writes nothing */
+    CHECK_EQ_INT(fenced_put(a, "proc/P", t1, "proc/P/slot", "1"), 0);
+    CHECK_STR(get_s(a, "proc/P/slot", &v), "1");
+    CHECK_EQ_INT(fenced_put(b, "proc/P", t1 + 7, "proc/P/slot", "2"), AOX_E_CONFLICT);
+    CHECK_EQ_INT(fenced_put(b, "proc/Q", t1, "proc/P/slot", "2"), AOX_E_CONFLICT);
+    CHECK_STR(get_s(a, "proc/P/slot", &v), "1");
+    CHECK_STR(get_s(a, "proc/P/other", &v), "1");
+    /* the same owner acquiring again gets a new token; the old one is dead */
+    CHECK_EQ_INT(aox_store_lease_acquire(a, "proc/P", "node-a", 10000, &t2), 0);
+    CHECK(t2 > t1);
+    CHECK_EQ_INT(fenced_put(a, "proc/P", t1, "proc/P/slot", "3"), AOX_E_CONFLICT);
+    CHECK_STR(get_s(a, "proc/P/slot", &v), "1");
+    /* release needs the current token; then the lease is free */
+    CHECK_EQ_INT(aox_store_lease_release(a, "proc/P", t1), AOX_E_CONFLICT);
+    CHECK_EQ_INT(aox_store_lease_release(a, "proc/P", t2), 0);
+    CHECK_EQ_INT(aox_store_lease_get(b, "proc/P", &own, &tok, &left), AOX_E_NOT_FOUND);
+    CHECK(own.len == 0 && tok == 0);
+    CHECK_EQ_INT(fenced_put(a, "proc/P", t2, "proc/P/slot", "4"), AOX_E_CONFLICT);
+
+    /* expiry and take-over: node-a stops renewing, node-b takes over; node-a's
+     * writes with its old token are rejected */
+    CHECK_EQ_INT(aox_store_lease_acquire(a, "proc/P", "node-a", 100, &t3), 0);
+    CHECK(t3 > t2);
+    CHECK_EQ_INT(fenced_put(a, "proc/P", t3, "proc/P/slot", "5"), 0);
+    usleep(250 * 1000);
+    CHECK_EQ_INT(aox_store_lease_get(b, "proc/P", &own, &tok, &left), AOX_E_NOT_FOUND);
+    CHECK_EQ_INT(aox_store_lease_renew(a, "proc/P", t3, 10000), AOX_E_CONFLICT);
+    CHECK_EQ_INT(fenced_put(a, "proc/P", t3, "proc/P/slot", "6"), AOX_E_CONFLICT);
+    CHECK_EQ_INT(aox_store_lease_acquire(b, "proc/P", "node-b", 10000, &t4), 0);
+    CHECK(t4 > t3);
+    CHECK_EQ_INT(fenced_put(a, "proc/P", t3, "proc/P/slot", "7"), AOX_E_CONFLICT);
+    CHECK_STR(get_s(a, "proc/P/slot", &v), "5");
+    CHECK_EQ_INT(fenced_put(b, "proc/P", t4, "proc/P/slot", "8"), 0);
+    CHECK_STR(get_s(a, "proc/P/slot", &v), "8");
+    CHECK_EQ_INT(aox_store_lease_acquire(a, "proc/P", "node-a", 10000, &tok), AOX_E_CONFLICT);
+    CHECK_EQ_INT(aox_store_lease_release(a, "proc/P", t3), AOX_E_CONFLICT);
+    CHECK_EQ_INT(aox_store_lease_get(a, "proc/P", &own, &tok, &left), 0);
+    CHECK_STR((const char *)own.data, "node-b");
+    CHECK(tok == t4);
+
+    /* an empty fenced batch is an ownership probe */
+    aox_batch *bt;
+    REQUIRE(aox_store_batch_begin(b, &bt) == 0);
+    CHECK_EQ_INT(aox_batch_fence(bt, "proc/P", t4), 0);
+    CHECK_EQ_INT(aox_store_batch_commit(bt, NULL), 0);
+    REQUIRE(aox_store_batch_begin(b, &bt) == 0);
+    CHECK_EQ_INT(aox_batch_fence(bt, "proc/P", t3), 0);
+    CHECK_EQ_INT(aox_store_batch_commit(bt, NULL), AOX_E_CONFLICT);
+    /* one fence per batch; a second one poisons the batch */
+    REQUIRE(aox_store_batch_begin(b, &bt) == 0);
+    CHECK_EQ_INT(aox_batch_fence(bt, "proc/P", t4), 0);
+    CHECK_EQ_INT(aox_batch_fence(bt, "proc/P", t4), AOX_E_INVALID);
+    aox_batch_put(bt, "proc/P/slot", 11, "9", 1);
+    CHECK_EQ_INT(aox_store_batch_commit(bt, NULL), AOX_E_INVALID);
+    CHECK_STR(get_s(a, "proc/P/slot", &v), "8");
+
+    /* names are independent; a name without '/' works too */
+    CHECK_EQ_INT(aox_store_lease_acquire(a, "proc/Q", "node-a", 10000, &tq), 0);
+    CHECK_EQ_INT(tq, 1);
+    CHECK_EQ_INT(aox_store_lease_acquire(a, "cluster", "node-a", 10000, &tok), 0);
+    CHECK_EQ_INT(tok, 1);
+    CHECK_EQ_INT(aox_store_lease_get(b, "cluster", &own, &tok, &left), 0);
+    /* argument checks */
+    char longn[AOX_LEASE_NAME_MAX + 2];
+    memset(longn, 'n', sizeof longn - 1);
+    longn[sizeof longn - 1] = 0;
+    CHECK_EQ_INT(aox_store_lease_acquire(a, "", "o", 100, &tok), AOX_E_INVALID);
+    CHECK_EQ_INT(aox_store_lease_acquire(a, longn, "o", 100, &tok), AOX_E_INVALID);
+    CHECK_EQ_INT(aox_store_lease_acquire(a, "x", "", 100, &tok), AOX_E_INVALID);
+    CHECK_EQ_INT(aox_store_lease_acquire(a, "x", "o", 0, &tok), AOX_E_INVALID);
+    CHECK_EQ_INT(aox_store_lease_renew(a, "x", 1, 0), AOX_E_INVALID);
+    REQUIRE(aox_store_batch_begin(a, &bt) == 0);
+    CHECK_EQ_INT(aox_batch_fence(bt, "", 1), AOX_E_INVALID);
+    aox_store_batch_abort(bt);
+
+    aox_buf_free(&own);
+    aox_buf_free(&v);
+    if (b != a)
+        aox_store_close(b);
+    aox_store_close(a);
+}
+
+/* Four "nodes" race for one lease: exactly one wins. */
+typedef struct racer {
+    aox_store *s;
+    char       owner[16];
+    int        rc;
+    uint64_t   tok;
+} racer;
+
+static void *race(void *arg)
+{
+    racer *r = arg;
+    r->rc = aox_store_lease_acquire(r->s, "proc/R", r->owner, 10000, &r->tok);
+    return NULL;
+}
+
+static void test_lease_race(void)
+{
+    aox_store *s = fresh(0);
+    pthread_t th[4];
+    racer r[4];
+    for (int i = 0; i < 4; i++) {
+        r[i].s = other_node(s);
+        snprintf(r[i].owner, sizeof r[i].owner, "node-%d", i);
+    }
+    for (int i = 0; i < 4; i++)
+        REQUIRE(pthread_create(&th[i], NULL, race, &r[i]) == 0);
+    int won = 0;
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        CHECK(r[i].rc == 0 || r[i].rc == AOX_E_CONFLICT);
+        if (r[i].rc == 0) {
+            won++;
+            CHECK_EQ_INT(r[i].tok, 1);
+        }
+    }
+    CHECK_EQ_INT(won, 1);
+    for (int i = 0; i < 4; i++)
+        if (r[i].s != s)
+            aox_store_close(r[i].s);
+    aox_store_close(s);
+}
+
+/* ------------------------------------------------------------------ redis only */
+
+/* Runs redis-cli against the test server (database db); first line of output. */
+static void cli(int db, const char *args, char *out, size_t n)
+{
+    char cmdline[600];
+    snprintf(cmdline, sizeof cmdline, "redis-cli -h 127.0.0.1 -p %s -n %d %s",
+             getenv("AOX_REDIS_PORT"), db, args);
+    FILE *p = popen(cmdline, "r");
+    REQUIRE(p);
+    out[0] = 0;
+    if (!fgets(out, (int)n, p))
+        out[0] = 0;
+    out[strcspn(out, "\n")] = 0;
+    pclose(p);
+}
+
+static void ctl(const char *what)
+{
+    char cmdline[400];
+    snprintf(cmdline, sizeof cmdline, "%s %s", getenv("AOX_REDIS_CTL"), what);
+    REQUIRE(system(cmdline) == 0);
+}
+
+static void sync_mode(const char *mode)
+{
+    char args[64], out[64];
+    snprintf(args, sizeof args, "CONFIG SET appendfsync %s", mode);
+    cli(0, args, out, sizeof out);
+    CHECK_STR(out, "OK");
+}
+
+static void test_redis_layout(void)
+{
+    aox_store *s = fresh(0);
+    int db = dir_seq;
+    char out[256];
+    aox_buf k = { 0 };
+    put_s(s, "proc/P1/def", "d");
+    aox_key_proc(&k, "P1", "assign", 5);
+    aox_store_put(s, k.data, k.len, "a", 1);
+    put_s(s, "module/M", "m");
+    put_s(s, "top", "t");
+    put_s(s, "proc/{x}/def", "braces");
+    /* every key of a process carries the hash tag {pid} */
+    cli(db, "GET 'aox:v:{P1}proc/P1/def'", out, sizeof out);
+    CHECK_STR(out, "d");
+    cli(db, "--no-raw ZRANGEBYLEX 'aox:x:{P1}proc/P1/' - +", out, sizeof out);
+    CHECK_STR(out, "1) \"assign/\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x05\"");
+    cli(db, "ZCARD 'aox:x:{P1}proc/P1/'", out, sizeof out);
+    CHECK_STR(out, "2");
+    cli(db, "GET 'aox:v:{module/}module/M'", out, sizeof out);
+    CHECK_STR(out, "m");
+    cli(db, "GET 'aox:v:{~}top'", out, sizeof out);
+    CHECK_STR(out, "t");
+    cli(db, "GET 'aox:v:{7b787d}proc/{x}/def'", out, sizeof out);   /* hex tag */
+    CHECK_STR(out, "braces");
+    cli(db, "ZCOUNT aox:groups -inf +inf", out, sizeof out);
+    CHECK_STR(out, "3");                    /* proc/P1/, module/, proc/{x}/ */
+    /* an emptied group leaves the registry */
+    aox_store_del(s, "module/M", 8);
+    cli(db, "ZCOUNT aox:groups -inf +inf", out, sizeof out);
+    CHECK_STR(out, "2");
+    cli(db, "EXISTS 'aox:x:{module/}module/'", out, sizeof out);
+    CHECK_STR(out, "0");
+    /* the lease of a process lives in the process's slot */
+    uint64_t tok;
+    CHECK_EQ_INT(aox_store_lease_acquire(s, "proc/P1", "me", 10000, &tok), 0);
+    cli(db, "GET 'aox:l:{P1}proc/P1'", out, sizeof out);
+    CHECK_STR(out, "1:me");
+    cli(db, "GET 'aox:c:{P1}proc/P1'", out, sizeof out);
+    CHECK_STR(out, "1");
+    aox_buf_free(&k);
+    aox_store_close(s);
+
+    /* a server without appendfsync always is refused (unless no_sync) */
+    aox_err err;
+    cli(0, "CONFIG SET appendfsync everysec", out, sizeof out);
+    CHECK_STR(out, "OK");
+    CHECK_EQ_INT(aox_store_open(last_uri, NULL, &s, &err), AOX_E_CONFIG);
+    CHECK(strstr(err.msg, "appendfsync always") != NULL);
+    aox_store_opts o = { 0, 1 };
+    CHECK_EQ_INT(aox_store_open(last_uri, &o, &s, &err), 0);
+    aox_store_close(s);
+    cli(0, "CONFIG SET appendfsync always", out, sizeof out);
+    CHECK_STR(out, "OK");
+}
+
+/* redis-server is SIGKILLed right after a commit returned: while it is down calls
+ * fail with AOX_E_IO; restarted on the same AOF, everything acknowledged is there
+ * and the same handle reconnects. */
+static void test_redis_kill(void)
+{
+    aox_store *s = fresh(0);
+    aox_buf b = { 0 };
+    aox_batch *bt;
+    aox_err err;
+    uint64_t tok;
+    REQUIRE(aox_store_batch_begin(s, &bt) == 0);
+    for (int i = 0; i < 500; i++) {
+        char k[32];
+        snprintf(k, sizeof k, "proc/K/assign/%04d", i);
+        aox_batch_put(bt, k, strlen(k), k, strlen(k));
+    }
+    CHECK_EQ_INT(aox_store_batch_commit(bt, &err), 0);
+    CHECK_EQ_INT(put_s(s, "proc/K/slot", "500"), 0);
+    CHECK_EQ_INT(aox_store_lease_acquire(s, "proc/K", "node-a", 60000, &tok), 0);
+    ctl("kill");
+    CHECK_EQ_INT(aox_store_get(s, "proc/K/slot", 11, &b), AOX_E_IO);
+    CHECK_EQ_INT(put_s(s, "proc/K/x", "1"), AOX_E_IO);
+    REQUIRE(aox_store_batch_begin(s, &bt) == 0);
+    aox_batch_put(bt, "proc/K/y", 8, "1", 1);
+    CHECK_EQ_INT(aox_store_batch_commit(bt, &err), AOX_E_IO);
+    CHECK(strstr(err.msg, "redis 127.0.0.1:") != NULL);
+    ctl("start");
+    CHECK_STR(get_s(s, "proc/K/slot", &b), "500");
+    int n = 0;
+    CHECK_EQ_INT(aox_store_scan(s, "proc/K/assign/", 14, NULL, 0, 0, count_fn, &n), 0);
+    CHECK_EQ_INT(n, 500);
+    CHECK_STR(get_s(s, "proc/K/assign/0499", &b), "proc/K/assign/0499");
+    /* the lease and its token counter survived too */
+    CHECK_EQ_INT(aox_store_lease_get(s, "proc/K", &b, &tok, NULL), 0);
+    CHECK_STR((const char *)b.data, "node-a");
+    CHECK_EQ_INT(put_s(s, "after", "restart"), 0);
+    aox_buf_free(&b);
+    aox_store_close(s);
+}
+
 /* ------------------------------------------------------------------ main */
 
 static int rm_fn(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
@@ -640,29 +961,57 @@ static int rm_fn(const char *p, const struct stat *sb, int flag, struct FTW *ftw
 
 int main(int argc, char **argv)
 {
-    if (argc != 2 || (strcmp(argv[1], "memory:") && strcmp(argv[1], "lmdb:"))) {
-        fprintf(stderr, "usage: test_store memory:|lmdb:\n");
+    /* test_store [--lease] URI: --lease runs only the lease tests (store_lease_*) */
+    int lease_only = argc == 3 && strcmp(argv[1], "--lease") == 0;
+    const char *uri = argc == 2 + lease_only ? argv[1 + lease_only] : "";
+    if (strcmp(uri, "memory:") && strcmp(uri, "lmdb:") && strncmp(uri, "redis://", 8)) {
+        fprintf(stderr, "usage: test_store [--lease] memory:|lmdb:|redis://HOST:PORT\n");
         return 2;
     }
-    is_lmdb = strcmp(argv[1], "lmdb:") == 0;
+    is_lmdb = strcmp(uri, "lmdb:") == 0;
+    is_redis = strncmp(uri, "redis://", 8) == 0;
+    backend = is_lmdb ? "lmdb" : is_redis ? "redis" : "memory";
+    if (is_redis) {
+        redis_base = uri;
+        if (!getenv("AOX_REDIS_CTL") || !getenv("AOX_REDIS_PORT")) {
+            fprintf(stderr, "test_store redis://: run me through redis_run.sh\n");
+            return 2;
+        }
+    }
     if (is_lmdb) {
         const char *t = getenv("TMPDIR");
         snprintf(tmp_root, sizeof tmp_root, "%s/aox-store-XXXXXX", t && t[0] ? t : "/tmp");
         REQUIRE(mkdtemp(tmp_root));
     }
-    test_basic();
-    test_open_errors();
-    test_keys();
-    test_batch();
-    test_scan();
-    test_seek_le();
-    test_cas();
-    test_growth();
-    test_threads();
-    if (is_lmdb) {
-        test_reopen();
-        test_kill();
-        nftw(tmp_root, rm_fn, 16, FTW_DEPTH | FTW_PHYS);
+    if (lease_only) {
+        test_lease();
+        test_lease_race();
+    } else {
+        test_basic();
+        test_open_errors();
+        test_keys();
+        test_batch();
+        test_scan();
+        test_seek_le();
+        test_cas();
+        if (is_redis)
+            sync_mode("no");   /* sizes and locking, not durability: spare the fsyncs */
+        test_growth();
+        test_threads();
+        if (is_redis)
+            sync_mode("always");
+        if (is_redis) {
+            test_redis_layout();
+            test_redis_kill();
+        }
+        if (is_lmdb) {
+            test_reopen();
+            test_kill();
+        }
     }
-    return check_report(is_lmdb ? "store_lmdb" : "store_memory");
+    if (is_lmdb)
+        nftw(tmp_root, rm_fn, 16, FTW_DEPTH | FTW_PHYS);
+    char name[32];
+    snprintf(name, sizeof name, "store_%s%s", lease_only ? "lease_" : "", backend);
+    return check_report(name);
 }

@@ -1,0 +1,1118 @@
+/*
+ * store/store_redis.c: the shared backend ("redis://host:port[/db][?timeout_ms=N]"),
+ * the store of a cluster of aox nodes (DESIGN.md §2). hiredis 0.14, synchronous.
+ *
+ * Redis has no ordered keyspace, so every logical key K lives in two places:
+ *
+ *   value    "aox:v:{TAG}" K        STRING, the value
+ *   index    "aox:x:{TAG}" G        ZSET (all scores 0), member = K without G
+ *   groups   "aox:groups"           ZSET (all scores 0), member = G (non-empty groups)
+ *
+ * G, the *group* of K, is the "directory" a scan usually stays in:
+ *
+ *   K = "proc/<pid>/<rest>"   ->  G = "proc/<pid>/"    TAG = <pid>
+ *   K = "<first>/<rest>"      ->  G = "<first>/"       TAG = "<first>/"
+ *   K without '/'             ->  G = "" (the root)    TAG = "~"
+ *
+ * so every key of one process (and its index) shares the hash tag {<pid>}, i.e. one
+ * Redis Cluster slot. A TAG that contains '{' or '}' is written in hex so the slot
+ * is always computed from the whole tag. Members of one index sort bytewise
+ * (ZRANGEBYLEX compares with memcmp), so a scan inside one group is a paged
+ * ZRANGEBYLEX plus one MGET per page (same slot). A scan whose prefix is not inside
+ * one group (e.g. "" or "proc/") merges the groups that can hold matching keys: the
+ * groups that are prefixes of the scan prefix plus the registered groups that start
+ * with it (ZRANGEBYLEX on aox:groups).
+ *
+ * Leases (store.h): "aox:l:{TAG}" NAME holds "<token>:<owner>" with PX expiry, and
+ * "aox:c:{TAG}" NAME is the lease's token counter (INCR, never deleted), where TAG
+ * is the tag of NAME + "/" — so the lease "proc/<pid>" lives in the process's slot
+ * and a fenced batch of that process's keys touches one slot only.
+ *
+ * Atomicity: every write (put, del, batch, cas, lease op) is one EVAL of a script
+ * below. Redis runs a script without interleaving, and refuses a script that would
+ * exceed maxmemory before its first write, never half-way; the scripts only issue
+ * commands that cannot fail on keys of the right type. The effects reach the AOF as
+ * one MULTI/EXEC block, and a block cut short by a crash is dropped at load
+ * (aof-load-truncated), so a batch is all-or-nothing after a restart as well.
+ *
+ * Durability: acknowledged = fsync'd only with "appendonly yes" and "appendfsync
+ * always" (Redis fsyncs the AOF before it sends the replies of an event-loop turn).
+ * open checks both with CONFIG GET and refuses a server without them
+ * (AOX_E_CONFIG) unless opts->no_sync; a server that forbids CONFIG is accepted.
+ *
+ * Connections: a mutex-guarded pool of idle connections; a call takes one (or
+ * connects), so threads never share a connection. Any connection error frees that
+ * connection and every idle one (after a server restart they are all dead) and
+ * returns AOX_E_IO; calls whose repetition is harmless (get, put, del, plain batch,
+ * scan pages, lease_get) retry once on a fresh connection, the others (cas, fenced
+ * batch, lease acquire/renew/release) report AOX_E_IO because their outcome is
+ * unknown. Connect and command timeouts: timeout_ms (default 5000).
+ *
+ * Scans are not snapshots: each page is read at its own moment; a key deleted
+ * between the index read and the MGET is skipped.
+ */
+#include "store/store_int.h"
+
+#include <errno.h>
+#include <hiredis/hiredis.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#define NS          "aox:"
+#define GROUPS_KEY  NS "groups"
+#define PAGE        256          /* index members fetched per scan round trip */
+#define IDLE_MAX    32           /* idle connections kept in the pool */
+
+typedef struct redis_store {
+    char            host[256];
+    int             port;
+    int             db;
+    int             timeout_ms;
+    pthread_mutex_t mu;          /* guards idle/nidle */
+    redisContext   *idle[IDLE_MAX];
+    int             nidle;
+} redis_store;
+
+/* ================================================================== scripts */
+
+/* KEYS[1] groups, KEYS[2] lease key (fenced) or any key, then per op: value, index.
+ * ARGV[1] token ("" = no fence), then per op: 'p'|'d', member, value, group. */
+static const char BATCH_LUA[] =
+    "if ARGV[1] ~= '' then\n"
+    "  local v = redis.call('GET', KEYS[2])\n"
+    "  if not v or string.match(v, '^(%d+):') ~= ARGV[1] then return 0 end\n"
+    "end\n"
+    "local n = (#KEYS - 2) / 2\n"
+    "for i = 0, n - 1 do\n"
+    "  local vk, ik = KEYS[3 + 2 * i], KEYS[4 + 2 * i]\n"
+    "  local op, m, g = ARGV[2 + 4 * i], ARGV[3 + 4 * i], ARGV[5 + 4 * i]\n"
+    "  if op == 'p' then\n"
+    "    redis.call('SET', vk, ARGV[4 + 4 * i])\n"
+    "    redis.call('ZADD', ik, 0, m)\n"
+    "    if g ~= '' then redis.call('ZADD', KEYS[1], 0, g) end\n"
+    "  else\n"
+    "    redis.call('DEL', vk)\n"
+    "    redis.call('ZREM', ik, m)\n"
+    "    if g ~= '' and redis.call('EXISTS', ik) == 0 then\n"
+    "      redis.call('ZREM', KEYS[1], g)\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "return 1\n";
+
+/* KEYS groups, value, index. ARGV: expect flag ('0' absent, '1' value), expect,
+ * new flag ('0' delete, '1' put), new, member, group. -> {1} or {0[, current]} */
+static const char CAS_LUA[] =
+    "local cur = redis.call('GET', KEYS[2])\n"
+    "if ARGV[1] == '0' then\n"
+    "  if cur then return {0, cur} end\n"
+    "elseif cur ~= ARGV[2] then\n"
+    "  if cur then return {0, cur} end\n"
+    "  return {0}\n"
+    "end\n"
+    "local m, g = ARGV[5], ARGV[6]\n"
+    "if ARGV[3] == '1' then\n"
+    "  redis.call('SET', KEYS[2], ARGV[4])\n"
+    "  redis.call('ZADD', KEYS[3], 0, m)\n"
+    "  if g ~= '' then redis.call('ZADD', KEYS[1], 0, g) end\n"
+    "else\n"
+    "  redis.call('DEL', KEYS[2])\n"
+    "  redis.call('ZREM', KEYS[3], m)\n"
+    "  if g ~= '' and redis.call('EXISTS', KEYS[3]) == 0 then\n"
+    "    redis.call('ZREM', KEYS[1], g)\n"
+    "  end\n"
+    "end\n"
+    "return {1}\n";
+
+/* KEYS lease, counter. ARGV owner, ttl_ms. -> {1, token} or {0, token, owner} */
+static const char ACQUIRE_LUA[] =
+    "local v = redis.call('GET', KEYS[1])\n"
+    "if v then\n"
+    "  local t, o = string.match(v, '^(%d+):(.*)$')\n"
+    "  if o ~= ARGV[1] then return {0, t, o} end\n"
+    "end\n"
+    "local t = string.format('%d', redis.call('INCR', KEYS[2]))\n"
+    "redis.call('SET', KEYS[1], t .. ':' .. ARGV[1], 'PX', ARGV[2])\n"
+    "return {1, t}\n";
+
+/* KEYS lease. ARGV token, ttl_ms. -> 1 or 0 */
+static const char RENEW_LUA[] =
+    "local v = redis.call('GET', KEYS[1])\n"
+    "if v and string.match(v, '^(%d+):') == ARGV[1] then\n"
+    "  redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"
+    "  return 1\n"
+    "end\n"
+    "return 0\n";
+
+static const char RELEASE_LUA[] =
+    "local v = redis.call('GET', KEYS[1])\n"
+    "if v and string.match(v, '^(%d+):') == ARGV[1] then\n"
+    "  redis.call('DEL', KEYS[1])\n"
+    "  return 1\n"
+    "end\n"
+    "return 0\n";
+
+/* KEYS lease. -> {} or {token, owner, pttl} */
+static const char LEASE_GET_LUA[] =
+    "local v = redis.call('GET', KEYS[1])\n"
+    "if not v then return {} end\n"
+    "local t, o = string.match(v, '^(%d+):(.*)$')\n"
+    "return {t, o, redis.call('PTTL', KEYS[1])}\n";
+
+/* ================================================================== key mapping */
+
+/* Length of the group of k (a prefix of k; 0 = the root group). */
+static size_t group_len(const uint8_t *k, size_t kl)
+{
+    const uint8_t *sl;
+    if (kl > 5 && memcmp(k, "proc/", 5) == 0) {
+        sl = memchr(k + 5, '/', kl - 5);
+        if (sl && sl > k + 5)
+            return (size_t)(sl - k) + 1;
+    }
+    sl = memchr(k, '/', kl);
+    return sl ? (size_t)(sl - k) + 1 : 0;
+}
+
+/* Appends "{TAG}" of group g. */
+static int tag_append(aox_buf *b, const uint8_t *g, size_t gl)
+{
+    const uint8_t *t = g;
+    size_t tl = gl;
+    int rc;
+    if (gl == 0) {
+        t = (const uint8_t *)"~";
+        tl = 1;
+    } else if (gl > 6 && memcmp(g, "proc/", 5) == 0) {
+        t = g + 5;                      /* the pid */
+        tl = gl - 6;
+    }
+    if ((rc = aox_buf_append_u8(b, '{')))
+        return rc;
+    if (memchr(t, '{', tl) || memchr(t, '}', tl)) {
+        static const char hx[] = "0123456789abcdef";
+        for (size_t i = 0; i < tl; i++)
+            if ((rc = aox_buf_append_u8(b, (uint8_t)hx[t[i] >> 4])) ||
+                (rc = aox_buf_append_u8(b, (uint8_t)hx[t[i] & 15])))
+                return rc;
+    } else if ((rc = aox_buf_append(b, t, tl))) {
+        return rc;
+    }
+    return aox_buf_append_u8(b, '}');
+}
+
+/* "aox:<kind>:{TAG}" + rest, appended. */
+static int phys_key(aox_buf *b, char kind, const uint8_t *g, size_t gl,
+                    const uint8_t *rest, size_t rl)
+{
+    int rc;
+    char head[8] = NS "?:";
+    head[4] = kind;
+    if ((rc = aox_buf_append(b, head, 6)) || (rc = tag_append(b, g, gl)) ||
+        (rc = aox_buf_append(b, rest, rl)))
+        return rc;
+    return AOX_OK;
+}
+
+/* ================================================================== commands */
+
+/* An argument list; arguments are copied into an arena (kept as offsets, since the
+ * arena moves as it grows) or referenced in place (ext, e.g. batch values). */
+typedef struct cmd {
+    aox_buf      arena;
+    const char **ext;
+    size_t      *off, *len;
+    size_t       n, cap;
+    int          failed;
+} cmd;
+
+static void cmd_free(cmd *c)
+{
+    aox_buf_free(&c->arena);
+    free(c->ext);
+    free(c->off);
+    free(c->len);
+    memset(c, 0, sizeof *c);
+}
+
+static int cmd_slot(cmd *c)
+{
+    if (c->failed)
+        return -1;
+    if (c->n == c->cap) {
+        size_t nc = c->cap ? c->cap * 2 : 16;
+        const char **e = realloc(c->ext, nc * sizeof *e);
+        if (e)
+            c->ext = e;
+        size_t *o = realloc(c->off, nc * sizeof *o);
+        if (o)
+            c->off = o;
+        size_t *l = realloc(c->len, nc * sizeof *l);
+        if (l)
+            c->len = l;
+        if (!e || !o || !l) {
+            c->failed = AOX_E_NOMEM;
+            return -1;
+        }
+        c->cap = nc;
+    }
+    return 0;
+}
+
+/* Starts an arena argument; append its bytes to c->arena, then cmd_end(). */
+static void cmd_start(cmd *c)
+{
+    if (cmd_slot(c))
+        return;
+    c->ext[c->n] = NULL;
+    c->off[c->n] = c->arena.len;
+}
+
+static void cmd_end(cmd *c, int rc)
+{
+    if (rc && !c->failed)
+        c->failed = rc;
+    if (c->failed)
+        return;
+    c->len[c->n] = c->arena.len - c->off[c->n];
+    c->n++;
+}
+
+static void cmd_arg(cmd *c, const void *p, size_t n)
+{
+    cmd_start(c);
+    if (!c->failed)
+        cmd_end(c, aox_buf_append(&c->arena, p ? p : "", n));
+}
+
+static void cmd_str(cmd *c, const char *s)
+{
+    cmd_arg(c, s, strlen(s));
+}
+
+static void cmd_u64(cmd *c, uint64_t v)
+{
+    char t[24];
+    snprintf(t, sizeof t, "%llu", (unsigned long long)v);
+    cmd_str(c, t);
+}
+
+/* An argument used in place: p must outlive the command. */
+static void cmd_ext(cmd *c, const void *p, size_t n)
+{
+    if (cmd_slot(c))
+        return;
+    c->ext[c->n] = p ? p : "";
+    c->off[c->n] = 0;
+    c->len[c->n] = n;
+    c->n++;
+}
+
+static void cmd_phys(cmd *c, char kind, const uint8_t *g, size_t gl,
+                     const uint8_t *rest, size_t rl)
+{
+    cmd_start(c);
+    if (!c->failed)
+        cmd_end(c, phys_key(&c->arena, kind, g, gl, rest, rl));
+}
+
+/* ================================================================== connections */
+
+/* hiredis writes with write(2): a write to a connection the server dropped would
+ * raise SIGPIPE and kill the process. Block it in this thread around each exchange
+ * and discard one that became pending, so a dead server is an AOX_E_IO. */
+static void sigpipe_block(sigset_t *old)
+{
+    sigset_t p;
+    sigemptyset(&p);
+    sigaddset(&p, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &p, old);
+}
+
+static void sigpipe_restore(const sigset_t *old)
+{
+    sigset_t p, pend;
+    if (sigismember(old, SIGPIPE))
+        return;                         /* the caller blocks it already */
+    sigemptyset(&p);
+    sigaddset(&p, SIGPIPE);
+    if (sigpending(&pend) == 0 && sigismember(&pend, SIGPIPE)) {
+        struct timespec zero = { 0, 0 };
+        sigtimedwait(&p, NULL, &zero);
+    }
+    pthread_sigmask(SIG_SETMASK, old, NULL);
+}
+
+static int io_fail(aox_err *err, const redis_store *r, const char *what, const char *why)
+{
+    return aox_err_set(err, AOX_E_IO, "redis %s:%d: %s: %s", r->host, r->port, what, why);
+}
+
+static int conn_open(redis_store *r, redisContext **out, aox_err *err)
+{
+    struct timeval tv = { r->timeout_ms / 1000, (r->timeout_ms % 1000) * 1000 };
+    redisContext *c = redisConnectWithTimeout(r->host, r->port, tv);
+    int rc = AOX_OK;
+    *out = NULL;
+    if (!c)
+        return aox_err_set(err, AOX_E_NOMEM, "redis: out of memory");
+    if (c->err) {
+        rc = io_fail(err, r, "connect", c->errstr);
+        goto fail;
+    }
+    if (redisSetTimeout(c, tv) != REDIS_OK) {
+        rc = io_fail(err, r, "set timeout", c->errstr);
+        goto fail;
+    }
+    if (r->db) {
+        sigset_t old;
+        sigpipe_block(&old);
+        redisReply *rep = redisCommand(c, "SELECT %d", r->db);
+        sigpipe_restore(&old);
+        if (!rep || rep->type == REDIS_REPLY_ERROR) {
+            rc = rep ? aox_err_set(err, AOX_E_CONFIG, "redis: SELECT %d: %s", r->db, rep->str)
+                     : io_fail(err, r, "SELECT", c->errstr);
+            if (rep)
+                freeReplyObject(rep);
+            goto fail;
+        }
+        freeReplyObject(rep);
+    }
+    *out = c;
+    return AOX_OK;
+fail:
+    redisFree(c);
+    return rc;
+}
+
+static int conn_take(redis_store *r, redisContext **out, aox_err *err)
+{
+    pthread_mutex_lock(&r->mu);
+    *out = r->nidle ? r->idle[--r->nidle] : NULL;
+    pthread_mutex_unlock(&r->mu);
+    if (*out)
+        return AOX_OK;
+    return conn_open(r, out, err);
+}
+
+/* ok: back to the pool. !ok: the connection broke; drop it and every idle one. */
+static void conn_give(redis_store *r, redisContext *c, int ok)
+{
+    redisContext *drop[IDLE_MAX + 1];
+    int nd = 0;
+    pthread_mutex_lock(&r->mu);
+    if (ok && r->nidle < IDLE_MAX) {
+        r->idle[r->nidle++] = c;
+        c = NULL;
+    } else if (!ok) {
+        while (r->nidle)
+            drop[nd++] = r->idle[--r->nidle];
+    }
+    pthread_mutex_unlock(&r->mu);
+    if (c)
+        redisFree(c);
+    for (int i = 0; i < nd; i++)
+        redisFree(drop[i]);
+}
+
+/* Runs one command. retry: the command may safely run twice (see the file comment).
+ * An error reply is returned as AOX_E_IO with its text. */
+static int run(redis_store *r, cmd *c, int retry, redisReply **out, aox_err *err)
+{
+    const char **argv = NULL;
+    int rc = AOX_OK;
+    *out = NULL;
+    if (c->failed)
+        return aox_err_set(err, c->failed, "redis: building a command: %s",
+                           aox_code_name(c->failed));
+    argv = malloc((c->n ? c->n : 1) * sizeof *argv);
+    if (!argv)
+        return aox_err_set(err, AOX_E_NOMEM, "redis: out of memory");
+    for (size_t i = 0; i < c->n; i++)
+        argv[i] = c->ext[i] ? c->ext[i] : (const char *)c->arena.data + c->off[i];
+    for (int attempt = 0;; attempt++) {
+        redisContext *ctx;
+        sigset_t old;
+        if ((rc = conn_take(r, &ctx, err)))
+            goto done;
+        sigpipe_block(&old);
+        redisReply *rep = redisCommandArgv(ctx, (int)c->n, argv, c->len);
+        sigpipe_restore(&old);
+        if (!rep) {
+            rc = io_fail(err, r, ctx->err == REDIS_ERR_IO && (errno == EAGAIN ||
+                                 errno == EWOULDBLOCK) ? "command timed out" :
+                                 "connection lost", ctx->errstr);
+            conn_give(r, ctx, 0);
+            if (retry && attempt == 0)
+                continue;
+            if (!retry)
+                aox_err_set(err, AOX_E_IO, "%s (the outcome of the write is unknown)",
+                            err ? err->msg : "redis: connection lost");
+            goto done;
+        }
+        conn_give(r, ctx, 1);
+        if (rep->type == REDIS_REPLY_ERROR) {
+            rc = aox_err_set(err, AOX_E_IO, "redis: %.*s", (int)rep->len, rep->str);
+            freeReplyObject(rep);
+            goto done;
+        }
+        *out = rep;
+        rc = AOX_OK;
+        goto done;
+    }
+done:
+    free(argv);
+    return rc;
+}
+
+/* ================================================================== get/put/del */
+
+static int rd_get(void *impl, const uint8_t *k, size_t kl, aox_buf *out)
+{
+    redis_store *r = impl;
+    cmd c = { 0 };
+    redisReply *rep = NULL;
+    size_t gl = group_len(k, kl);
+    cmd_str(&c, "GET");
+    cmd_phys(&c, 'v', k, gl, k, kl);
+    int rc = run(r, &c, 1, &rep, NULL);
+    if (rc)
+        goto done;
+    if (rep->type == REDIS_REPLY_NIL)
+        rc = AOX_E_NOT_FOUND;
+    else if (rep->type != REDIS_REPLY_STRING)
+        rc = AOX_E_CORRUPT;
+    else if ((rc = aox_buf_append(out, rep->str, rep->len)) == 0 && !out->data)
+        rc = aox_buf_reserve(out, 1);   /* empty value: data must be non-NULL */
+done:
+    if (rep)
+        freeReplyObject(rep);
+    cmd_free(&c);
+    return rc;
+}
+
+/* One EVAL of BATCH_LUA. fence == NULL: unconditional. */
+static int rd_batch_fenced(void *impl, const aox_store_op *ops, size_t n,
+                           const char *fence, uint64_t token, aox_err *err)
+{
+    redis_store *r = impl;
+    cmd c = { 0 };
+    redisReply *rep = NULL;
+    int rc;
+    cmd_str(&c, "EVAL");
+    cmd_str(&c, BATCH_LUA);
+    cmd_u64(&c, 2 + 2 * (uint64_t)n);
+    cmd_str(&c, GROUPS_KEY);
+    if (fence) {
+        aox_buf nm = { 0 };
+        size_t fl = strlen(fence);
+        rc = aox_buf_append(&nm, fence, fl);
+        if (!rc)
+            rc = aox_buf_append_u8(&nm, '/');
+        if (!rc)
+            cmd_phys(&c, 'l', nm.data, group_len(nm.data, nm.len),
+                     (const uint8_t *)fence, fl);
+        aox_buf_free(&nm);
+        if (rc) {
+            rc = aox_err_set(err, rc, "redis: out of memory");
+            goto done;
+        }
+    } else {
+        cmd_str(&c, GROUPS_KEY);
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t gl = group_len(ops[i].k, ops[i].kl);
+        cmd_phys(&c, 'v', ops[i].k, gl, ops[i].k, ops[i].kl);
+        cmd_phys(&c, 'x', ops[i].k, gl, ops[i].k, gl);
+    }
+    if (fence)
+        cmd_u64(&c, token);
+    else
+        cmd_arg(&c, "", 0);
+    for (size_t i = 0; i < n; i++) {
+        size_t gl = group_len(ops[i].k, ops[i].kl);
+        cmd_str(&c, ops[i].del ? "d" : "p");
+        cmd_ext(&c, ops[i].k + gl, ops[i].kl - gl);
+        cmd_ext(&c, ops[i].v, ops[i].del ? 0 : ops[i].vl);
+        cmd_ext(&c, ops[i].k, gl);
+    }
+    if ((rc = run(r, &c, fence == NULL, &rep, err)))
+        goto done;
+    if (rep->type != REDIS_REPLY_INTEGER) {
+        rc = aox_err_set(err, AOX_E_CORRUPT, "redis: unexpected batch reply");
+    } else if (rep->integer != 1) {
+        rc = aox_err_set(err, AOX_E_CONFLICT,
+                         "store: lease '%s' is not held with token %llu; batch not applied",
+                         fence ? fence : "?", (unsigned long long)token);
+    }
+done:
+    if (rep)
+        freeReplyObject(rep);
+    cmd_free(&c);
+    return rc;
+}
+
+static int rd_batch(void *impl, const aox_store_op *ops, size_t n, aox_err *err)
+{
+    return rd_batch_fenced(impl, ops, n, NULL, 0, err);
+}
+
+static int rd_put(void *impl, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl)
+{
+    aox_store_op op = { 0, k, kl, v, vl };
+    return rd_batch(impl, &op, 1, NULL);
+}
+
+static int rd_del(void *impl, const uint8_t *k, size_t kl)
+{
+    aox_store_op op = { 1, k, kl, NULL, 0 };
+    return rd_batch(impl, &op, 1, NULL);
+}
+
+static int rd_cas(void *impl, const uint8_t *k, size_t kl, const uint8_t *expect,
+                  size_t el, const uint8_t *v, size_t vl, aox_buf *cur)
+{
+    redis_store *r = impl;
+    cmd c = { 0 };
+    redisReply *rep = NULL;
+    size_t gl = group_len(k, kl);
+    int rc;
+    if (cur)
+        aox_buf_reset(cur);
+    cmd_str(&c, "EVAL");
+    cmd_str(&c, CAS_LUA);
+    cmd_str(&c, "3");
+    cmd_str(&c, GROUPS_KEY);
+    cmd_phys(&c, 'v', k, gl, k, kl);
+    cmd_phys(&c, 'x', k, gl, k, gl);
+    cmd_str(&c, expect ? "1" : "0");
+    cmd_ext(&c, expect, el);
+    cmd_str(&c, v ? "1" : "0");
+    cmd_ext(&c, v, vl);
+    cmd_ext(&c, k + gl, kl - gl);
+    cmd_ext(&c, k, gl);
+    if ((rc = run(r, &c, 0, &rep, NULL)))
+        goto done;
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 1 ||
+        rep->element[0]->type != REDIS_REPLY_INTEGER) {
+        rc = AOX_E_CORRUPT;
+    } else if (rep->element[0]->integer != 1) {
+        rc = AOX_E_CONFLICT;
+        if (cur && rep->elements > 1 && rep->element[1]->type == REDIS_REPLY_STRING) {
+            int arc = aox_buf_append(cur, rep->element[1]->str, rep->element[1]->len);
+            if (arc)
+                rc = arc;
+        }
+    }
+done:
+    if (rep)
+        freeReplyObject(rep);
+    cmd_free(&c);
+    return rc;
+}
+
+/* ================================================================== scans */
+
+/* One group's cursor: a page of (member, value) pairs read ahead. */
+typedef struct gcur {
+    aox_buf     g;               /* the group prefix */
+    aox_buf     lo, hi;          /* ZRANGEBYLEX bounds ("-", "+", "[m", "(m") */
+    redisReply *mem, *val;       /* current page: members, MGET values */
+    size_t      pos;
+    int         done;            /* no more pages after this one */
+    aox_buf     key;             /* full key of the head entry (valid if has_head) */
+    int         has_head;
+} gcur;
+
+static void gcur_free(gcur *c)
+{
+    aox_buf_free(&c->g);
+    aox_buf_free(&c->lo);
+    aox_buf_free(&c->hi);
+    aox_buf_free(&c->key);
+    if (c->mem)
+        freeReplyObject(c->mem);
+    if (c->val)
+        freeReplyObject(c->val);
+}
+
+static int bound_set(aox_buf *b, char kind, const uint8_t *m, size_t ml)
+{
+    aox_buf_reset(b);
+    int rc = aox_buf_append_u8(b, (uint8_t)kind);
+    if (!rc && (kind == '[' || kind == '('))
+        rc = aox_buf_append(b, m, ml);
+    return rc;
+}
+
+/* Sets the bounds of cursor c (group g) for keys starting with p, from start s
+ * (NULL: none; s begins with p). Returns 1 when the group holds no candidate. */
+static int gcur_bounds(gcur *c, const uint8_t *p, size_t pl, const uint8_t *s,
+                       size_t sl, int reverse, int *rc)
+{
+    const uint8_t *g = c->g.data;
+    size_t gl = c->g.len;
+    uint8_t succ[AOX_STORE_KEY_MAX];
+    *rc = 0;
+    /* the prefix bounds, in member space */
+    if (pl > gl) {
+        size_t ql = aox_store_prefix_succ(p + gl, pl - gl, succ);
+        if ((*rc = bound_set(&c->lo, '[', p + gl, pl - gl)) ||
+            (*rc = ql ? bound_set(&c->hi, '(', succ, ql) : bound_set(&c->hi, '+', 0, 0)))
+            return 1;
+    } else if ((*rc = bound_set(&c->lo, '-', 0, 0)) || (*rc = bound_set(&c->hi, '+', 0, 0))) {
+        return 1;
+    }
+    if (!s)
+        return 0;
+    if (aox_store_has_prefix(s, sl, g, gl)) {
+        *rc = bound_set(reverse ? &c->hi : &c->lo, '[', s + gl, sl - gl);
+        return *rc != 0;
+    }
+    /* s is outside the group's range: every key of g is above s or below it */
+    int below = aox_store_key_cmp(s, sl, g, gl) < 0;
+    return reverse ? below : !below;
+}
+
+/* Reads the next page of c. */
+static int gcur_fetch(redis_store *r, gcur *c, int reverse)
+{
+    cmd q = { 0 };
+    int rc;
+    if (c->mem)
+        freeReplyObject(c->mem);
+    if (c->val)
+        freeReplyObject(c->val);
+    c->mem = c->val = NULL;
+    c->pos = 0;
+    c->has_head = 0;
+    if (c->done)
+        return AOX_OK;
+    cmd_str(&q, reverse ? "ZREVRANGEBYLEX" : "ZRANGEBYLEX");
+    cmd_phys(&q, 'x', c->g.data, c->g.len, c->g.data, c->g.len);
+    if (reverse) {
+        cmd_arg(&q, c->hi.data, c->hi.len);
+        cmd_arg(&q, c->lo.data, c->lo.len);
+    } else {
+        cmd_arg(&q, c->lo.data, c->lo.len);
+        cmd_arg(&q, c->hi.data, c->hi.len);
+    }
+    cmd_str(&q, "LIMIT");
+    cmd_str(&q, "0");
+    cmd_u64(&q, PAGE);
+    rc = run(r, &q, 1, &c->mem, NULL);
+    cmd_free(&q);
+    if (rc)
+        return rc;
+    if (c->mem->type != REDIS_REPLY_ARRAY)
+        return AOX_E_CORRUPT;
+    size_t n = c->mem->elements;
+    if (n < PAGE)
+        c->done = 1;
+    if (n == 0)
+        return AOX_OK;
+    /* the next page starts after the last member of this one */
+    redisReply *last = c->mem->element[n - 1];
+    if ((rc = bound_set(reverse ? &c->hi : &c->lo, '(', (const uint8_t *)last->str,
+                        last->len)))
+        return rc;
+    cmd_str(&q, "MGET");
+    for (size_t i = 0; i < n; i++) {
+        redisReply *m = c->mem->element[i];
+        if (m->type != REDIS_REPLY_STRING) {
+            cmd_free(&q);
+            return AOX_E_CORRUPT;
+        }
+        cmd_start(&q);
+        if (!q.failed) {
+            int arc = phys_key(&q.arena, 'v', c->g.data, c->g.len, c->g.data, c->g.len);
+            if (!arc)
+                arc = aox_buf_append(&q.arena, m->str, m->len);
+            cmd_end(&q, arc);
+        }
+    }
+    rc = run(r, &q, 1, &c->val, NULL);
+    cmd_free(&q);
+    if (rc)
+        return rc;
+    if (c->val->type != REDIS_REPLY_ARRAY || c->val->elements != n)
+        return AOX_E_CORRUPT;
+    return AOX_OK;
+}
+
+/* Moves c to its next live entry (skipping keys deleted since the index read). */
+static int gcur_advance(redis_store *r, gcur *c, int reverse)
+{
+    int rc;
+    for (;;) {
+        if (!c->mem || c->pos >= c->mem->elements) {
+            if (c->done && c->mem) {
+                c->has_head = 0;
+                return AOX_OK;
+            }
+            if ((rc = gcur_fetch(r, c, reverse)))
+                return rc;
+            if (!c->mem || c->mem->elements == 0) {
+                c->has_head = 0;
+                return AOX_OK;
+            }
+        }
+        size_t i = c->pos;
+        if (c->val->element[i]->type == REDIS_REPLY_STRING) {
+            redisReply *m = c->mem->element[i];
+            aox_buf_reset(&c->key);
+            if ((rc = aox_buf_append(&c->key, c->g.data, c->g.len)) ||
+                (rc = aox_buf_append(&c->key, m->str, m->len)))
+                return rc;
+            c->has_head = 1;
+            return AOX_OK;
+        }
+        c->pos++;
+    }
+}
+
+/* Adds group g (if new) to the cursor list. */
+static int add_group(gcur **cs, size_t *n, size_t *cap, const uint8_t *g, size_t gl)
+{
+    for (size_t i = 0; i < *n; i++)
+        if ((*cs)[i].g.len == gl && (gl == 0 || memcmp((*cs)[i].g.data, g, gl) == 0))
+            return AOX_OK;
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 4;
+        gcur *nv = realloc(*cs, nc * sizeof *nv);
+        if (!nv)
+            return AOX_E_NOMEM;
+        *cs = nv;
+        *cap = nc;
+    }
+    gcur *c = &(*cs)[(*n)++];
+    memset(c, 0, sizeof *c);
+    return aox_buf_append(&c->g, g, gl);
+}
+
+static int rd_scan(void *impl, const uint8_t *p, size_t pl, const uint8_t *s,
+                   size_t sl, int reverse, aox_scan_fn fn, void *ud)
+{
+    redis_store *r = impl;
+    gcur *cs = NULL;
+    size_t n = 0, cap = 0;
+    redisReply *groups = NULL;
+    cmd q = { 0 };
+    int rc = AOX_OK;
+
+    /* groups that are prefixes of p: root, first component, process */
+    const uint8_t *slash = pl ? memchr(p, '/', pl) : NULL;
+    if (!slash)
+        rc = add_group(&cs, &n, &cap, p, 0);
+    else
+        rc = add_group(&cs, &n, &cap, p, (size_t)(slash - p) + 1);
+    size_t gl = group_len(p, pl);
+    if (!rc && gl)
+        rc = add_group(&cs, &n, &cap, p, gl);
+    if (rc)
+        goto done;
+    /* registered groups that start with p */
+    {
+        uint8_t succ[AOX_STORE_KEY_MAX];
+        size_t ql = aox_store_prefix_succ(p, pl, succ);
+        cmd_str(&q, "ZRANGEBYLEX");
+        cmd_str(&q, GROUPS_KEY);
+        cmd_start(&q);
+        if (!q.failed) {
+            int arc = aox_buf_append_u8(&q.arena, '[');
+            if (!arc && pl)
+                arc = aox_buf_append(&q.arena, p, pl);
+            cmd_end(&q, arc);
+        }
+        cmd_start(&q);
+        if (!q.failed) {
+            int arc = ql ? aox_buf_append_u8(&q.arena, '(') : aox_buf_append_u8(&q.arena, '+');
+            if (!arc && ql)
+                arc = aox_buf_append(&q.arena, succ, ql);
+            cmd_end(&q, arc);
+        }
+        if ((rc = run(r, &q, 1, &groups, NULL)))
+            goto done;
+        if (groups->type != REDIS_REPLY_ARRAY) {
+            rc = AOX_E_CORRUPT;
+            goto done;
+        }
+        for (size_t i = 0; i < groups->elements && !rc; i++)
+            rc = add_group(&cs, &n, &cap, (const uint8_t *)groups->element[i]->str,
+                           groups->element[i]->len);
+        if (rc)
+            goto done;
+    }
+    /* position every cursor */
+    for (size_t i = 0; i < n; i++) {
+        if (gcur_bounds(&cs[i], p, pl, s, sl, reverse, &rc)) {
+            if (rc)
+                goto done;
+            cs[i].done = 1;
+            cs[i].has_head = 0;
+            continue;
+        }
+        if ((rc = gcur_advance(r, &cs[i], reverse)))
+            goto done;
+    }
+    /* merge: repeatedly take the smallest (largest) head */
+    for (;;) {
+        gcur *best = NULL;
+        for (size_t i = 0; i < n; i++) {
+            if (!cs[i].has_head)
+                continue;
+            if (!best) {
+                best = &cs[i];
+                continue;
+            }
+            int c = aox_store_key_cmp(cs[i].key.data, cs[i].key.len, best->key.data,
+                                      best->key.len);
+            if (reverse ? c > 0 : c < 0)
+                best = &cs[i];
+        }
+        if (!best)
+            break;
+        redisReply *v = best->val->element[best->pos];
+        rc = fn(ud, best->key.data, best->key.len, (const uint8_t *)(v->str ? v->str : ""),
+                v->len);
+        if (rc)
+            goto done;
+        best->pos++;
+        if ((rc = gcur_advance(r, best, reverse)))
+            goto done;
+    }
+done:
+    for (size_t i = 0; i < n; i++)
+        gcur_free(&cs[i]);
+    free(cs);
+    if (groups)
+        freeReplyObject(groups);
+    cmd_free(&q);
+    return rc;
+}
+
+/* ================================================================== leases */
+
+static void lease_keys(cmd *c, const char *name, int with_counter, int *rc)
+{
+    aox_buf nm = { 0 };
+    size_t nl = strlen(name);
+    *rc = aox_buf_append(&nm, name, nl);
+    if (!*rc)
+        *rc = aox_buf_append_u8(&nm, '/');
+    if (!*rc) {
+        size_t gl = group_len(nm.data, nm.len);
+        cmd_phys(c, 'l', nm.data, gl, (const uint8_t *)name, nl);
+        if (with_counter)
+            cmd_phys(c, 'c', nm.data, gl, (const uint8_t *)name, nl);
+    }
+    aox_buf_free(&nm);
+}
+
+static uint64_t reply_u64(const redisReply *e)
+{
+    if (e->type == REDIS_REPLY_INTEGER)
+        return (uint64_t)e->integer;
+    if (e->type == REDIS_REPLY_STRING)
+        return strtoull(e->str, NULL, 10);
+    return 0;
+}
+
+static int rd_lease(void *impl, int op, const char *name, const char *owner,
+                    uint64_t ttl_ms, uint64_t *token, aox_buf *owner_out,
+                    uint64_t *ttl_left)
+{
+    redis_store *r = impl;
+    cmd c = { 0 };
+    redisReply *rep = NULL;
+    int rc;
+    cmd_str(&c, "EVAL");
+    switch (op) {
+    case AOX_LEASE_OP_ACQUIRE:
+        cmd_str(&c, ACQUIRE_LUA);
+        cmd_str(&c, "2");
+        lease_keys(&c, name, 1, &rc);
+        cmd_str(&c, owner);
+        cmd_u64(&c, ttl_ms);
+        break;
+    case AOX_LEASE_OP_RENEW:
+    case AOX_LEASE_OP_RELEASE:
+        cmd_str(&c, op == AOX_LEASE_OP_RENEW ? RENEW_LUA : RELEASE_LUA);
+        cmd_str(&c, "1");
+        lease_keys(&c, name, 0, &rc);
+        cmd_u64(&c, *token);
+        cmd_u64(&c, ttl_ms);
+        break;
+    default:
+        cmd_str(&c, LEASE_GET_LUA);
+        cmd_str(&c, "1");
+        lease_keys(&c, name, 0, &rc);
+        break;
+    }
+    if (rc)
+        goto done;
+    if ((rc = run(r, &c, op == AOX_LEASE_OP_GET, &rep, NULL)))
+        goto done;
+    switch (op) {
+    case AOX_LEASE_OP_ACQUIRE:
+        if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 2) {
+            rc = AOX_E_CORRUPT;
+        } else if (rep->element[0]->integer == 1) {
+            *token = reply_u64(rep->element[1]);
+        } else {
+            rc = AOX_E_CONFLICT;
+        }
+        break;
+    case AOX_LEASE_OP_RENEW:
+    case AOX_LEASE_OP_RELEASE:
+        if (rep->type != REDIS_REPLY_INTEGER)
+            rc = AOX_E_CORRUPT;
+        else if (rep->integer != 1)
+            rc = AOX_E_CONFLICT;
+        break;
+    default:
+        if (rep->type != REDIS_REPLY_ARRAY) {
+            rc = AOX_E_CORRUPT;
+        } else if (rep->elements < 3) {
+            rc = AOX_E_NOT_FOUND;
+        } else {
+            *token = reply_u64(rep->element[0]);
+            int64_t left = rep->element[2]->type == REDIS_REPLY_INTEGER ?
+                           rep->element[2]->integer : 0;
+            *ttl_left = left > 0 ? (uint64_t)left : 0;
+            if (owner_out && rep->element[1]->type == REDIS_REPLY_STRING)
+                rc = aox_buf_append(owner_out, rep->element[1]->str, rep->element[1]->len);
+        }
+        break;
+    }
+done:
+    if (rep)
+        freeReplyObject(rep);
+    cmd_free(&c);
+    return rc;
+}
+
+/* ================================================================== open/close */
+
+static void rd_close(void *impl)
+{
+    redis_store *r = impl;
+    if (!r)
+        return;
+    for (int i = 0; i < r->nidle; i++)
+        redisFree(r->idle[i]);
+    pthread_mutex_destroy(&r->mu);
+    free(r);
+}
+
+static const aox_store_ops redis_ops = {
+    .name = "redis",
+    .get = rd_get,
+    .put = rd_put,
+    .del = rd_del,
+    .batch = rd_batch,
+    .scan = rd_scan,
+    .seek_le = NULL,          /* a one-step reverse scan (store.c) */
+    .cas = rd_cas,
+    .close = rd_close,
+    .lease = rd_lease,
+    .batch_fenced = rd_batch_fenced,
+};
+
+/* "host:port[/db][?timeout_ms=N]" (after "redis://"). */
+static int parse_uri(redis_store *r, const char *u, aox_err *err)
+{
+    const char *e = u + strcspn(u, ":/?");
+    size_t hl = (size_t)(e - u);
+    char *end;
+    if (hl == 0 || hl >= sizeof r->host)
+        return aox_err_set(err, AOX_E_CONFIG, "redis: bad host in URI");
+    memcpy(r->host, u, hl);
+    r->host[hl] = 0;
+    r->port = 6379;
+    r->timeout_ms = 5000;
+    if (*e == ':') {
+        long port = strtol(e + 1, &end, 10);
+        if (end == e + 1 || port <= 0 || port > 65535)
+            return aox_err_set(err, AOX_E_CONFIG, "redis: bad port in URI");
+        r->port = (int)port;
+        e = end;
+    }
+    if (*e == '/' && e[1] && e[1] != '?') {
+        long db = strtol(e + 1, &end, 10);
+        if (end == e + 1 || db < 0 || db > 1000000)
+            return aox_err_set(err, AOX_E_CONFIG, "redis: bad database number in URI");
+        r->db = (int)db;
+        e = end;
+    } else if (*e == '/') {
+        e++;
+    }
+    if (strncmp(e, "?timeout_ms=", 12) == 0) {
+        long t = strtol(e + 12, &end, 10);
+        if (end == e + 12 || t <= 0 || t > 3600000 || *end)
+            return aox_err_set(err, AOX_E_CONFIG, "redis: bad timeout_ms in URI");
+        r->timeout_ms = (int)t;
+        e = end;
+    }
+    if (*e)
+        return aox_err_set(err, AOX_E_CONFIG, "redis: unexpected '%s' in URI", e);
+    return AOX_OK;
+}
+
+/* CONFIG GET name: 1 if the value equals want, 0 if not, -1 if CONFIG is refused. */
+static int config_is(redisContext *c, const char *name, const char *want, int *io)
+{
+    redisReply *rep = redisCommand(c, "CONFIG GET %s", name);
+    int res = -1;
+    *io = rep == NULL;
+    if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
+        rep->element[1]->type == REDIS_REPLY_STRING)
+        res = strcmp(rep->element[1]->str, want) == 0;
+    if (rep)
+        freeReplyObject(rep);
+    return res;
+}
+
+int aox_store_redis_open(const char *rest, const aox_store_opts *o,
+                         const aox_store_ops **ops, void **impl, aox_err *err)
+{
+    redis_store *r = calloc(1, sizeof *r);
+    redisContext *c = NULL;
+    sigset_t old;
+    int rc;
+    if (!r)
+        return aox_err_set(err, AOX_E_NOMEM, "redis: out of memory");
+    pthread_mutex_init(&r->mu, NULL);
+    if ((rc = parse_uri(r, rest, err)) || (rc = conn_open(r, &c, err)))
+        goto fail;
+    if (!o->no_sync) {
+        int io1, io2;
+        sigpipe_block(&old);
+        int aof = config_is(c, "appendonly", "yes", &io1);
+        int fs = config_is(c, "appendfsync", "always", &io2);
+        sigpipe_restore(&old);
+        if (io1 || io2) {
+            rc = io_fail(err, r, "CONFIG GET", c->errstr);
+            goto fail;
+        }
+        if (aof == 0 || fs == 0) {
+            rc = aox_err_set(err, AOX_E_CONFIG,
+                             "redis %s:%d: durable commits need appendonly yes and "
+                             "appendfsync always", r->host, r->port);
+            goto fail;
+        }
+    }
+    conn_give(r, c, 1);
+    *ops = &redis_ops;
+    *impl = r;
+    return AOX_OK;
+fail:
+    if (c)
+        redisFree(c);
+    rd_close(r);
+    return rc;
+}
