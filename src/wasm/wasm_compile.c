@@ -111,18 +111,25 @@ static inline bool dead(comp *c)
 }
 
 /* Emit an op with up to 5 operands. Returns the start cell, or -1 if dead code. */
-static int64_t emit(comp *c, int op, int nops, uint64_t a, uint64_t b, uint64_t x, uint64_t y)
+static int64_t emit5(comp *c, int op, int nops, uint64_t a, uint64_t b, uint64_t x, uint64_t y,
+                     uint64_t z)
 {
     if (dead(c)) return -1;
-    if (!reserve(c, 5)) return -1;
+    if (!reserve(c, 6)) return -1;
     int64_t s = c->n;
     c->code[c->n++] = (uint64_t)(uintptr_t)c->labels[op];
     if (nops > 0) c->code[c->n++] = a;
     if (nops > 1) c->code[c->n++] = b;
     if (nops > 2) c->code[c->n++] = x;
     if (nops > 3) c->code[c->n++] = y;
+    if (nops > 4) c->code[c->n++] = z;
     c->last_end = -1;
     return s;
+}
+
+static int64_t emit(comp *c, int op, int nops, uint64_t a, uint64_t b, uint64_t x, uint64_t y)
+{
+    return emit5(c, op, nops, a, b, x, y, 0);
 }
 
 static void charge(comp *c, int cost)
@@ -481,6 +488,18 @@ static bool op_binary(comp *c, int op, uint8_t tin, uint8_t tout, bool has_imm)
     uint32_t pos = c->sp;   /* a's position; b at pos + 1 */
     int64_t s;
     int eop = op;
+    if (op == OP_I32_ADD && b.kind == K_STACK && a.kind != K_CONST && !dead(c) &&
+        c->last_end == (int64_t)c->n && c->last_op == OP_I32_SHL_I &&
+        c->code[c->last_dst] == slot_of(c, pos + 1)) {
+        /* i32.shl by a constant feeding i32.add: d = a + (x << k) */
+        uint64_t x = c->code[c->last_start + 2], k = c->code[c->last_start + 3] & 31;
+        c->n = (uint32_t)c->last_start;
+        c->last_end = -1;
+        uint32_t sa = operand(c, &a, pos);
+        s = emit(c, OP_I32_ADD_SHL, 4, slot_of(c, pos), sa, x, k);
+        eop = OP_I32_ADD_SHL;
+        goto done;
+    }
     if (has_imm && a.kind == K_CONST && b.kind != K_CONST && commutative(op)) {
         sval t = a; a = b; b = t;
         if (a.kind == K_STACK) {
@@ -530,7 +549,8 @@ static bool last_is_add(comp *c, const sval *v, uint32_t pos)
 {
     return !dead(c) && v->kind == K_STACK && c->last_end == (int64_t)c->n &&
            c->code[c->last_dst] == slot_of(c, pos) &&
-           (c->last_op == OP_I32_ADD || c->last_op == OP_I32_ADD_I);
+           (c->last_op == OP_I32_ADD || c->last_op == OP_I32_ADD_I ||
+            c->last_op == OP_I32_ADD_SHL);
 }
 
 /* i32.eqz right after an integer compare: negate the compare in place. */
@@ -565,12 +585,18 @@ static bool op_load(comp *c, int op32, uint32_t nat, uint8_t tout)
     int64_t s;
     if (!is64 && last_is_add(c, &a, pos)) {
         /* fuse the address computation: ea = (u32)(x + y) + off */
-        bool imm = c->last_op == OP_I32_ADD_I;
+        int lop = c->last_op;
         uint64_t x = c->code[c->last_start + 2], y = c->code[c->last_start + 3];
+        uint64_t k = lop == OP_I32_ADD_SHL ? c->code[c->last_start + 4] : 0;
         c->n = (uint32_t)c->last_start;
         c->last_end = -1;
-        op = (imm ? OP_LDAI_I32 : OP_LDA_I32) + (op32 - OP_LD_I32);
-        s = emit(c, op, 4, slot_of(c, pos), x, y, off);
+        if (lop == OP_I32_ADD_SHL) {
+            op = OP_LDAS_I32 + (op32 - OP_LD_I32);
+            s = emit5(c, op, 5, slot_of(c, pos), x, y, k, off);
+        } else {
+            op = (lop == OP_I32_ADD_I ? OP_LDAI_I32 : OP_LDA_I32) + (op32 - OP_LD_I32);
+            s = emit(c, op, 4, slot_of(c, pos), x, y, off);
+        }
     } else {
         uint32_t sa = operand(c, &a, pos);
         s = emit(c, op, 3, slot_of(c, pos), sa, off, 0);
@@ -590,12 +616,17 @@ static bool op_store(comp *c, int op32, uint32_t nat, uint8_t tval)
     if (!pop(c, tval, &v) || !pop(c, addr_t(c), &a)) return false;
     uint32_t pos = c->sp;
     if (!is64 && v.kind == K_LOCAL && last_is_add(c, &a, pos)) {
-        bool imm = c->last_op == OP_I32_ADD_I;
+        int lop = c->last_op;
         uint64_t x = c->code[c->last_start + 2], y = c->code[c->last_start + 3];
+        uint64_t k = lop == OP_I32_ADD_SHL ? c->code[c->last_start + 4] : 0;
         c->n = (uint32_t)c->last_start;
         c->last_end = -1;
-        op = (imm ? OP_STAI_8 : OP_STA_8) + (op32 - OP_ST_8);
-        emit(c, op, 4, x, y, v.idx, off);
+        if (lop == OP_I32_ADD_SHL) {
+            emit5(c, OP_STAS_8 + (op32 - OP_ST_8), 5, x, y, k, v.idx, off);
+        } else {
+            op = (lop == OP_I32_ADD_I ? OP_STAI_8 : OP_STA_8) + (op32 - OP_ST_8);
+            emit(c, op, 4, x, y, v.idx, off);
+        }
         return true;
     }
     uint32_t sa = operand(c, &a, pos);

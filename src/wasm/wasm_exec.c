@@ -555,7 +555,12 @@ L_LDAI_##N: { \
     uint64_t ea = (uint64_t)(uint32_t)(fp[pc[2]] + pc[3]) + pc[4]; \
     if (UNLIKELY(ea + sizeof(T) > msize)) TRAP(WASM_TRAP_MEMORY_OOB); \
     T v; memcpy(&v, mem + ea, sizeof v); \
-    fp[pc[1]] = CONV(v); pc += 5; NEXT(); }
+    fp[pc[1]] = CONV(v); pc += 5; NEXT(); } \
+L_LDAS_##N: { \
+    uint64_t ea = (uint64_t)(uint32_t)(fp[pc[2]] + (fp[pc[3]] << pc[4])) + pc[5]; \
+    if (UNLIKELY(ea + sizeof(T) > msize)) TRAP(WASM_TRAP_MEMORY_OOB); \
+    T v; memcpy(&v, mem + ea, sizeof v); \
+    fp[pc[1]] = CONV(v); pc += 6; NEXT(); }
 #define Z32(v) ((uint64_t)(uint32_t)(v))
 #define Z64(v) ((uint64_t)(v))
 #define S32TO64(v) ((uint64_t)(uint32_t)(int32_t)(v))
@@ -595,6 +600,12 @@ L_STAI_##N: { \
     T v = (T)fp[pc[3]]; memcpy(mem + ea, &v, sizeof v); \
     MARK(ea, T); \
     pc += 5; NEXT(); } \
+L_STAS_##N: { \
+    uint64_t ea = (uint64_t)(uint32_t)(fp[pc[1]] + (fp[pc[2]] << pc[3])) + pc[5]; \
+    if (UNLIKELY(ea + sizeof(T) > msize)) TRAP(WASM_TRAP_MEMORY_OOB); \
+    T v = (T)fp[pc[4]]; memcpy(mem + ea, &v, sizeof v); \
+    MARK(ea, T); \
+    pc += 6; NEXT(); } \
 L_ST64_##N: { \
     uint64_t a = fp[pc[1]], ea = a + pc[3]; \
     if (UNLIKELY(ea < a || ea > msize || msize - ea < sizeof(T))) TRAP(WASM_TRAP_MEMORY_OOB); \
@@ -961,6 +972,10 @@ L_##N##_I: { uint64_t a = fp[pc[2]], b = pc[3]; CHECK; \
     FB64(F64_MAX, cf64(fmax64(a, b)))
 #undef FB32
 #undef FB64
+L_I32_ADD_SHL:
+    fp[pc[1]] = (uint32_t)(fp[pc[2]] + (fp[pc[3]] << pc[4]));
+    pc += 5;
+    NEXT();
 L_F32_COPYSIGN:
     fp[pc[1]] = (fp[pc[2]] & 0x7FFFFFFFu) | (fp[pc[3]] & 0x80000000u);
     pc += 4;
