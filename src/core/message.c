@@ -662,7 +662,7 @@ static int dec_msg(rd *r, aox_msg **out, int depth);
 static int dec_value(rd *r, aox_value *v, int depth)
 {
     int rc;
-    uint64_t u;
+    uint64_t u = 0;
     memset(v, 0, sizeof *v);
     if (r->off >= r->n)
         return corrupt(r, "truncated value");
