@@ -227,6 +227,7 @@ static void test_c(const char *path)
     CHECK(strcmp(err_code(r), "out_of_fuel") == 0 && strcmp(err_msg(r), "out of gas!") == 0);
     aox_msg_free(r);
     expect(&p, "count", "6");
+    expect(&p, "copybig", "!out_of_fuel");   /* 640 MiB of host copies > 20M fuel */
     CHECK(run_interrupted(&p, "loop") == AOX_E_TIMEOUT);   /* wall clock: a node fault */
     expect(&p, "count", "7");
     r = run(&p, "grow", 0);                      /* memory limit */

@@ -70,6 +70,12 @@ EMSCRIPTEN_KEEPALIVE const char *handle(const char *msg, const char *env)
         counter += 1000;
         if (setjmp(jb) == 0) crash_fp(1);
         strcpy(out, "{\"ok\":true,\"response\":{\"Output\":{\"data\":\"swallowed\"}}}");
+    } else if (strcmp(data, "copybig") == 0) {
+        /* large copies go through emscripten_memcpy_big: the host charges fuel */
+        char *a = malloc(16 << 20), *b = malloc(16 << 20);
+        if (!a || !b) abort();
+        for (int i = 0; i < 40; i++) { memcpy(a, b, 16 << 20); b[i] = (char)i; }
+        snprintf(out, sizeof out, "{\"ok\":true,\"response\":{\"Output\":{\"data\":\"copied %d\"}}}", a[3]);
     } else if (strcmp(data, "loop") == 0) {
         counter += 1000;
         for (volatile unsigned i = 0;; i++) { }
