@@ -148,6 +148,69 @@ const uint8_t *aox_wasi_output(const aox_wasi *w, int fd, size_t *len) {
 uint64_t aox_wasi_random_position(const aox_wasi *w) { return w->rand_pos; }
 uint64_t aox_wasi_clock(const aox_wasi *w) { return w->clock_ns; }
 
+/* State image, little-endian:
+ *   "AXW1" | stdin_pos u64 | clock_ns u64 | rand_pos u64 | exited u8 | exit_code i32 |
+ *   nfds u32 | nfds x (kind u8, flags u16)                                          */
+#define STATE_MAGIC "AXW1"
+
+static void put_le(uint8_t *p, uint64_t v, int n) {
+  for (int i = 0; i < n; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get_le(const uint8_t *p, int n) {
+  uint64_t v = 0;
+  for (int i = 0; i < n; i++) v |= (uint64_t)p[i] << (8 * i);
+  return v;
+}
+
+int aox_wasi_state_save(const aox_wasi *w, uint8_t **out, size_t *out_len) {
+  size_t len = 4 + 8 + 8 + 8 + 1 + 4 + 4 + (size_t)w->nfds * 3;
+  uint8_t *b = malloc(len), *p;
+  *out = NULL;
+  *out_len = 0;
+  if (!b) return -1;
+  memcpy(b, STATE_MAGIC, 4);
+  p = b + 4;
+  put_le(p, w->stdin_pos, 8); p += 8;
+  put_le(p, w->clock_ns, 8); p += 8;
+  put_le(p, w->rand_pos, 8); p += 8;
+  *p++ = (uint8_t)(w->exited != 0);
+  put_le(p, (uint32_t)w->exit_code, 4); p += 4;
+  put_le(p, w->nfds, 4); p += 4;
+  for (uint32_t i = 0; i < w->nfds; i++) {
+    *p++ = (uint8_t)w->fds[i].kind;
+    put_le(p, w->fds[i].flags, 2); p += 2;
+  }
+  *out = b;
+  *out_len = len;
+  return 0;
+}
+
+int aox_wasi_state_restore(aox_wasi *w, const uint8_t *b, size_t len) {
+  const size_t fixed = 4 + 8 + 8 + 8 + 1 + 4 + 4;
+  if (!b || len < fixed || memcmp(b, STATE_MAGIC, 4) != 0) return -1;
+  uint64_t stdin_pos = get_le(b + 4, 8), clock_ns = get_le(b + 12, 8);
+  uint64_t rand_pos = get_le(b + 20, 8);
+  uint8_t exited = b[28];
+  int32_t code = (int32_t)(uint32_t)get_le(b + 29, 4);
+  uint64_t nfds = get_le(b + 33, 4);
+  if (stdin_pos > w->stdin_len || exited > 1 ||
+      nfds != w->nfds || len != fixed + nfds * 3)
+    return -1;
+  for (uint64_t i = 0; i < nfds; i++)
+    if (b[fixed + 3 * i] > FD_STDERR) return -1;
+  w->stdin_pos = (size_t)stdin_pos;
+  w->clock_ns = clock_ns;
+  w->rand_pos = rand_pos;
+  w->exited = exited;
+  w->exit_code = code;
+  for (uint64_t i = 0; i < nfds; i++) {
+    w->fds[i].kind = (fd_kind)b[fixed + 3 * i];
+    w->fds[i].flags = (uint16_t)get_le(b + fixed + 3 * i + 1, 2);
+  }
+  return 0;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Guest memory helpers                                                     */
 /* ------------------------------------------------------------------------ */

@@ -115,6 +115,17 @@ uint64_t aox_wasi_random_position(const aox_wasi *w);
 /* The current value of the virtual clock in ns. */
 uint64_t aox_wasi_clock(const aox_wasi *w);
 
+/* Guest-visible WASI state that changes while the guest runs: stdin position,
+ * virtual clock, random stream position, the fd table (kinds and flags) and the
+ * exit status. Together with an engine snapshot of the instance it lets a run be
+ * resumed in a fresh context made from the same aox_wasi_config.
+ * aox_wasi_state_save fills *out (malloc'd, caller frees) with a versioned byte
+ * string; aox_wasi_state_restore returns 0, or -1 if the bytes are malformed or do
+ * not fit this context (e.g. a stdin position past its stdin), leaving it as it was.
+ * Captured output is not part of the state. */
+int aox_wasi_state_save(const aox_wasi *w, uint8_t **out, size_t *out_len);
+int aox_wasi_state_restore(aox_wasi *w, const uint8_t *bytes, size_t len);
+
 #ifdef __cplusplus
 }
 #endif

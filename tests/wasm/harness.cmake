@@ -87,3 +87,19 @@ else()
   add_test(NAME wasm_snapshot COMMAND sh -c "echo 'SKIP: wat2wasm (wabt) not installed'; exit 77")
 endif()
 set_tests_properties(wasm_snapshot PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 60 LABELS "wasm")
+
+# WASI host unit test, through a WAT probe module.
+add_executable(wasm_wasi_test ${CMAKE_CURRENT_LIST_DIR}/wasi_test.c)
+target_link_libraries(wasm_wasi_test PRIVATE aox_wasi OpenSSL::Crypto)
+if(AOX_WAT2WASM)
+  add_custom_command(OUTPUT ${CMAKE_CURRENT_BINARY_DIR}/wasi_probe.wasm
+                     COMMAND ${AOX_WAT2WASM} ${CMAKE_CURRENT_LIST_DIR}/modules/wasi_probe.wat
+                             -o ${CMAKE_CURRENT_BINARY_DIR}/wasi_probe.wasm
+                     DEPENDS ${CMAKE_CURRENT_LIST_DIR}/modules/wasi_probe.wat)
+  add_custom_target(wasm_wasi_probe_module ALL DEPENDS ${CMAKE_CURRENT_BINARY_DIR}/wasi_probe.wasm)
+  add_test(NAME wasm_wasi_unit
+           COMMAND wasm_wasi_test ${CMAKE_CURRENT_BINARY_DIR}/wasi_probe.wasm)
+else()
+  add_test(NAME wasm_wasi_unit COMMAND sh -c "echo 'SKIP: wat2wasm (wabt) not installed'; exit 77")
+endif()
+set_tests_properties(wasm_wasi_unit PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 60 LABELS "wasm;wasi")
