@@ -6,7 +6,8 @@
  *
  *   value    "aox:v:{TAG}" K        STRING, the value
  *   index    "aox:x:{TAG}" G        ZSET (all scores 0), member = K without G
- *   groups   "aox:groups"           ZSET (all scores 0), member = G (non-empty groups)
+ *   groups   "aox:groups"           ZSET (all scores 0), member = every G ever written
+ *                                   (but the root)
  *
  * G, the *group* of K, is the "directory" a scan usually stays in:
  *
@@ -34,6 +35,13 @@
  * commands that cannot fail on keys of the right type. The effects reach the AOF as
  * one MULTI/EXEC block, and a block cut short by a crash is dropped at load
  * (aof-load-truncated), so a batch is all-or-nothing after a restart as well.
+ * The groups a write puts keys in are registered by a "ZADD aox:groups" pipelined
+ * just before the script (same connection, so it is applied first). It is outside
+ * the script so that a script only touches the keys of its batch: a batch within
+ * one process (plus its lease) is one slot. Registration is idempotent and never
+ * undone: a group whose keys were all deleted stays registered (an empty index
+ * costs a scan one empty ZRANGEBYLEX), and removing it could race with a writer
+ * that has registered it but not yet written.
  *
  * Durability: acknowledged = fsync'd only with "appendonly yes" and "appendfsync
  * always" (Redis fsyncs the AOF before it sends the replies of an event-loop turn).
@@ -79,52 +87,43 @@ typedef struct redis_store {
 
 /* ================================================================== scripts */
 
-/* KEYS[1] groups, KEYS[2] lease key (fenced) or any key, then per op: value, index.
- * ARGV[1] token ("" = no fence), then per op: 'p'|'d', member, value, group. */
+/* KEYS[1] lease key (fenced) or any key of the batch, then per op: value, index.
+ * ARGV[1] token ("" = no fence), then per op: 'p'|'d', member, value. The groups
+ * were registered just before (groups_cmd), outside the script, so that a batch of
+ * one process's keys touches one slot only. */
 static const char BATCH_LUA[] =
     "if ARGV[1] ~= '' then\n"
-    "  local v = redis.call('GET', KEYS[2])\n"
+    "  local v = redis.call('GET', KEYS[1])\n"
     "  if not v or string.match(v, '^(%d+):') ~= ARGV[1] then return 0 end\n"
     "end\n"
-    "local n = (#KEYS - 2) / 2\n"
-    "for i = 0, n - 1 do\n"
-    "  local vk, ik = KEYS[3 + 2 * i], KEYS[4 + 2 * i]\n"
-    "  local op, m, g = ARGV[2 + 4 * i], ARGV[3 + 4 * i], ARGV[5 + 4 * i]\n"
-    "  if op == 'p' then\n"
-    "    redis.call('SET', vk, ARGV[4 + 4 * i])\n"
-    "    redis.call('ZADD', ik, 0, m)\n"
-    "    if g ~= '' then redis.call('ZADD', KEYS[1], 0, g) end\n"
+    "for i = 0, (#KEYS - 1) / 2 - 1 do\n"
+    "  local vk, ik = KEYS[2 + 2 * i], KEYS[3 + 2 * i]\n"
+    "  if ARGV[2 + 3 * i] == 'p' then\n"
+    "    redis.call('SET', vk, ARGV[4 + 3 * i])\n"
+    "    redis.call('ZADD', ik, 0, ARGV[3 + 3 * i])\n"
     "  else\n"
     "    redis.call('DEL', vk)\n"
-    "    redis.call('ZREM', ik, m)\n"
-    "    if g ~= '' and redis.call('EXISTS', ik) == 0 then\n"
-    "      redis.call('ZREM', KEYS[1], g)\n"
-    "    end\n"
+    "    redis.call('ZREM', ik, ARGV[3 + 3 * i])\n"
     "  end\n"
     "end\n"
     "return 1\n";
 
-/* KEYS groups, value, index. ARGV: expect flag ('0' absent, '1' value), expect,
- * new flag ('0' delete, '1' put), new, member, group. -> {1} or {0[, current]} */
+/* KEYS value, index. ARGV: expect flag ('0' absent, '1' value), expect, new flag
+ * ('0' delete, '1' put), new, member. -> {1} or {0[, current]} */
 static const char CAS_LUA[] =
-    "local cur = redis.call('GET', KEYS[2])\n"
+    "local cur = redis.call('GET', KEYS[1])\n"
     "if ARGV[1] == '0' then\n"
     "  if cur then return {0, cur} end\n"
     "elseif cur ~= ARGV[2] then\n"
     "  if cur then return {0, cur} end\n"
     "  return {0}\n"
     "end\n"
-    "local m, g = ARGV[5], ARGV[6]\n"
     "if ARGV[3] == '1' then\n"
-    "  redis.call('SET', KEYS[2], ARGV[4])\n"
-    "  redis.call('ZADD', KEYS[3], 0, m)\n"
-    "  if g ~= '' then redis.call('ZADD', KEYS[1], 0, g) end\n"
+    "  redis.call('SET', KEYS[1], ARGV[4])\n"
+    "  redis.call('ZADD', KEYS[2], 0, ARGV[5])\n"
     "else\n"
-    "  redis.call('DEL', KEYS[2])\n"
-    "  redis.call('ZREM', KEYS[3], m)\n"
-    "  if g ~= '' and redis.call('EXISTS', KEYS[3]) == 0 then\n"
-    "    redis.call('ZREM', KEYS[1], g)\n"
-    "  end\n"
+    "  redis.call('DEL', KEYS[1])\n"
+    "  redis.call('ZREM', KEYS[2], ARGV[5])\n"
     "end\n"
     "return {1}\n";
 
@@ -419,54 +418,118 @@ static void conn_give(redis_store *r, redisContext *c, int ok)
         redisFree(drop[i]);
 }
 
-/* Runs one command. retry: the command may safely run twice (see the file comment).
- * An error reply is returned as AOX_E_IO with its text. */
-static int run(redis_store *r, cmd *c, int retry, redisReply **out, aox_err *err)
+/* Sends pre (if non-NULL: an idempotent registration, its reply is only checked for
+ * errors) and c in one round trip on one connection, and returns c's reply.
+ * retry: the exchange may safely run twice (see the file comment). An error reply
+ * is returned as AOX_E_IO with its text. */
+static int run2(redis_store *r, cmd *pre, cmd *c, int retry, redisReply **out,
+                aox_err *err)
 {
-    const char **argv = NULL;
+    cmd *cs[2] = { pre, c };
+    const char **argv[2] = { NULL, NULL };
     int rc = AOX_OK;
     *out = NULL;
-    if (c->failed)
-        return aox_err_set(err, c->failed, "redis: building a command: %s",
-                           aox_code_name(c->failed));
-    argv = malloc((c->n ? c->n : 1) * sizeof *argv);
-    if (!argv)
-        return aox_err_set(err, AOX_E_NOMEM, "redis: out of memory");
-    for (size_t i = 0; i < c->n; i++)
-        argv[i] = c->ext[i] ? c->ext[i] : (const char *)c->arena.data + c->off[i];
+    for (int j = 0; j < 2; j++) {
+        if (!cs[j])
+            continue;
+        if (cs[j]->failed) {
+            rc = aox_err_set(err, cs[j]->failed, "redis: building a command: %s",
+                             aox_code_name(cs[j]->failed));
+            goto done;
+        }
+        argv[j] = malloc((cs[j]->n ? cs[j]->n : 1) * sizeof *argv[j]);
+        if (!argv[j]) {
+            rc = aox_err_set(err, AOX_E_NOMEM, "redis: out of memory");
+            goto done;
+        }
+        for (size_t i = 0; i < cs[j]->n; i++)
+            argv[j][i] = cs[j]->ext[i] ? cs[j]->ext[i]
+                                       : (const char *)cs[j]->arena.data + cs[j]->off[i];
+    }
     for (int attempt = 0;; attempt++) {
         redisContext *ctx;
+        redisReply *rep[2] = { NULL, NULL };
         sigset_t old;
+        int ok = 1, timed_out = 0;
         if ((rc = conn_take(r, &ctx, err)))
             goto done;
         sigpipe_block(&old);
-        redisReply *rep = redisCommandArgv(ctx, (int)c->n, argv, c->len);
+        for (int j = 0; j < 2 && ok; j++)
+            if (cs[j] && redisAppendCommandArgv(ctx, (int)cs[j]->n, argv[j], cs[j]->len)
+                         != REDIS_OK)
+                ok = 0;
+        for (int j = 0; j < 2 && ok; j++) {
+            void *rp = NULL;
+            if (cs[j] && redisGetReply(ctx, &rp) != REDIS_OK)
+                ok = 0;
+            rep[j] = rp;
+        }
+        if (!ok)
+            timed_out = ctx->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK);
         sigpipe_restore(&old);
-        if (!rep) {
-            rc = io_fail(err, r, ctx->err == REDIS_ERR_IO && (errno == EAGAIN ||
-                                 errno == EWOULDBLOCK) ? "command timed out" :
-                                 "connection lost", ctx->errstr);
+        if (!ok) {
+            for (int j = 0; j < 2; j++)
+                if (rep[j])
+                    freeReplyObject(rep[j]);
+            rc = io_fail(err, r, timed_out ? "command timed out" : "connection lost",
+                         ctx->errstr);
             conn_give(r, ctx, 0);
             if (retry && attempt == 0)
                 continue;
-            if (!retry)
-                aox_err_set(err, AOX_E_IO, "%s (the outcome of the write is unknown)",
-                            err ? err->msg : "redis: connection lost");
+            if (!retry && err) {
+                char why[AOX_ERR_MSG_MAX];
+                snprintf(why, sizeof why, "%s", err->msg);
+                aox_err_set(err, AOX_E_IO, "%s (the outcome of the write is unknown)", why);
+            }
             goto done;
         }
         conn_give(r, ctx, 1);
-        if (rep->type == REDIS_REPLY_ERROR) {
-            rc = aox_err_set(err, AOX_E_IO, "redis: %.*s", (int)rep->len, rep->str);
-            freeReplyObject(rep);
-            goto done;
+        for (int j = 0; j < 2; j++) {
+            if (rep[j] && rep[j]->type == REDIS_REPLY_ERROR && !rc)
+                rc = aox_err_set(err, AOX_E_IO, "redis: %.*s", (int)rep[j]->len,
+                                 rep[j]->str);
         }
-        *out = rep;
-        rc = AOX_OK;
+        if (rep[0])
+            freeReplyObject(rep[0]);
+        if (rc)
+            freeReplyObject(rep[1]);
+        else
+            *out = rep[1];
         goto done;
     }
 done:
-    free(argv);
+    free(argv[0]);
+    free(argv[1]);
     return rc;
+}
+
+static int run(redis_store *r, cmd *c, int retry, redisReply **out, aox_err *err)
+{
+    return run2(r, NULL, c, retry, out, err);
+}
+
+/* The registration of the groups of keys ops[0..n) that are written: "ZADD
+ * aox:groups 0 G ...", or nothing (pre->n == 0) when every such key is in the root. */
+static void groups_cmd(cmd *pre, const aox_store_op *ops, size_t n)
+{
+    size_t first = pre->n;
+    for (size_t i = 0; i < n; i++) {
+        size_t gl = group_len(ops[i].k, ops[i].kl);
+        int seen = 0;
+        if (ops[i].del || gl == 0)
+            continue;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = !ops[j].del && group_len(ops[j].k, ops[j].kl) == gl &&
+                   memcmp(ops[j].k, ops[i].k, gl) == 0;
+        if (seen)
+            continue;
+        if (pre->n == first) {
+            cmd_str(pre, "ZADD");
+            cmd_str(pre, GROUPS_KEY);
+        }
+        cmd_str(pre, "0");
+        cmd_ext(pre, ops[i].k, gl);
+    }
 }
 
 /* ================================================================== get/put/del */
@@ -503,10 +566,10 @@ static int rd_batch_fenced(void *impl, const aox_store_op *ops, size_t n,
     cmd c = { 0 };
     redisReply *rep = NULL;
     int rc;
+    cmd pre = { 0 };
     cmd_str(&c, "EVAL");
     cmd_str(&c, BATCH_LUA);
-    cmd_u64(&c, 2 + 2 * (uint64_t)n);
-    cmd_str(&c, GROUPS_KEY);
+    cmd_u64(&c, 1 + 2 * (uint64_t)n);
     if (fence) {
         aox_buf nm = { 0 };
         size_t fl = strlen(fence);
@@ -522,7 +585,9 @@ static int rd_batch_fenced(void *impl, const aox_store_op *ops, size_t n,
             goto done;
         }
     } else {
-        cmd_str(&c, GROUPS_KEY);
+        /* a key of the batch, so that every key of the script is in its slots */
+        size_t gl = group_len(ops[0].k, ops[0].kl);
+        cmd_phys(&c, 'v', ops[0].k, gl, ops[0].k, ops[0].kl);
     }
     for (size_t i = 0; i < n; i++) {
         size_t gl = group_len(ops[i].k, ops[i].kl);
@@ -538,9 +603,9 @@ static int rd_batch_fenced(void *impl, const aox_store_op *ops, size_t n,
         cmd_str(&c, ops[i].del ? "d" : "p");
         cmd_ext(&c, ops[i].k + gl, ops[i].kl - gl);
         cmd_ext(&c, ops[i].v, ops[i].del ? 0 : ops[i].vl);
-        cmd_ext(&c, ops[i].k, gl);
     }
-    if ((rc = run(r, &c, fence == NULL, &rep, err)))
+    groups_cmd(&pre, ops, n);
+    if ((rc = run2(r, pre.n ? &pre : NULL, &c, fence == NULL, &rep, err)))
         goto done;
     if (rep->type != REDIS_REPLY_INTEGER) {
         rc = aox_err_set(err, AOX_E_CORRUPT, "redis: unexpected batch reply");
@@ -552,6 +617,7 @@ static int rd_batch_fenced(void *impl, const aox_store_op *ops, size_t n,
 done:
     if (rep)
         freeReplyObject(rep);
+    cmd_free(&pre);
     cmd_free(&c);
     return rc;
 }
@@ -577,7 +643,7 @@ static int rd_cas(void *impl, const uint8_t *k, size_t kl, const uint8_t *expect
                   size_t el, const uint8_t *v, size_t vl, aox_buf *cur)
 {
     redis_store *r = impl;
-    cmd c = { 0 };
+    cmd c = { 0 }, pre = { 0 };
     redisReply *rep = NULL;
     size_t gl = group_len(k, kl);
     int rc;
@@ -585,8 +651,7 @@ static int rd_cas(void *impl, const uint8_t *k, size_t kl, const uint8_t *expect
         aox_buf_reset(cur);
     cmd_str(&c, "EVAL");
     cmd_str(&c, CAS_LUA);
-    cmd_str(&c, "3");
-    cmd_str(&c, GROUPS_KEY);
+    cmd_str(&c, "2");
     cmd_phys(&c, 'v', k, gl, k, kl);
     cmd_phys(&c, 'x', k, gl, k, gl);
     cmd_str(&c, expect ? "1" : "0");
@@ -594,8 +659,9 @@ static int rd_cas(void *impl, const uint8_t *k, size_t kl, const uint8_t *expect
     cmd_str(&c, v ? "1" : "0");
     cmd_ext(&c, v, vl);
     cmd_ext(&c, k + gl, kl - gl);
-    cmd_ext(&c, k, gl);
-    if ((rc = run(r, &c, 0, &rep, NULL)))
+    aox_store_op op = { v == NULL, k, kl, v, vl };
+    groups_cmd(&pre, &op, 1);
+    if ((rc = run2(r, pre.n ? &pre : NULL, &c, 0, &rep, NULL)))
         goto done;
     if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 1 ||
         rep->element[0]->type != REDIS_REPLY_INTEGER) {
@@ -611,6 +677,7 @@ static int rd_cas(void *impl, const uint8_t *k, size_t kl, const uint8_t *expect
 done:
     if (rep)
         freeReplyObject(rep);
+    cmd_free(&pre);
     cmd_free(&c);
     return rc;
 }

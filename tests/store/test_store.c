@@ -883,12 +883,14 @@ static void test_redis_layout(void)
     CHECK_STR(out, "braces");
     cli(db, "ZCOUNT aox:groups -inf +inf", out, sizeof out);
     CHECK_STR(out, "3");                    /* proc/P1/, module/, proc/{x}/ */
-    /* an emptied group leaves the registry */
+    /* an emptied group loses its index and stays registered */
     aox_store_del(s, "module/M", 8);
     cli(db, "ZCOUNT aox:groups -inf +inf", out, sizeof out);
-    CHECK_STR(out, "2");
-    cli(db, "EXISTS 'aox:x:{module/}module/'", out, sizeof out);
+    CHECK_STR(out, "3");
+    cli(db, "EXISTS 'aox:x:{module/}module/' 'aox:v:{module/}module/M'", out, sizeof out);
     CHECK_STR(out, "0");
+    collect c;
+    CHECK_STR(scan_s(s, "", NULL, 0, &c), "proc/P1/assign/,proc/P1/def,proc/{x}/def,top");
     /* the lease of a process lives in the process's slot */
     uint64_t tok;
     CHECK_EQ_INT(aox_store_lease_acquire(s, "proc/P1", "me", 10000, &tok), 0);
