@@ -30,7 +30,8 @@ time_cmd() {
   i=0
   while [ $i -lt "$REPS" ]; do
     t0=$(now_ns)
-    "$@" > "$OUT/last.out" 2> "$OUT/last.err" || { echo "FAILED" ; return 0; }
+    "$@" > "$OUT/last.out" 2> "$OUT/last.err" || {
+      echo "FAILED"; echo "  $* failed: $(head -c 300 "$OUT/last.err")" >&2; return 0; }
     t1=$(now_ns)
     echo "$t0 $t1" | awk '{printf "%.4f\n", ($2 - $1) / 1e9}' >> "$OUT/times"
     i=$((i + 1))
