@@ -518,10 +518,12 @@ do_call_entry:
         uint32_t np = callee->type->np;
         if (code->nlocals > np) memset(nfp + np, 0, (size_t)(code->nlocals - np) * 8);
         fp = nfp;
-        cur = callee;
         pc = code->cells;
         root->calls++;
-        LOAD_INST();
+        /* same instance: the cached memory/globals are current (they only change
+         * through memory.grow and host calls, which reload them) */
+        if (callee->inst != I) { cur = callee; LOAD_INST(); }
+        else cur = callee;
         NEXT();
     }
 L_RET: {
