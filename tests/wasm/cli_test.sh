@@ -52,6 +52,14 @@ errors)
   run "$AOX" run "$TMP/loop.wasm"; expect_rc 1 "no _start"; expect_err_has "_start" "no _start"
   run "$AOX" run --invoke nosuch "$TMP/loop.wasm"; expect_rc 2 "invoke unknown export"
   run "$AOX" run --invoke count "$TMP/loop.wasm"; expect_rc 2 "invoke wrong arity"
+  # a start function that traps: the run fails as a trap, before _start
+  printf '(module (func $s unreachable) (start $s) (func (export "_start")))' > "$TMP/st.wat"
+  wat2wasm "$TMP/st.wat" -o "$TMP/st.wasm" || fail "wat2wasm st"
+  run "$AOX" run "$TMP/st.wasm"; expect_rc 134 "trapping start"; expect_err_has "unreachable" "trapping start"
+  # an import nobody provides: clear link error
+  printf '(module (import "env" "nope" (func)) (func (export "_start")))' > "$TMP/imp.wat"
+  wat2wasm "$TMP/imp.wat" -o "$TMP/imp.wasm" || fail "wat2wasm imp"
+  run "$AOX" run "$TMP/imp.wasm"; expect_rc 1 "unknown import"; expect_err_has "nope" "unknown import"
   ;;
 hello)
   wat hello
@@ -59,6 +67,8 @@ hello)
   expect_rc 41 "hello (argc 1)"; expect_out "hello from wat" "hello"
   [ "$err" = "err" ] || fail "hello stderr '$err'"
   run "$AOX" run "$TMP/hello.wasm" a b c; expect_rc 44 "hello (argc 4)"
+  # options after FILE belong to the guest
+  run "$AOX" run "$TMP/hello.wasm" --fuel 1; expect_rc 43 "guest args that look like options"
   ;;
 fuel)
   wat loop
