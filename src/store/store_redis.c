@@ -842,6 +842,19 @@ static int gcur_advance(redis_store *r, gcur *c, int reverse)
     }
 }
 
+/* Whether a registered group other than the prefix groups of p can start with p.
+ * Groups are "c/" (one component) and "proc/<pid>/", so only a p that is a prefix
+ * of "proc/" + something needs the registry: p without '/', "proc/", "proc/<pid>". */
+static int need_registry(const uint8_t *p, size_t pl)
+{
+    const uint8_t *slash = pl ? memchr(p, '/', pl) : NULL;
+    if (!slash)
+        return 1;
+    if ((size_t)(slash - p) != 4 || memcmp(p, "proc", 4) != 0)
+        return 0;                       /* inside "c/": only "c/" itself */
+    return group_len(p, pl) <= 5;       /* "proc/..." without a whole "<pid>/" yet */
+}
+
 /* Adds group g (if new) to the cursor list. */
 static int add_group(gcur **cs, size_t *n, size_t *cap, const uint8_t *g, size_t gl)
 {
@@ -883,7 +896,7 @@ static int rd_scan(void *impl, const uint8_t *p, size_t pl, const uint8_t *s,
     if (rc)
         goto done;
     /* registered groups that start with p */
-    {
+    if (need_registry(p, pl)) {
         uint8_t succ[AOX_STORE_KEY_MAX];
         size_t ql = aox_store_prefix_succ(p, pl, succ);
         cmd_str(&q, "ZRANGEBYLEX");

@@ -255,6 +255,22 @@ static int write_in_scan(void *ud, const uint8_t *k, size_t kl, const uint8_t *v
     return 0;
 }
 
+typedef struct order {
+    int rev, n, bad;
+} order;
+
+/* checks that keys "proc/L/r/NNNN" come in order and carry their own key as value */
+static int order_fn(void *ud, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl)
+{
+    order *o = ud;
+    char want[32];
+    snprintf(want, sizeof want, "proc/L/r/%04d", o->rev ? 599 - o->n : o->n);
+    if (kl != strlen(want) || memcmp(k, want, kl) || vl != kl || memcmp(v, k, kl))
+        o->bad++;
+    o->n++;
+    return 0;
+}
+
 static const char *scan_s(aox_store *s, const char *prefix, const char *start, int rev,
                           collect *c)
 {
@@ -333,6 +349,48 @@ static void test_scan(void)
     CHECK_EQ_INT(aox_store_scan(s, pff, 1, NULL, 0, 1, collect_fn, &c), 0);
     CHECK_EQ_INT(c.n, 1);
     CHECK_EQ_INT(aox_store_scan(s, "a", 1, NULL, 0, 0, NULL, NULL), AOX_E_INVALID);
+    aox_store_close(s);
+}
+
+/* Scans across "directories" (Redis keeps one ordered index per group: these merge
+ * several), and long scans both ways (Redis pages of 256). */
+static void test_scan_groups(void)
+{
+    aox_store *s = fresh(0);
+    collect c;
+    const char *keys[] = { "proc/A/x", "proc/A/y", "proc/B/x", "proc/AB/z", "proc/A",
+                           "proc/Az", "proc/", "pro", "proc0", "module/m", "proc//q" };
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        put_s(s, keys[i], "v");
+    CHECK_STR(scan_s(s, "proc/A", NULL, 0, &c), "proc/A,proc/A/x,proc/A/y,proc/AB/z,proc/Az");
+    CHECK_STR(scan_s(s, "proc/A", NULL, 1, &c), "proc/Az,proc/AB/z,proc/A/y,proc/A/x,proc/A");
+    CHECK_STR(scan_s(s, "proc/A", "proc/A/y", 1, &c), "proc/A/y,proc/A/x,proc/A");
+    CHECK_STR(scan_s(s, "proc/A", "proc/A/xx", 0, &c), "proc/A/y,proc/AB/z,proc/Az");
+    CHECK_STR(scan_s(s, "proc/", NULL, 0, &c),
+              "proc/,proc//q,proc/A,proc/A/x,proc/A/y,proc/AB/z,proc/Az,proc/B/x");
+    CHECK_STR(scan_s(s, "proc/A/", NULL, 1, &c), "proc/A/y,proc/A/x");
+    CHECK_STR(scan_s(s, "pro", NULL, 0, &c),
+              "pro,proc/,proc//q,proc/A,proc/A/x,proc/A/y,proc/AB/z,proc/Az,proc/B/x,proc0");
+    CHECK_STR(scan_s(s, "", "proc/B", 1, &c),
+              "proc/Az,proc/AB/z,proc/A/y,proc/A/x,proc/A,proc//q,proc/,pro,module/m");
+    aox_store_del(s, "proc/A/x", 8);
+    aox_store_del(s, "proc/A/y", 8);
+    CHECK_STR(scan_s(s, "proc/A", NULL, 0, &c), "proc/A,proc/AB/z,proc/Az");
+    /* 600 keys in one directory: every key once, in order, both ways */
+    aox_batch *bt;
+    REQUIRE(aox_store_batch_begin(s, &bt) == 0);
+    for (int i = 0; i < 600; i++) {
+        char k[32];
+        snprintf(k, sizeof k, "proc/L/r/%04d", i);
+        aox_batch_put(bt, k, strlen(k), k, strlen(k));
+    }
+    REQUIRE(aox_store_batch_commit(bt, NULL) == 0);
+    for (int rev = 0; rev < 2; rev++) {
+        order o = { rev, 0, 0 };
+        CHECK_EQ_INT(aox_store_scan(s, "proc/L/r/", 9, NULL, 0, rev, order_fn, &o), 0);
+        CHECK_EQ_INT(o.n, 600);
+        CHECK_EQ_INT(o.bad, 0);
+    }
     aox_store_close(s);
 }
 
@@ -994,6 +1052,7 @@ int main(int argc, char **argv)
         test_keys();
         test_batch();
         test_scan();
+        test_scan_groups();
         test_seek_le();
         test_cas();
         if (is_redis)
