@@ -15,6 +15,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "http/legacy.h"
+#include "http/monitor.h"
 #include "process/process.h"
 
 /* ------------------------------------------------------------------------ */
@@ -35,6 +36,8 @@ static const char *const route_names[AOX_R__COUNT] = {
     [AOX_R_LEGACY_ITEM] = "legacy-item", [AOX_R_LEGACY_ASSIGN] = "legacy-assign",
     [AOX_R_GRAPHQL] = "graphql",       [AOX_R_DRY_RUN] = "dry-run",
     [AOX_R_RESULTS] = "results",       [AOX_R_STATE] = "state",
+    [AOX_R_STATUS] = "status",         [AOX_R_PROCESSES] = "processes",
+    [AOX_R_SNAPSHOT] = "snapshot",
 };
 
 const char *aox_route_name(aox_route_kind k)
@@ -102,6 +105,10 @@ int aox_http_route(const char *method, const char *path, aox_route *r, aox_err *
         return want(method, "POST", r, AOX_R_SPAWN, err);
     if (strcmp(segs[0], "~meta@1.0") == 0 && n == 2) {
         if (strcmp(segs[1], "info") == 0) return want(method, "GET", r, AOX_R_INFO, err);
+        if (strcmp(segs[1], "processes") == 0)
+            return want(method, "GET", r, AOX_R_PROCESSES, err);
+        if (strcmp(segs[1], "snapshot") == 0)
+            return want(method, "POST", r, AOX_R_SNAPSHOT, err);
         if (strcmp(segs[1], "log-level") == 0) {
             int rc = want(method, "GET, POST", r, AOX_R_LOG_LEVEL_GET, err);
             if (rc == 0 && is(method, "POST")) r->kind = AOX_R_LOG_LEVEL_SET;
@@ -146,6 +153,8 @@ int aox_http_route(const char *method, const char *path, aox_route *r, aox_err *
         }
         if (strcmp(op, "now") == 0 && n == 2)
             return want(method, "GET", r, AOX_R_NOW, err);
+        if (strcmp(op, "status") == 0 && n == 2)
+            return want(method, "GET", r, AOX_R_STATUS, err);
         if (strcmp(op, "slot") == 0 && (n == 2 || (n == 3 && strcmp(segs[2], "current") == 0)))
             return want(method, "GET", r, AOX_R_SLOT, err);
         if (strcmp(op, "result") == 0 && n == 3 && aox_id_valid(segs[2])) {
@@ -460,72 +469,6 @@ void aox_http_metrics_count(aox_http_metrics *m, aox_route_kind route, int statu
     atomic_fetch_add_explicit(&m->micros[route], micros, memory_order_relaxed);
 }
 
-/* Prometheus text exposition format 0.0.4. */
-static int h_metrics(const aox_http_ctx *ctx, aox_http_response *resp)
-{
-    aox_procs_stats ps;
-    aox_buf *b = &resp->body;
-    int rc = 0;
-    static const struct { const char *name, *help; size_t off; int gauge; } pm[] = {
-#define F(f) offsetof(aox_procs_stats, f)
-        { "aox_processes", "Process entries loaded in this node.", F(processes), 1 },
-        { "aox_live_states", "Device states held in memory.", F(live_states), 1 },
-        { "aox_assignments_total", "Assignments committed (spawn + schedule).",
-          F(assignments), 0 },
-        { "aox_slots_computed_total", "Slots computed by a device.", F(slots_computed), 0 },
-        { "aox_cache_hits_total", "Compute calls answered from the result cache.",
-          F(cache_hits), 0 },
-        { "aox_guest_errors_total", "Computed results carrying a guest error.",
-          F(guest_errors), 0 },
-        { "aox_node_faults_total", "Device failures (never cached).", F(node_faults), 0 },
-        { "aox_snapshots_total", "Snapshots committed.", F(snapshots), 0 },
-        { "aox_snapshot_page_bytes_total", "Page bytes newly written by snapshots.",
-          F(snapshot_page_bytes), 0 },
-        { "aox_evictions_total", "Live states dropped by the memory bound.", F(evictions), 0 },
-#undef F
-    };
-    memset(&ps, 0, sizeof ps);
-    aox_procs_stats_get(ctx->procs, &ps);
-    aox_buf_reset(b);
-    for (size_t i = 0; i < sizeof pm / sizeof pm[0] && rc == 0; i++) {
-        uint64_t v;
-        memcpy(&v, (const char *)&ps + pm[i].off, sizeof v);
-        rc = aox_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", pm[i].name,
-                            pm[i].help, pm[i].name, pm[i].gauge ? "gauge" : "counter",
-                            pm[i].name, (unsigned long long)v);
-    }
-    if (ctx->metrics && rc == 0) {
-        aox_http_metrics *m = ctx->metrics;
-        rc = aox_buf_append_str(b,
-            "# HELP aox_http_requests_total HTTP requests by route and status class.\n"
-            "# TYPE aox_http_requests_total counter\n");
-        for (int r = 0; r < AOX_R__COUNT && rc == 0; r++)
-            for (int c = 1; c <= 5 && rc == 0; c++) {
-                unsigned long long v = atomic_load_explicit(&m->requests[r][c],
-                                                            memory_order_relaxed);
-                if (v)
-                    rc = aox_buf_printf(b, "aox_http_requests_total{route=\"%s\","
-                                        "status=\"%dxx\"} %llu\n",
-                                        aox_route_name((aox_route_kind)r), c, v);
-            }
-        if (rc == 0)
-            rc = aox_buf_append_str(b,
-                "# HELP aox_http_request_seconds_total Time spent handling requests.\n"
-                "# TYPE aox_http_request_seconds_total counter\n");
-        for (int r = 0; r < AOX_R__COUNT && rc == 0; r++) {
-            unsigned long long us = atomic_load_explicit(&m->micros[r], memory_order_relaxed);
-            if (us)
-                rc = aox_buf_printf(b, "aox_http_request_seconds_total{route=\"%s\"} "
-                                    "%llu.%06llu\n", aox_route_name((aox_route_kind)r),
-                                    us / 1000000ull, us % 1000000ull);
-        }
-    }
-    if (rc) return AOX_E_NOMEM;
-    resp->status = 200;
-    resp->content_type = "text/plain; version=0.0.4";
-    return AOX_OK;
-}
-
 static int h_log_level(const aox_http_request *req, int set, aox_http_response *resp,
                        aox_err *err)
 {
@@ -572,12 +515,17 @@ int aox_http_dispatch(const aox_http_ctx *ctx, const aox_http_request *req,
         rc = set_json(resp, 200, json_pack("{s:b}", "ok", 1));
         break;
     case AOX_R_READYZ:
-        rc = set_json(resp, 200, json_pack("{s:b}", "ready", 1));
+        rc = aox_http_monitor_readyz(ctx, resp);
         break;
     case AOX_R_METRICS:
-        rc = h_metrics(ctx, resp);
+        rc = aox_http_monitor_metrics(ctx, resp);
         if (rc) aox_err_set(&err, rc, "out of memory");
         break;
+    case AOX_R_STATUS:     rc = aox_http_monitor_status(ctx, r.pid, resp, &err); break;
+    case AOX_R_PROCESSES:
+        rc = aox_http_monitor_processes(ctx, q(req, "sort"), q(req, "limit"), resp, &err);
+        break;
+    case AOX_R_SNAPSHOT:   rc = aox_http_monitor_snapshot(ctx, resp, &err); break;
     case AOX_R_INFO:
         rc = set_json(resp, 200, aox_http_legacy_info(ctx->info ? ctx->info(ctx->info_ud)
                                                                 : json_object()));

@@ -7,9 +7,15 @@
  * Routes (DESIGN.md §6; `<pid>` may also be written `<pid>~process@1.0`):
  *
  *   GET  /healthz                         {"ok":true}
- *   GET  /readyz                          {"ready":true} (200 once serving)
- *   GET  /metrics                         Prometheus text: process counters and HTTP
- *                                         requests by route and status class
+ *   GET  /readyz                          200 {"ready":true}, or 503 {"ready":false,
+ *                                         "reason":...} when ctx->ready says so
+ *   GET  /metrics                         Prometheus text: the core/metrics registry
+ *                                         (stage histograms, process counters, node
+ *                                         collectors) and HTTP requests by route and
+ *                                         status class (http/monitor.c)
+ *   GET  /~meta@1.0/processes?sort=&limit=  processes by busy|slots|memory|pid
+ *   POST /~meta@1.0/snapshot              snapshot every live state now {"written":N}
+ *   GET  /<pid>/status                    what the process is doing (http/monitor.c)
  *   GET  /~meta@1.0/info                  node info (from the info callback)
  *   GET  /~meta@1.0/log-level             {"level":"info"}
  *   POST /~meta@1.0/log-level             body {"level":"debug"} -> {"level":"debug"}
@@ -53,6 +59,7 @@ typedef enum aox_route_kind {
     AOX_R_SLOT, AOX_R_RESULT, AOX_R_CU_RESULT,
     AOX_R_LEGACY_ITEM, AOX_R_LEGACY_ASSIGN, AOX_R_GRAPHQL, AOX_R_DRY_RUN, AOX_R_RESULTS,
     AOX_R_STATE,                       /* legacy ao routes (http/legacy.h) */
+    AOX_R_STATUS, AOX_R_PROCESSES, AOX_R_SNAPSHOT,   /* monitoring (http/monitor.c) */
     AOX_R__COUNT
 } aox_route_kind;
 
@@ -100,6 +107,13 @@ typedef struct aox_http_ctx {
     void             *info_ud;
     aox_http_metrics *metrics;     /* may be NULL (then /metrics has no HTTP counters);
                                       aox_http_start points it at the server's own */
+    /* Readiness for /readyz: returns 1 when ready, else 0 with a reason in why.
+     * NULL = always ready. */
+    int  (*ready)(void *ud, char *why, size_t why_len);
+    void  *ready_ud;
+    /* Adds node-level fields (queue, worker) to a GET /<pid>/status object. May be NULL. */
+    void (*status_extra)(void *ud, const char *pid, json_t *status);
+    void  *status_ud;
 } aox_http_ctx;
 
 /* Query-string lookup: the value of key, or NULL when absent. */

@@ -33,6 +33,7 @@
 
 #include "core/id.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "process/proc_int.h"
 
 #define FLUSH_SLOTS 64
@@ -90,6 +91,7 @@ static int run_init(aox_procs *p, proc_entry *e, proc_run *r, aox_msg **res0, ao
         r->state = NULL;
         if (!err || err->code == AOX_OK)
             aox_err_set(err, rc, "device %s: init failed", e->ops->name);
+        proc_act_error(e, rc, 1, 0, err ? err->msg : "init failed");
         return rc;
     }
     r->at_slot = 0;
@@ -215,6 +217,7 @@ static int advance(aox_procs *p, proc_entry *e, proc_run *r, uint64_t to, aox_ms
     uint64_t cached_max = 0;
     aox_msg *a = NULL, *res = NULL;
     int rc = AOX_OK, have_cached, snap_pending = 0;
+    uint64_t t0;
 
     have_cached = proc_result_latest(p, e->pid, to, &cached_max) == AOX_OK;
     while (r->at_slot < to) {
@@ -267,7 +270,9 @@ static int advance(aox_procs *p, proc_entry *e, proc_run *r, uint64_t to, aox_ms
             aox_err_clear(err);
         proc_watch_begin(p, &watch, e->limits.wall_ms);
         call.interrupt = &watch.flag;
+        t0 = proc_stage_begin(e, PROC_STAGE_EXECUTE);
         rc = e->ops->compute(r->state, &call, res, err);
+        proc_stage_end(PROC_STAGE_EXECUTE, t0);
         proc_watch_end(p, &watch);
         if (rc) {
             if (!err || err->code == AOX_OK)
@@ -278,9 +283,11 @@ static int advance(aox_procs *p, proc_entry *e, proc_run *r, uint64_t to, aox_ms
                 PROC_COUNT(p, n_timeouts, 1);
             aox_log(AOX_LOG_WARN, "node_fault", "\"pid\":\"%s\",\"slot\":%llu,\"code\":\"%s\"",
                     e->pid, (unsigned long long)s, aox_code_name(rc));
+            proc_act_error(e, rc, 1, s, err ? err->msg : "node fault");
             goto fail;
         }
         PROC_COUNT(p, n_computed, 1);
+        proc_act_result(e, s, res);
         if (aox_msg_get(res, AOX_RESULT_STATE_LOST)) {
             (void)aox_msg_remove(res, AOX_RESULT_STATE_LOST);
             if (!aox_result_is_error(res)) {
@@ -301,7 +308,9 @@ static int advance(aox_procs *p, proc_entry *e, proc_run *r, uint64_t to, aox_ms
         if (aox_result_is_error(res))
             PROC_COUNT(p, n_guest, 1);
         r->at_slot = s;
+        t0 = proc_stage_begin(e, PROC_STAGE_ENCODE);
         rc = finish_result(e, r->state, s, res, &enc);
+        proc_stage_end(PROC_STAGE_ENCODE, t0);
         if (!rc && e->limits.result_bytes && enc.len > e->limits.result_bytes &&
             !aox_result_is_error(res)) {
             /* The process layer enforces the result limit for every device: the
@@ -350,7 +359,9 @@ static int advance(aox_procs *p, proc_entry *e, proc_run *r, uint64_t to, aox_ms
 
     slot_done:
         if (s % K == 0) {
+            t0 = proc_stage_begin(e, PROC_STAGE_SNAPSHOT);
             rc = proc_snap_take(p, e, r, &manifest, err);
+            proc_stage_end(PROC_STAGE_SNAPSHOT, t0);
             if (!rc && !b) rc = aox_store_batch_begin(p->store, &b);
             if (!rc) rc = aox_key_proc(&k, e->pid, "snap", s);
             if (!rc) rc = aox_batch_put(b, k.data, k.len, manifest.data, manifest.len);
@@ -360,7 +371,9 @@ static int advance(aox_procs *p, proc_entry *e, proc_run *r, uint64_t to, aox_ms
         }
         if (pending >= FLUSH_SLOTS || pending_bytes >= FLUSH_BYTES || s == to ||
             snap_pending) {
+            t0 = proc_stage_begin(e, PROC_STAGE_STORE);
             rc = flush(p, r, &b, &manifest, &snap_pending, err);
+            proc_stage_end(PROC_STAGE_STORE, t0);
             if (rc)
                 goto fail;
             pending = 0;
@@ -403,6 +416,7 @@ static int rebuild(aox_procs *p, proc_entry *e, proc_run *r, uint64_t s, aox_msg
     uint64_t snap_slot = 0, lost = 0;
     aox_msg *lost_res = NULL;
     int rc, from = 0, have_snap;
+    uint64_t t0;
 
     proc_run_clear(e, r);
     rc = proc_snap_find(p, e->pid, s - 1, &snap_slot, &manifest);
@@ -411,7 +425,9 @@ static int rebuild(aox_procs *p, proc_entry *e, proc_run *r, uint64_t s, aox_msg
         aox_err_set(err, rc, "cannot read the snapshots of %s", e->pid);
         goto done;
     }
+    t0 = proc_stage_begin(e, PROC_STAGE_LOAD);
     rc = restore_or_init(p, e, r, have_snap, snap_slot, &manifest, NULL, &from, err);
+    proc_stage_end(PROC_STAGE_LOAD, t0);
     if (!rc && r->at_slot < s - 1) {
         rc = advance(p, e, r, s - 1, NULL, applied, &lost, &lost_res, err);
         if (rc == PROC_REBUILD)                 /* earlier failures are cached: skipped */
@@ -469,8 +485,10 @@ static int reach(aox_procs *p, proc_entry *e, uint64_t target, int strict, proc_
         if (live_ok)
             proc_run_clear(e, &e->live);                /* a snapshot is further along */
         r = e->live.state ? scratch : &e->live;         /* never rewind the live state */
+        uint64_t t0 = proc_stage_begin(e, PROC_STAGE_LOAD);
         rc = restore_or_init(p, e, r, have_snap, snap_slot, &manifest,
                              strict && target == 0 ? res : NULL, &from, err);
+        proc_stage_end(PROC_STAGE_LOAD, t0);
         if (rc)
             goto done;
         info->started_from = from;
@@ -557,6 +575,7 @@ int aox_proc_compute(aox_procs *p, const char *pid, uint64_t slot,
     uint64_t cur;
     aox_msg *res = NULL;
     int rc, locked = 0;
+    uint64_t t_lock = 0;
 
     *result = NULL;
     if (!info)
@@ -589,19 +608,32 @@ int aox_proc_compute(aox_procs *p, const char *pid, uint64_t slot,
         goto done;
     }
 
+    atomic_fetch_add_explicit(&e->act.waiting, 1, memory_order_relaxed);
     pthread_mutex_lock(&e->state_mu);
+    atomic_fetch_sub_explicit(&e->act.waiting, 1, memory_order_relaxed);
     locked = 1;
+    t_lock = aox_metrics_now_us();
+    atomic_store_explicit(&e->act.target, slot, memory_order_relaxed);
+    atomic_store_explicit(&e->act.busy, 1, memory_order_relaxed);
     rc = proc_result_get(p, pid, slot, &res);           /* computed while we waited? */
     if (rc == AOX_OK) {
         info->cached = 1;
         PROC_COUNT(p, n_hits, 1);
         goto done;
     }
+    atomic_fetch_add_explicit(&e->act.computes, 1, memory_order_relaxed);
     rc = reach(p, e, slot, 1, &scratch, &r, &res, info, err);
 
 done:
-    if (locked)
+    if (locked) {
+        atomic_store_explicit(&e->act.memory, e->live.state && e->ops->memory
+                              ? e->ops->memory(e->live.state) : 0, memory_order_relaxed);
+        atomic_fetch_add_explicit(&e->act.compute_us, aox_metrics_now_us() - t_lock,
+                                  memory_order_relaxed);
+        atomic_store_explicit(&e->act.stage, PROC_STAGE_IDLE, memory_order_relaxed);
+        atomic_store_explicit(&e->act.busy, 0, memory_order_relaxed);
         unlock_state(p, e, &scratch);
+    }
     if (rc == AOX_OK)
         *result = res;
     else

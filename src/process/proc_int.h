@@ -53,6 +53,22 @@ typedef struct proc_pending {
     struct proc_pending *next;
 } proc_pending;
 
+/* What a process is doing, for GET /<pid>/status and `aox top` (activity.c).
+ * Counters are lock-free; the last error is under err_mu (a leaf lock). */
+enum { PROC_STAGE_IDLE, PROC_STAGE_LOAD, PROC_STAGE_EXECUTE, PROC_STAGE_ENCODE,
+       PROC_STAGE_STORE, PROC_STAGE_SNAPSHOT, PROC_STAGE__COUNT };
+typedef struct proc_act {
+    atomic_int           busy;         /* a compute holds state_mu */
+    atomic_int           stage;        /* PROC_STAGE_* the compute in progress is in */
+    atomic_uint_fast64_t target;       /* slot it aims at (valid while busy) */
+    atomic_uint_fast64_t waiting;      /* callers waiting for state_mu */
+    atomic_uint_fast64_t computes, slots, compute_us, memory;
+    pthread_mutex_t      err_mu;
+    int                  last_code, last_node;
+    uint64_t             last_slot;
+    char                 last_msg[160];
+} proc_act;
+
 typedef struct proc_entry {
     char                  pid[AOX_ID_LEN + 1];
     aox_msg              *def;          /* immutable once loaded */
@@ -74,6 +90,7 @@ typedef struct proc_entry {
     int                   in_lru;
     struct proc_entry    *lru_prev, *lru_next;   /* head = most recently used */
     struct proc_entry    *hnext;
+    proc_act              act;          /* activity.c */
 } proc_entry;
 
 /* A running device call under the wall-clock watchdog (lives on the caller's stack). */
@@ -159,6 +176,18 @@ void proc_gc_ref(aox_procs *p, proc_group *g);
 int  proc_gc_wait(aox_procs *p, proc_group *g, aox_err *err);
 void proc_gc_init(aox_procs *p);
 void proc_gc_destroy(aox_procs *p);
+
+/* activity.c: stage timing (histogram aox_slot_stage_seconds{stage}) and status.
+ * proc_stage_begin marks e as in `stage` and returns a start time for
+ * proc_stage_end, which records the latency. proc_act_error records the latest
+ * node fault (node = 1) or guest error of e. */
+void     proc_act_init(proc_entry *e);
+void     proc_act_destroy(proc_entry *e);
+uint64_t proc_stage_begin(proc_entry *e, int stage);
+void     proc_stage_end(int stage, uint64_t t0);
+void     proc_act_error(proc_entry *e, int code, int node, uint64_t slot, const char *msg);
+/* A computed result: counts the slot, its `gas` (fuel) and guest-error limit hits. */
+void     proc_act_result(proc_entry *e, uint64_t slot, const aox_msg *res);
 
 /* sched.c */
 int  proc_current_slot(aox_procs *p, const char *pid, uint64_t *slot, aox_err *err);

@@ -86,6 +86,37 @@ typedef struct aox_proc_live {
 int aox_proc_evict(aox_procs *p, const char *pid, int *freed, aox_err *err);
 int aox_proc_live_info(aox_procs *p, const char *pid, aox_proc_live *out, aox_err *err);
 
+/* Activity of a process, for monitoring (GET /<pid>/status, `aox top`; added with
+ * the monitoring layer, process/activity.c). A snapshot of counters that are updated
+ * without locks: consistent enough to display, never used for results. */
+typedef struct aox_proc_activity {
+    char        pid[AOX_ID_LEN + 1];
+    int         live;              /* 1: a device state is held (or a compute runs) */
+    uint64_t    at_slot;           /* live state's slot (valid if live and not busy) */
+    uint64_t    memory_bytes;      /* device `memory` op of the live state (last known
+                                      while busy); 0 when none */
+    int         busy;              /* 1: a compute holds the state now */
+    const char *stage;             /* static: what the process is blocked on — "idle",
+                                      "state-lock" (requests wait for a compute), or
+                                      the compute's stage: "load", "execute",
+                                      "encode", "store", "snapshot" */
+    uint64_t    target_slot;       /* slot the compute in progress aims at (if busy) */
+    uint64_t    waiting;           /* compute calls waiting for the state */
+    uint64_t    computes;          /* compute calls that took the state (not cached) */
+    uint64_t    slots_computed;    /* slots this manager computed for it */
+    uint64_t    compute_us;        /* microseconds spent holding the state */
+    int         last_error_code;   /* aox code of the latest error; 0 = none */
+    int         last_error_node;   /* 1: node fault (not cached), 0: guest error */
+    uint64_t    last_error_slot;
+    char        last_error[160];
+} aox_proc_activity;
+int aox_proc_activity_get(aox_procs *p, const char *pid, aox_proc_activity *out,
+                          aox_err *err);
+/* Calls fn for every process loaded in this manager (any order); fn returns non-zero
+ * to stop. */
+typedef int (*aox_proc_activity_fn)(void *ud, const aox_proc_activity *a);
+int aox_procs_activity_list(aox_procs *p, aox_proc_activity_fn fn, void *ud, aox_err *err);
+
 /* The cached result of slot N only: never computes and never waits for a lock.
  * AOX_E_NOT_FOUND when slot N has no result yet (*current, if non-NULL, is then the
  * highest assigned slot), AOX_E_NOT_YET when N is not assigned. */

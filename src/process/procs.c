@@ -142,6 +142,7 @@ static void entry_free(proc_entry *e)
     aox_msg_free(e->def);
     pthread_mutex_destroy(&e->sched_mu);
     pthread_mutex_destroy(&e->state_mu);
+    proc_act_destroy(e);
     free(e);
 }
 
@@ -172,6 +173,7 @@ int proc_entry_get(aox_procs *p, const char *pid, proc_entry **out, aox_err *err
     memcpy(e->pid, pid, AOX_ID_LEN + 1);
     pthread_mutex_init(&e->sched_mu, NULL);
     pthread_mutex_init(&e->state_mu, NULL);
+    proc_act_init(e);
     rc = aox_key_proc(&k, pid, "def", AOX_KEY_NOSLOT);
     if (!rc)
         rc = aox_store_get(p->store, k.data, k.len, &v);
