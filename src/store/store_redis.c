@@ -46,7 +46,8 @@
  * Durability: acknowledged = fsync'd only with "appendonly yes" and "appendfsync
  * always" (Redis fsyncs the AOF before it sends the replies of an event-loop turn).
  * open checks both with CONFIG GET and refuses a server without them
- * (AOX_E_CONFIG) unless opts->no_sync; a server that forbids CONFIG is accepted.
+ * (AOX_E_CONFIG) unless opts->no_sync, and always refuses a maxmemory-policy other
+ * than noeviction; a server that forbids CONFIG is accepted unchecked.
  *
  * Connections: a mutex-guarded pool of idle connections; a call takes one (or
  * connects), so threads never share a connection. Any connection error frees that
@@ -1169,14 +1170,23 @@ int aox_store_redis_open(const char *rest, const aox_store_opts *o,
     pthread_mutex_init(&r->mu, NULL);
     if ((rc = parse_uri(r, rest, err)) || (rc = conn_open(r, &c, err)))
         goto fail;
-    if (!o->no_sync) {
-        int io1, io2;
+    {
+        int io1 = 0, io2 = 0, io3 = 0, aof = 1, fs = 1;
         sigpipe_block(&old);
-        int aof = config_is(c, "appendonly", "yes", &io1);
-        int fs = config_is(c, "appendfsync", "always", &io2);
+        int ev = config_is(c, "maxmemory-policy", "noeviction", &io3);
+        if (!o->no_sync) {
+            aof = config_is(c, "appendonly", "yes", &io1);
+            fs = config_is(c, "appendfsync", "always", &io2);
+        }
         sigpipe_restore(&old);
-        if (io1 || io2) {
+        if (io1 || io2 || io3) {
             rc = io_fail(err, r, "CONFIG GET", c->errstr);
+            goto fail;
+        }
+        if (ev == 0) {
+            rc = aox_err_set(err, AOX_E_CONFIG,
+                             "redis %s:%d: maxmemory-policy must be noeviction (an "
+                             "evicting server drops data)", r->host, r->port);
             goto fail;
         }
         if (aof == 0 || fs == 0) {

@@ -970,6 +970,15 @@ static void test_redis_layout(void)
     aox_store_close(s);
     cli(0, "CONFIG SET appendfsync always", out, sizeof out);
     CHECK_STR(out, "OK");
+    /* an evicting server is refused even with no_sync */
+    cli(0, "CONFIG SET maxmemory-policy allkeys-lru", out, sizeof out);
+    CHECK_STR(out, "OK");
+    CHECK_EQ_INT(aox_store_open(last_uri, &o, &s, &err), AOX_E_CONFIG);
+    CHECK(strstr(err.msg, "noeviction") != NULL);
+    cli(0, "CONFIG SET maxmemory-policy noeviction", out, sizeof out);
+    CHECK_STR(out, "OK");
+    CHECK_EQ_INT(aox_store_open(last_uri, NULL, &s, &err), 0);
+    aox_store_close(s);
 }
 
 /* redis-server is SIGKILLed right after a commit returned: while it is down calls
