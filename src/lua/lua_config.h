@@ -13,6 +13,13 @@
 /* Fuel for running the script at init, as a multiple of the per-message fuel. */
 #define AOXL_INIT_FUEL_FACTOR   10
 
+/* Limits applied when neither the process definition nor the node sets one
+ * (limits of 0 mean "none given"): a runaway script must always end with an error
+ * result instead of holding its worker forever or exhausting the node.
+ * 10^9 VM instructions take a few seconds; 1 GiB bounds the Lua heap. */
+#define AOXL_DEFAULT_FUEL       1000000000ull
+#define AOXL_DEFAULT_MEMORY     ((size_t)1 << 30)
+
 /* Bytes of print output one message may produce. */
 #define AOXL_PRINT_MAX          ((size_t)1 << 20)
 

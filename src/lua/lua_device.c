@@ -100,6 +100,10 @@ static void make_opts(const aox_device_env *env, const aox_msg *def, aox_lua_opt
         o->memory = (size_t)env->limits->memory_bytes;
         o->result_max = (size_t)env->limits->result_bytes;
     }
+    if (!o->fuel)
+        o->fuel = AOXL_DEFAULT_FUEL;
+    if (!o->memory)
+        o->memory = AOXL_DEFAULT_MEMORY;
     o->entry = aox_msg_get_str(def, "entry", NULL);
     o->process_id = env && env->pid ? env->pid : "";
 }

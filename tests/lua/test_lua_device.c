@@ -9,6 +9,7 @@
 #include <string.h>
 #include "core/json.h"
 #include "device/device.h"
+#include "lua/lua_config.h"
 #include "lua/lua_device.h"
 #include "store/store.h"
 
@@ -135,6 +136,25 @@ int main(void)
     r = compute(ops, st, &lim, "Spin", 3, 0);
     CHECK(r && strstr(r, "\"code\":\"out_of_fuel\"") && strstr(r, "\"gas\":100000"));
     free(r);
+    /* Regression: with no limit from the definition or the node (all 0), a runaway
+     * loop must still end with out_of_fuel at the device's default fuel. */
+    {
+        aox_limits none = {0};
+        aox_device_env env0 = {.pid = "PID", .store = s, .limits = &none};
+        void *st0 = NULL;
+        CHECK(ops->init(&env0, def, &st0, &err) == AOX_OK);
+        if (st0) {
+            char *r0 = compute(ops, st0, &none, "Spin", 1, 0);
+            char want[64];
+            snprintf(want, sizeof want, "\"gas\":%llu", (unsigned long long)AOXL_DEFAULT_FUEL);
+            CHECK(r0 && strstr(r0, "\"code\":\"out_of_fuel\"") && strstr(r0, want));
+            free(r0);
+            r0 = compute(ops, st0, &none, "Hello", 2, 0);
+            CHECK(r0 && strstr(r0, "\"count\":1"));
+            free(r0);
+            ops->free(st0);
+        }
+    }
     r = compute(ops, st, &lim, "Big", 4, 0);
     CHECK(r && strstr(r, "\"code\":\"limit_exceeded\""));
     free(r);
