@@ -504,6 +504,7 @@ int aox_http_dispatch(const aox_http_ctx *ctx, const aox_http_request *req,
     resp->compute[0] = '\0';
     resp->route = AOX_R_NONE;
     if (aox_http_legacy_serve(ctx, req, resp, &rc)) return rc;   /* http/legacy.c */
+    if (ctx->pre && ctx->pre(ctx->pre_ud, ctx, req, resp, &rc)) return rc;  /* node/ */
     rc = aox_http_route(req->method, req->path, &r, &err);
     if (rc) {
         resp->allow = r.allow;

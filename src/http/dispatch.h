@@ -99,6 +99,9 @@ void aox_http_metrics_count(aox_http_metrics *m, aox_route_kind route, int statu
 /* What the info route returns: a new JSON object reference (or NULL on OOM). */
 typedef json_t *(*aox_http_info_fn)(void *ud);
 
+struct aox_http_request;
+struct aox_http_response;
+
 /* Shared, read-only context of a server (all pointers outlive it). */
 typedef struct aox_http_ctx {
     aox_procs        *procs;
@@ -114,6 +117,13 @@ typedef struct aox_http_ctx {
     /* Adds node-level fields (queue, worker) to a GET /<pid>/status object. May be NULL. */
     void (*status_extra)(void *ud, const char *pid, json_t *status);
     void  *status_ud;
+    /* Node-level routes served before routing (node/cluster.c: /~delegate@1.0/...,
+     * /~name/..., signed results). Returns 1 when it answered (resp filled, *rc the
+     * outcome), 0 to let routing go on. It may call aox_http_dispatch itself (it then
+     * must not answer the nested call). May be NULL. */
+    int  (*pre)(void *ud, const struct aox_http_ctx *ctx, const struct aox_http_request *req,
+                struct aox_http_response *resp, int *rc);
+    void  *pre_ud;
 } aox_http_ctx;
 
 /* Query-string lookup: the value of key, or NULL when absent. */
