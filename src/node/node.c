@@ -18,6 +18,7 @@
 #include "core/log.h"
 #include "device/device.h"
 #include "http/server.h"
+#include "node/workers.h"
 #include "process/process.h"
 #include "store/store.h"
 #ifdef AOX_HAVE_LUA_DEVICE
@@ -31,6 +32,7 @@ struct aox_node {
     const aox_node_config *cfg;
     aox_store       *store;
     aox_procs       *procs;
+    aox_workers     *workers;
     aox_http_server *http;
     int              lock_fd;      /* <data>/aox.lock, flock'ed while running; -1 none */
     char             store_uri[4096];
@@ -192,6 +194,22 @@ int aox_node_start(const aox_node_config *cfg, aox_node **out, aox_err *err)
     po.live_states_max = cfg->live_states_max;
     rc = aox_procs_open(&po, &n->procs, err);
     if (rc) goto fail;
+    {
+        aox_workers_opts wo;
+        memset(&wo, 0, sizeof wo);
+        wo.procs = n->procs;
+        wo.threads = (unsigned)cfg->workers;
+        wo.queue_max = cfg->worker_queue;
+        wo.queue_total_max = cfg->queue_max;
+        wo.ro_queue_max = cfg->readonly_queue;
+        wo.schedules_max = cfg->schedules_max;
+        wo.await_ms = cfg->await_timeout_ms;
+        wo.idle_ms = cfg->worker_idle_ms;
+        wo.memory_budget = cfg->memory_budget;
+        wo.live_max = cfg->workers_max;
+        rc = aox_workers_open(&wo, &n->workers, err);
+        if (rc) goto fail;
+    }
 
     memset(&ho, 0, sizeof ho);
     ho.bind = cfg->bind;
@@ -217,6 +235,7 @@ fail:
 
 uint16_t aox_node_port(const aox_node *n) { return aox_http_port(n->http); }
 aox_procs *aox_node_procs(aox_node *n) { return n->procs; }
+aox_workers *aox_node_workers(aox_node *n) { return n->workers; }
 
 static void snapshot_all(aox_node *n, const char *why)
 {
@@ -255,6 +274,8 @@ void aox_node_stop(aox_node *n)
     if (!n) return;
     aox_http_stop(n->http);         /* no request is running after this */
     n->http = NULL;
+    aox_workers_close(n->workers);  /* before the manager: threads call into it */
+    n->workers = NULL;
     if (n->procs) {
         snapshot_all(n, "shutdown");
         aox_procs_close(n->procs);

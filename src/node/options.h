@@ -63,8 +63,18 @@ typedef struct aox_node_config {
     uint64_t http_timeout_ms;      /* ms, idle connection timeout (0 = none) */
     uint64_t schedule_page_max;    /* assignments per GET /<pid>/schedule page */
     int      store_no_sync;        /* bool: skip fsync (benchmarks only: unsafe) */
+    /* live workers (node/workers.h) */
+    uint64_t workers;              /* pool threads (0 = number of cores) */
+    uint64_t worker_queue;         /* queued requests per process, >= 1 */
+    uint64_t queue_max;            /* queued requests, all processes, >= 1 */
+    uint64_t readonly_queue;       /* queued read-only requests (dry runs), >= 1 */
+    uint64_t schedules_max;        /* schedules in flight, >= 1 */
+    uint64_t await_timeout_ms;     /* ms, default wait deadline of a request, >= 1 */
+    uint64_t worker_idle_ms;       /* ms, evict workers idle this long (0 = never) */
+    uint64_t memory_budget;        /* bytes of live states (0 = no budget) */
+    uint64_t workers_max;          /* live workers (0 = no maximum) */
 
-    unsigned char source[32];      /* aox_opt_source per option index */
+    unsigned char source[48];      /* aox_opt_source per option index */
     aox_buf  warnings;             /* "\n"-separated warnings from loading (e.g.
                                       ignored config sections); may be empty */
 } aox_node_config;
