@@ -17,6 +17,7 @@
 
 #include "core/buf.h"
 #include "core/error.h"
+#include "cli/top.h"
 #include "core/log.h"
 #include "http/client.h"
 #include "node/node.h"
@@ -342,6 +343,11 @@ static int cmd_wasm(const cli *c, int argc, char **argv)
 
 static int print_help(const char *name);
 
+static int cmd_top(const cli *c, int argc, char **argv)
+{
+    return aox_cli_top(c->node, argc, argv);
+}
+
 static int cmd_help(const cli *c, int argc, char **argv)
 {
     (void)c;
@@ -385,6 +391,11 @@ static const command commands[] = {
       0, 1, cmd_options, 0 },
     { "wasm", "...", "run or validate a WebAssembly module (see `aox wasm --help`)", "",
       0, -1, cmd_wasm, 0 },
+    { "top", "[--once] [--interval=MS] [--limit=N] [--sort=KEY]",
+      "show the busiest processes of a node, live (Ctrl-C stops)",
+      "Polls GET /~meta@1.0/processes and /metrics every --interval (default 1000 ms)\n"
+      "and redraws; --once prints one frame. --sort: busy (default), slots, memory, pid.\n"
+      "--limit: rows shown (default 20, at most 64).\n", 0, -1, cmd_top, 1 },
     { "help", "[COMMAND]", "print help for aox or one command", "", 0, 1, cmd_help, 0 },
 };
 static const size_t ncommands = sizeof commands / sizeof commands[0];
@@ -502,7 +513,7 @@ int main(int argc, char **argv)
             c.node = a + 7;
             continue;
         }
-        if (a[0] == '-' && a[1] != '\0' && !(cmd->run == cmd_options)) {
+        if (a[0] == '-' && a[1] != '\0' && !(cmd->run == cmd_options || cmd->run == cmd_top)) {
             fprintf(stderr, "aox %s: unknown option '%s' (see `aox help %s`)\n",
                     cmd->name, a, cmd->name);
             return EXIT_USAGE;

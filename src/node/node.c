@@ -16,8 +16,10 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/metrics.h"
 #include "device/device.h"
 #include "http/server.h"
+#include "node/monitor.h"
 #include "node/workers.h"
 #include "process/process.h"
 #include "store/store.h"
@@ -30,6 +32,8 @@
 
 struct aox_node {
     const aox_node_config *cfg;
+    aox_node_monitor monitor;      /* node/monitor.h: readiness, queue metrics */
+    int              monitor_on;   /* its collector is registered */
     aox_store       *store;
     aox_procs       *procs;
     aox_workers     *workers;
@@ -104,6 +108,15 @@ static int64_t fixed_clock(void *ud)
 }
 
 static json_t *info_cb(void *ud) { return aox_node_info(ud); }
+
+/* http/ reaches the workers through this table (it does not link node/). */
+static const aox_http_workers_api workers_api = {
+    .compute = aox_workers_compute,
+    .now = aox_workers_now,
+    .result_by_message = aox_workers_result_by_message,
+    .schedule = aox_workers_schedule,
+    .dry_run = aox_workers_dry_run,
+};
 
 static int mkdir_p(const char *dir, aox_err *err)
 {
@@ -209,6 +222,10 @@ int aox_node_start(const aox_node_config *cfg, aox_node **out, aox_err *err)
         wo.live_max = cfg->workers_max;
         rc = aox_workers_open(&wo, &n->workers, err);
         if (rc) goto fail;
+        n->monitor.store = n->store;
+        n->monitor.workers = n->workers;
+        aox_node_bounds_of(&wo, &n->monitor.bounds);
+        n->monitor_on = aox_metrics_collector_add(aox_node_monitor_collect, &n->monitor) == 0;
     }
 
     memset(&ho, 0, sizeof ho);
@@ -221,6 +238,12 @@ int aox_node_start(const aox_node_config *cfg, aox_node **out, aox_err *err)
     ho.ctx.page_max = cfg->schedule_page_max;
     ho.ctx.info = info_cb;
     ho.ctx.info_ud = n;
+    ho.ctx.workers = n->workers;
+    ho.ctx.wapi = &workers_api;
+    ho.ctx.ready = aox_node_monitor_ready;
+    ho.ctx.ready_ud = &n->monitor;
+    ho.ctx.status_extra = aox_node_monitor_status;
+    ho.ctx.status_ud = &n->monitor;
     rc = aox_http_start(&ho, &n->http, err);
     if (rc) goto fail;
 
@@ -274,6 +297,8 @@ void aox_node_stop(aox_node *n)
     if (!n) return;
     aox_http_stop(n->http);         /* no request is running after this */
     n->http = NULL;
+    if (n->monitor_on) aox_metrics_collector_remove(aox_node_monitor_collect, &n->monitor);
+    n->monitor_on = 0;
     aox_workers_close(n->workers);  /* before the manager: threads call into it */
     n->workers = NULL;
     if (n->procs) {
