@@ -23,6 +23,7 @@ extern char **environ;
 /* ------------------------------------------------------------------------ */
 
 static const char *const log_words[] = { "debug", "info", "warn", "error", "off", NULL };
+static const char *const forge_words[] = { "off", "lie", "tamper", NULL };
 
 #define OFF(f) offsetof(aox_node_config, f)
 #define NORANGE 1, 0
@@ -119,6 +120,18 @@ static const aox_node_opt opts[] = {
     { "workers-max", AOX_OPT_UINT, "0",
       "live workers (0 = no maximum; at the maximum, idle ones are evicted, else 503)",
       0, 100000000LL, NULL, OFF(workers_max) },
+    { "peers", AOX_OPT_STRING, "",
+      "peer node URLs for delegated@1.0 compute, comma-separated (http://host:port,...)",
+      NORANGE, NULL, OFF(peers) },
+    { "delegate-timeout", AOX_OPT_DURATION, "10s",
+      "timeout of one delegated-compute request to a peer",
+      1, 3600000LL, NULL, OFF(delegate_timeout_ms) },
+    { "sign-results", AOX_OPT_BOOL, "false",
+      "sign results and assignments answered over HTTP with the node key",
+      NORANGE, NULL, OFF(sign_results) },
+    { "test-forge-results", AOX_OPT_ENUM, "off",
+      "testing (needs AOX_TEST_HOOKS=1): as a delegation peer answer off, lie or tamper",
+      NORANGE, forge_words, OFF(test_forge_results) },
 };
 
 #define NOPTS (sizeof opts / sizeof opts[0])
@@ -403,10 +416,8 @@ static int load_file(aox_node_config *c, const char *path, aox_err *err)
             }
             *end = '\0';
             snprintf(section, sizeof section, "%s", trim(s + 1));
-            if (strncmp(section, "processes.", 10) == 0)
-                warn(c, "config: section [%s] (line %d) is reserved for per-process "
-                        "settings, not supported yet; ignored", section, lineno);
-            else
+            /* [processes.NAME] define node processes: read by node/names.c */
+            if (strncmp(section, "processes.", 10) != 0)
                 warn(c, "config: unknown section [%s] (line %d) ignored", section, lineno);
             continue;
         }

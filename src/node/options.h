@@ -73,6 +73,11 @@ typedef struct aox_node_config {
     uint64_t worker_idle_ms;       /* ms, evict workers idle this long (0 = never) */
     uint64_t memory_budget;        /* bytes of live states (0 = no budget) */
     uint64_t workers_max;          /* live workers (0 = no maximum) */
+    /* issue 6: delegation, signing (node/delegate.h, node/cluster.h) */
+    char    *peers;                /* "URL,URL" peers for delegated@1.0 ("" = none) */
+    uint64_t delegate_timeout_ms;  /* ms, one peer request, >= 1 */
+    int      sign_results;         /* bool: sign answered results/assignments */
+    int64_t  test_forge_results;   /* enum off/lie/tamper (tests; AOX_TEST_HOOKS=1) */
 
     unsigned char source[48];      /* aox_opt_source per option index */
     aox_buf  warnings;             /* "\n"-separated warnings from loading (e.g.
