@@ -336,7 +336,28 @@ static void test_w64(const char *path)
     if (p.state) {
         expect(&p, "a", "1");
         expect(&p, "b", "2");
+        /* snapshot and restore through stack@1.0 (pages in the wasm device's namespace) */
+        aox_snap_writer *w = NULL;
+        aox_buf man = {0};
+        aox_err err = {0};
+        CHECK(aox_snap_writer_new(store, NULL, 0, &w) == 0);
+        CHECK(p.ops->snapshot(p.state, w, &err) == 0);
+        CHECK(aox_snap_writer_finish(w, &man) == 0);
+        aox_snap_writer_free(w);
+        expect(&p, "c", "3");
         p.ops->free(p.state);
+        p.state = NULL;
+        aox_snap_reader *rd = NULL;
+        aox_device_env env = { PID, store, &p.limits };
+        CHECK(aox_snap_reader_new(store, man.data, man.len, &rd, &err) == 0);
+        CHECK(rd && p.ops->restore(&env, p.def, rd, &p.state, &err) == 0);
+        aox_snap_reader_free(rd);
+        aox_buf_free(&man);
+        if (p.state) {
+            expect(&p, "c", "3");               /* same as before the restore */
+            expect(&p, "d", "4");
+            p.ops->free(p.state);
+        }
     }
     aox_msg_free(p.def);
 
