@@ -52,6 +52,10 @@ extern "C" {
 /* Basics                                                              */
 /* ------------------------------------------------------------------ */
 
+/* Engine version: record it with results/snapshots (anything that changes results,
+ * e.g. the fuel cost table, bumps it). */
+#define WASM_ENGINE_VERSION "aox-wasm/1"
+
 typedef struct wasm_engine wasm_engine;
 typedef struct wasm_module wasm_module;
 typedef struct wasm_imports wasm_imports;
@@ -338,7 +342,9 @@ int wasm_call_trap(wasm_call *call, const char *message);
  * either returns the code to rethrow it to the guest, or calls another function).
  * To propagate a trap or exception, return the nonzero code from the host function
  * (emscripten invoke_* catch it instead and return 0 after fixing up state).
- * Fuel, interrupts and call depth carry across. */
+ * Fuel, interrupts and call depth carry across. Each such re-entry nests one native
+ * interpreter run; nesting deeper than WASM_CFG_MAX_NATIVE_DEPTH (config.h, 150)
+ * traps "call stack exhausted", which bounds the C stack the engine uses. */
 int wasm_call_func(wasm_call *call, wasm_extern *func, const wasm_val *args,
                    uint32_t nargs, wasm_val *results, uint32_t nresults,
                    wasm_trap *trap);

@@ -399,10 +399,6 @@ L_LOOP_FUEL:
     if (UNLIKELY(fuel < 0)) { fuel += (int64_t)pc[1]; TRAP(WASM_TRAP_OUT_OF_FUEL); }
     pc += 2;
     NEXT();
-L_INTR:
-    if (UNLIKELY(atomic_load_explicit(intr, memory_order_relaxed))) TRAP(WASM_TRAP_INTERRUPTED);
-    pc += 1;
-    NEXT();
 L_GLOBAL_GET:
     fp[pc[1]] = *G[pc[2]];
     pc += 3;

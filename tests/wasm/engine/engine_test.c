@@ -242,6 +242,9 @@ static void test_host(void)
     CHECK(call_i32(in, "via_host", 2, 2, 5, NULL, NULL) == -105);    /* exception caught */
     /* host -> guest -> host -> guest */
     CHECK(call_i32(in, "via_host", 2, 3, 8, NULL, NULL) == 16);
+    /* host <-> guest recursion without end: the innermost re-entry traps
+     * "call stack exhausted", its host catches it and -1 comes back up */
+    CHECK(call_i32(in, "via_host", 2, 4, 8, NULL, NULL) == -1);
     CHECK(call_i32(in, "catch_host", 1, 7, 0, NULL, NULL) == 1007);  /* host throw, guest catch */
     CHECK(call_i32(in, "catch_all", 1, 7, 0, NULL, NULL) == 42);
 

@@ -5,12 +5,14 @@
   (import "env" "htrap" (func $htrap))
   (tag $e (export "e") (param i32))
   (memory (export "mem") 1)
-  (table (export "tab") 4 funcref)
-  (elem (i32.const 0) $ok $trapper $thrower $reenter)
+  (table (export "tab") 5 funcref)
+  (elem (i32.const 0) $ok $trapper $thrower $reenter $deep)
   (func $ok (param i32) (result i32) (i32.mul (local.get 0) (i32.const 2)))
   (func $trapper (param i32) (result i32) unreachable)
   (func $thrower (param i32) (result i32) (throw $e (local.get 0)))
   (func $reenter (param i32) (result i32) (call $invoke (i32.const 0) (local.get 0)))
+  ;; unbounded host <-> guest recursion: must end in a trap, not a native stack overflow
+  (func $deep (param i32) (result i32) (call $invoke (i32.const 4) (local.get 0)))
   (func (export "call_add") (param i32 i32) (result i32) (call $add (local.get 0) (local.get 1)))
   ;; invoke_*-style: host calls table[i](x); -1 when the callee trapped/threw
   (func (export "via_host") (param i32 i32) (result i32) (call $invoke (local.get 0) (local.get 1)))
