@@ -19,6 +19,8 @@
 #include "core/metrics.h"
 #include "device/device.h"
 #include "http/server.h"
+#include "node/cluster.h"
+#include "node/delegate.h"
 #include "node/monitor.h"
 #include "node/workers.h"
 #include "process/process.h"
@@ -37,6 +39,7 @@ struct aox_node {
     aox_store       *store;
     aox_procs       *procs;
     aox_workers     *workers;
+    aox_cluster     *cluster;      /* node/cluster.h: identity, names, delegation */
     aox_http_server *http;
     int              lock_fd;      /* <data>/aox.lock, flock'ed while running; -1 none */
     char             store_uri[4096];
@@ -64,6 +67,11 @@ int aox_node_register_devices(aox_err *err)
     rc = aox_device_register_builtin();           /* stack@1.0, test-counter@1.0 */
     if (rc) {
         aox_err_set(err, rc, "registering built-in devices failed");
+        goto out;
+    }
+    rc = aox_device_register(aox_delegate_device());   /* delegated@1.0 (node/delegate.h) */
+    if (rc) {
+        aox_err_set(err, rc, "registering the delegated@1.0 device failed");
         goto out;
     }
 #ifdef AOX_HAVE_LUA_DEVICE
@@ -228,6 +236,9 @@ int aox_node_start(const aox_node_config *cfg, aox_node **out, aox_err *err)
         n->monitor_on = aox_metrics_collector_add(aox_node_monitor_collect, &n->monitor) == 0;
     }
 
+    rc = aox_cluster_open(cfg, n->procs, &n->cluster, err);
+    if (rc) goto fail;
+
     memset(&ho, 0, sizeof ho);
     ho.bind = cfg->bind;
     ho.port = (uint16_t)cfg->port;
@@ -244,6 +255,7 @@ int aox_node_start(const aox_node_config *cfg, aox_node **out, aox_err *err)
     ho.ctx.ready_ud = &n->monitor;
     ho.ctx.status_extra = aox_node_monitor_status;
     ho.ctx.status_ud = &n->monitor;
+    aox_cluster_http(n->cluster, &ho.ctx);
     rc = aox_http_start(&ho, &n->http, err);
     if (rc) goto fail;
 
@@ -297,6 +309,8 @@ void aox_node_stop(aox_node *n)
     if (!n) return;
     aox_http_stop(n->http);         /* no request is running after this */
     n->http = NULL;
+    aox_cluster_close(n->cluster);  /* no request uses it after the server stopped */
+    n->cluster = NULL;
     if (n->monitor_on) aox_metrics_collector_remove(aox_node_monitor_collect, &n->monitor);
     n->monitor_on = 0;
     aox_workers_close(n->workers);  /* before the manager: threads call into it */
@@ -327,5 +341,7 @@ json_t *aox_node_info(aox_node *n)
                   "options", aox_node_config_to_json(n->cfg, 1),
                   "port", (json_int_t)aox_http_port(n->http),
                   "log-level", aox_log_level_name(aox_log_get_level()));
+    if (j && n->cluster)
+        json_object_set_new(j, "address", json_string(aox_cluster_address(n->cluster)));
     return j;
 }

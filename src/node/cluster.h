@@ -1,0 +1,51 @@
+/*
+ * node/cluster.h: the node-level HTTP routes of issue 6, served through the
+ * dispatcher's pre-routing hook (aox_http_ctx.pre):
+ *
+ *   POST /~delegate@1.0/compute   peer side of delegated compute (node/delegate.h)
+ *   GET  /~name/NAME              {"name","process"} (spawns a configured one on first use)
+ *   POST /~name/NAME              body {"definition":{...},"token":"<operator token>"}
+ *                                 sets NAME -> {"name","process"}
+ *   *    /~name/NAME/REST         the route /<pid>/REST of NAME's process
+ *
+ * With sign_results, answers of GET /<pid>/compute, /now, /result/<id> (also via
+ * /~name/) and POST /<pid>/schedule are signed by the node (node-key and
+ * node-signature entries over the message, core/identity.h).
+ *
+ * Cluster mode (a shared store with process leases) is not implemented yet.
+ */
+#ifndef AOX_NODE_CLUSTER_H
+#define AOX_NODE_CLUSTER_H
+
+#include "core/error.h"
+#include "http/dispatch.h"
+
+typedef struct aox_names aox_names;
+typedef struct aox_identity aox_identity;
+
+typedef struct aox_cluster_routes {
+    aox_names          *names;          /* may be NULL: /~name/ answers 404 */
+    const aox_identity *identity;       /* may be NULL: no signing */
+    int                 sign_results;   /* 1: sign result and assignment answers */
+} aox_cluster_routes;
+
+/* The node's issue-6 services, opened by node.c after the process manager:
+ * identity (DATA/node-key.pem, created on first start), the names table
+ * ([processes.*] of the config file, DATA/operator-token), the delegation
+ * configuration (--peers, --delegate-timeout, --test-forge-results, which is refused
+ * with AOX_E_CONFIG unless the environment has AOX_TEST_HOOKS=1). */
+typedef struct aox_cluster aox_cluster;
+struct aox_node_config;
+int  aox_cluster_open(const struct aox_node_config *cfg, aox_procs *procs, aox_cluster **out,
+                      aox_err *err);
+/* Points ctx's pre-routing hook at this node's routes. */
+void aox_cluster_http(aox_cluster *c, aox_http_ctx *ctx);
+const char *aox_cluster_address(const aox_cluster *c);   /* node address, 43 chars */
+void aox_cluster_close(aox_cluster *c);                  /* NULL-safe */
+
+/* The hook (aox_http_ctx.pre with pre_ud = an aox_cluster_routes that outlives the
+ * server). */
+int aox_cluster_pre_route(void *ud, const aox_http_ctx *ctx, const aox_http_request *req,
+                          aox_http_response *resp, int *rc);
+
+#endif
