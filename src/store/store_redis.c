@@ -19,10 +19,11 @@
  * Redis Cluster slot. A TAG that contains '{' or '}' is written in hex so the slot
  * is always computed from the whole tag. Members of one index sort bytewise
  * (ZRANGEBYLEX compares with memcmp), so a scan inside one group is a paged
- * ZRANGEBYLEX plus one MGET per page (same slot). A scan whose prefix is not inside
- * one group (e.g. "" or "proc/") merges the groups that can hold matching keys: the
- * groups that are prefixes of the scan prefix plus the registered groups that start
- * with it (ZRANGEBYLEX on aox:groups).
+ * ZRANGEBYLEX (16 members first, doubling up to 256) plus one MGET per page (same
+ * slot). A scan whose prefix is not inside one group (e.g. "" or "proc/") merges the
+ * groups that can hold matching keys: the first component's group (or the root)
+ * plus the registered groups that start with the prefix (ZRANGEBYLEX on
+ * aox:groups). seek_le fetches one member per group per round trip.
  *
  * Leases (store.h): "aox:l:{TAG}" NAME holds "<token>:<owner>" with PX expiry, and
  * "aox:c:{TAG}" NAME is the lease's token counter (INCR, never deleted), where TAG
@@ -73,7 +74,8 @@
 
 #define NS          "aox:"
 #define GROUPS_KEY  NS "groups"
-#define PAGE        256          /* index members fetched per scan round trip */
+#define PAGE_FIRST  16           /* index members fetched by a scan's first round trip */
+#define PAGE        256          /* ... doubling up to this many per round trip */
 #define IDLE_MAX    32           /* idle connections kept in the pool */
 
 typedef struct redis_store {
@@ -519,9 +521,9 @@ static void groups_cmd(cmd *pre, const aox_store_op *ops, size_t n)
         int seen = 0;
         if (ops[i].del || gl == 0)
             continue;
-        for (size_t j = 0; j < i && !seen; j++)
-            seen = !ops[j].del && group_len(ops[j].k, ops[j].kl) == gl &&
-                   memcmp(ops[j].k, ops[i].k, gl) == 0;
+        /* compare with the groups already listed (few: usually one or two) */
+        for (size_t j = first + 3; j < pre->n && !seen; j += 2)
+            seen = pre->len[j] == gl && memcmp(pre->ext[j], ops[i].k, gl) == 0;
         if (seen)
             continue;
         if (pre->n == first) {
@@ -691,6 +693,7 @@ typedef struct gcur {
     aox_buf     lo, hi;          /* ZRANGEBYLEX bounds ("-", "+", "[m", "(m") */
     redisReply *mem, *val;       /* current page: members, MGET values */
     size_t      pos;
+    size_t      lim;             /* members to fetch next round trip */
     int         done;            /* no more pages after this one */
     aox_buf     key;             /* full key of the head entry (valid if has_head) */
     int         has_head;
@@ -769,9 +772,11 @@ static int gcur_fetch(redis_store *r, gcur *c, int reverse)
         cmd_arg(&q, c->lo.data, c->lo.len);
         cmd_arg(&q, c->hi.data, c->hi.len);
     }
+    size_t lim = c->lim;
+    c->lim = lim * 2 < PAGE ? lim * 2 : PAGE;
     cmd_str(&q, "LIMIT");
     cmd_str(&q, "0");
-    cmd_u64(&q, PAGE);
+    cmd_u64(&q, lim);
     rc = run(r, &q, 1, &c->mem, NULL);
     cmd_free(&q);
     if (rc)
@@ -779,7 +784,7 @@ static int gcur_fetch(redis_store *r, gcur *c, int reverse)
     if (c->mem->type != REDIS_REPLY_ARRAY)
         return AOX_E_CORRUPT;
     size_t n = c->mem->elements;
-    if (n < PAGE)
+    if (n < lim)
         c->done = 1;
     if (n == 0)
         return AOX_OK;
@@ -875,8 +880,9 @@ static int add_group(gcur **cs, size_t *n, size_t *cap, const uint8_t *g, size_t
     return aox_buf_append(&c->g, g, gl);
 }
 
-static int rd_scan(void *impl, const uint8_t *p, size_t pl, const uint8_t *s,
-                   size_t sl, int reverse, aox_scan_fn fn, void *ud)
+/* A scan whose cursors fetch first_lim members in their first round trip. */
+static int scan_lim(void *impl, const uint8_t *p, size_t pl, const uint8_t *s,
+                    size_t sl, int reverse, aox_scan_fn fn, void *ud, size_t first_lim)
 {
     redis_store *r = impl;
     gcur *cs = NULL;
@@ -885,15 +891,15 @@ static int rd_scan(void *impl, const uint8_t *p, size_t pl, const uint8_t *s,
     cmd q = { 0 };
     int rc = AOX_OK;
 
-    /* groups that are prefixes of p: root, first component, process */
+    /* the groups that can hold keys starting with p: inside a process directory only
+     * that process's group; else the first component's group (or the root when p has
+     * no '/') plus, if needed, the registered groups that start with p */
     const uint8_t *slash = pl ? memchr(p, '/', pl) : NULL;
-    if (!slash)
-        rc = add_group(&cs, &n, &cap, p, 0);
-    else
-        rc = add_group(&cs, &n, &cap, p, (size_t)(slash - p) + 1);
     size_t gl = group_len(p, pl);
-    if (!rc && gl)
+    if (gl > 6 && memcmp(p, "proc/", 5) == 0)
         rc = add_group(&cs, &n, &cap, p, gl);
+    else
+        rc = add_group(&cs, &n, &cap, p, slash ? (size_t)(slash - p) + 1 : 0);
     if (rc)
         goto done;
     /* registered groups that start with p */
@@ -930,6 +936,7 @@ static int rd_scan(void *impl, const uint8_t *p, size_t pl, const uint8_t *s,
     }
     /* position every cursor */
     for (size_t i = 0; i < n; i++) {
+        cs[i].lim = first_lim;
         if (gcur_bounds(&cs[i], p, pl, s, sl, reverse, &rc)) {
             if (rc)
                 goto done;
@@ -974,6 +981,42 @@ done:
         freeReplyObject(groups);
     cmd_free(&q);
     return rc;
+}
+
+static int rd_scan(void *impl, const uint8_t *p, size_t pl, const uint8_t *s,
+                   size_t sl, int reverse, aox_scan_fn fn, void *ud)
+{
+    return scan_lim(impl, p, pl, s, sl, reverse, fn, ud, PAGE_FIRST);
+}
+
+typedef struct first_ctx {
+    aox_buf *k, *v;
+    int      rc, found;
+} first_ctx;
+
+static int take_first(void *ud, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl)
+{
+    first_ctx *c = ud;
+    c->found = 1;
+    if (c->k && (c->rc = aox_buf_append(c->k, k, kl)))
+        return 1;
+    if (c->v && (c->rc = aox_buf_append(c->v, v, vl)))
+        return 1;
+    return 1;
+}
+
+/* One member per group per round trip: the reverse scan stops at its first key, so
+ * only one value (e.g. a snapshot manifest) is read. */
+static int rd_seek_le(void *impl, const uint8_t *p, size_t pl, const uint8_t *bound,
+                      size_t bl, aox_buf *key_out, aox_buf *val_out)
+{
+    first_ctx c = { key_out, val_out, AOX_OK, 0 };
+    int rc = scan_lim(impl, p, pl, bound, bl, 1, take_first, &c, 1);
+    if (rc != 0 && rc != 1)
+        return rc;
+    if (c.rc)
+        return c.rc;
+    return c.found ? AOX_OK : AOX_E_NOT_FOUND;
 }
 
 /* ================================================================== leases */
@@ -1097,7 +1140,7 @@ static const aox_store_ops redis_ops = {
     .del = rd_del,
     .batch = rd_batch,
     .scan = rd_scan,
-    .seek_le = NULL,          /* a one-step reverse scan (store.c) */
+    .seek_le = rd_seek_le,
     .cas = rd_cas,
     .close = rd_close,
     .lease = rd_lease,
