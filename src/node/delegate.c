@@ -89,6 +89,7 @@ done:
  * the state unchanged, so skipping it is the same as applying it). */
 typedef struct pentry {
     char             pid[AOX_ID_LEN + 1];
+    char             from[AOX_ID_LEN + 1];  /* delegator's node address */
     aox_buf          def_enc;           /* canonical encoding of the definition */
     aox_msg         *def;               /* with execution-device = delegate-device */
     const aox_device_ops *ops;
@@ -151,7 +152,8 @@ static void digest_text(const uint8_t d[32], char out[AOX_ID_LEN + 1])
 }
 
 /* Finds or creates the entry for pid (definition must match an existing one). */
-static int pentry_get(const char *pid, const aox_msg *def, pentry **out, aox_err *err)
+static int pentry_get(const char *from, const char *pid, const aox_msg *def, pentry **out,
+                      aox_err *err)
 {
     aox_buf enc = {0};
     pentry *e;
@@ -161,7 +163,7 @@ static int pentry_get(const char *pid, const aox_msg *def, pentry **out, aox_err
     rc = aox_msg_encode(def, &enc);
     if (rc) { aox_err_set(err, rc, "cannot encode the definition"); goto fail; }
     pthread_mutex_lock(&cfg.mu);
-    for (e = table; e; e = e->next) if (strcmp(e->pid, pid) == 0) break;
+    for (e = table; e; e = e->next) if (!strcmp(e->pid, pid) && !strcmp(e->from, from)) break;
     if (e) {
         pthread_mutex_unlock(&cfg.mu);
         if (e->def_enc.len != enc.len || memcmp(e->def_enc.data, enc.data, enc.len)) {
@@ -190,6 +192,7 @@ static int pentry_get(const char *pid, const aox_msg *def, pentry **out, aox_err
     aox_msg_remove(e->def, "device");
     pthread_mutex_init(&e->mu, NULL);
     memcpy(e->pid, pid, AOX_ID_LEN + 1);
+    memcpy(e->from, from, AOX_ID_LEN + 1);
     e->def_enc = enc;
     enc = (aox_buf){0};
     e->ops = aox_device_find(inner);
@@ -362,6 +365,18 @@ static int answer_error(int *status, aox_buf *out, const aox_err *err, int64_t h
     return AOX_OK;
 }
 
+/* Test hook: a well-formed but wrong state digest (SHA-256 of "forged" + the real one). */
+static int forge_digest(aox_msg *ans)
+{
+    const char *d = aox_msg_get_str(ans, "state-digest", NULL);
+    uint8_t h[32];
+    char t[AOX_ID_LEN + 1];
+    if (!d) return AOX_E_INTERNAL;
+    aox_sha256_2("forged", 6, d, strlen(d), h);
+    aox_id_from_hash(h, t);
+    return aox_msg_set_str(ans, "state-digest", t);
+}
+
 int aox_delegate_serve(const uint8_t *body, size_t len, int *status, aox_buf *out)
 {
     aox_msg *req = NULL, *ans = NULL;
@@ -375,6 +390,7 @@ int aox_delegate_serve(const uint8_t *body, size_t len, int *status, aox_buf *ou
     int rc, locked = 0, have_set = 0;
     aox_delegate_forge forge;
     const aox_identity *id;
+    char from[AOX_ID_LEN + 1];
 
     aox_err_clear(&err);
     pthread_mutex_lock(&cfg.mu);
@@ -384,6 +400,9 @@ int aox_delegate_serve(const uint8_t *body, size_t len, int *status, aox_buf *ou
     if (!id) { rc = aox_err_set(&err, AOX_E_UNSUPPORTED, "this node has no identity"); goto fail; }
     rc = aox_msg_from_json_text((const char *)body, len, &req, &err);
     if (rc) goto fail;
+    /* requests are signed by the delegating node; its imports are kept apart */
+    rc = aox_identity_verify_msg(req, NULL, from, &err);
+    if (rc) { aox_err_set(&err, rc, "request is not signed by a node"); goto fail; }
     pid = aox_msg_get_str(req, "process", NULL);
     def = aox_msg_get_msg(req, "definition");
     if (!pid || !aox_id_valid(pid) || !def || aox_msg_get_int(req, "slot", &slot) || slot < 1
@@ -392,7 +411,7 @@ int aox_delegate_serve(const uint8_t *body, size_t len, int *status, aox_buf *ou
                          "need process (ID), definition (message), slot >= 1, base >= 0");
         goto fail;
     }
-    rc = pentry_get(pid, def, &e, &err);
+    rc = pentry_get(from, pid, def, &e, &err);
     if (rc) goto fail;
     pthread_mutex_lock(&e->mu);
     locked = 1;
@@ -414,7 +433,7 @@ int aox_delegate_serve(const uint8_t *body, size_t len, int *status, aox_buf *ou
         aox_msg *r = aox_msg_clone(aox_msg_get_msg(ans, "result"));
         if (!r || aox_msg_set_str(r, "output", "forged")
             || aox_msg_take_msg(ans, "result", r)
-            || aox_msg_set_str(ans, "state-digest", "forgedforgedforgedforgedforgedforgedforged")) {
+            || forge_digest(ans)) {
             rc = aox_err_set(&err, AOX_E_NOMEM, "out of memory");
             goto fail;
         }
@@ -511,7 +530,8 @@ static int ds_push(dstate *d, const aox_msg *a)
 }
 
 /* The request for peer i: assignments above what it holds. */
-static int build_request(const dstate *d, uint64_t base, uint64_t slot, aox_buf *out)
+static int build_request(const dstate *d, const aox_identity *id, uint64_t base, uint64_t slot,
+                         aox_buf *out)
 {
     aox_msg *m = aox_msg_new();
     size_t i;
@@ -530,6 +550,8 @@ static int build_request(const dstate *d, uint64_t base, uint64_t slot, aox_buf 
         aox_msg *c = aox_msg_clone(d->asg[i]);
         if (!c || aox_msg_list_append_msg(m, "assignments", c)) goto done;
     }
+    if (!id) { rc = AOX_E_CONFIG; goto done; }
+    if ((rc = aox_identity_sign_msg(id, m))) goto done;
     aox_buf_reset(out);
     rc = aox_msg_to_json_text(m, out);
 done:
@@ -539,7 +561,8 @@ done:
 
 /* Asks peer `url` for slot; on success *ans is the verified answer. why gets the
  * reason of a failure. rejected: 1 when the peer answered but failed a check. */
-static int ask_peer(dstate *d, unsigned pi, const char *url, uint64_t timeout_ms, uint64_t slot,
+static int ask_peer(dstate *d, const aox_identity *identity, unsigned pi, const char *url,
+                    uint64_t timeout_ms, uint64_t slot,
                     aox_msg **ans, char *why, size_t why_len, int *rejected)
 {
     aox_http_client *c = NULL;
@@ -558,7 +581,7 @@ static int ask_peer(dstate *d, unsigned pi, const char *url, uint64_t timeout_ms
     rc = aox_http_client_new(url, (long)timeout_ms, &c, &err);
     if (rc) goto fail;
     for (round = 0; round < 2; round++) {
-        rc = build_request(d, d->have[pi], slot, &req);
+        rc = build_request(d, identity, d->have[pi], slot, &req);
         if (rc) { aox_err_set(&err, rc, "cannot build the request"); goto fail; }
         rc = aox_http_client_request(c, "POST", "/~delegate@1.0/compute", req.data, req.len,
                                      NULL, &status, &resp, &err);
@@ -645,6 +668,7 @@ static int ds_compute(void *s, const aox_call *call, aox_msg *result, aox_err *e
     aox_buf why = {0};
     int rc = AOX_OK, pushed = 0;
     uint8_t h[32];
+    const aox_identity *identity;
 
     if (call->dry_run)
         return aox_err_set(err, AOX_E_UNSUPPORTED, DELEGATE_NAME ": no dry runs");
@@ -656,6 +680,7 @@ static int ds_compute(void *s, const aox_call *call, aox_msg *result, aox_err *e
     memcpy(peers, cfg.peers, sizeof peers);
     timeout_ms = cfg.timeout_ms;
     attempts = cfg.attempts ? cfg.attempts : 2 * np;
+    identity = cfg.identity;
     pthread_mutex_unlock(&cfg.mu);
     if (np == 0)
         return aox_err_set(err, AOX_E_CONFIG, DELEGATE_NAME ": no peers (--peers)");
@@ -670,7 +695,7 @@ static int ds_compute(void *s, const aox_call *call, aox_msg *result, aox_err *e
         char reason[AOX_ERR_MSG_MAX + 8];
         int rejected = 0;
         tried++;
-        rc = ask_peer(d, pi, peers[pi], timeout_ms, call->slot, &ans, reason, sizeof reason,
+        rc = ask_peer(d, identity, pi, peers[pi], timeout_ms, call->slot, &ans, reason, sizeof reason,
                       &rejected);
         if (rc == 0) {
             got[ngot] = ans;

@@ -1,0 +1,226 @@
+#!/usr/bin/env python3
+"""Issue 6 end-to-end tests: delegated compute between nodes on loopback, node
+processes (/~name/), node identity. Usage: e2e_cluster.py AOX delegate|names"""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import http.client
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import e2e_core as core  # noqa: E402
+from e2e_core import Node, check, free_port  # noqa: E402
+
+DELEGATED = {"execution-device": "delegated@1.0", "delegate-device": "test-counter@1.0"}
+
+
+def url(n):
+    return "http://127.0.0.1:%d" % n.port
+
+
+def spawn_and_schedule(d, definition, values):
+    pid = d.json("POST", "/spawn", definition)["process"]
+    for v in values:
+        d.json("POST", "/%s/schedule" % pid, {"value": v})
+    return pid
+
+
+def scenario_delegate(tmp):
+    p = lambda name, extra=(): Node(os.path.join(tmp, name), extra).start()  # noqa: E731
+    p1, p2 = p("p1"), p("p2")
+    os.environ["AOX_TEST_HOOKS"] = "1"
+    liar = p("liar", ["--test-forge-results", "lie"])
+    tamper = p("tamper", ["--test-forge-results", "tamper"])
+    del os.environ["AOX_TEST_HOOKS"]
+
+    # the forge hook is refused without AOX_TEST_HOOKS=1
+    try:
+        p("refused", ["--test-forge-results", "lie"])
+        check(False, "--test-forge-results without AOX_TEST_HOOKS=1 must not start")
+    except RuntimeError:
+        pass
+
+    # identity: every node has an address in /~meta@1.0/info
+    info = p1.json("GET", "/~meta@1.0/info")
+    check(re.fullmatch(r"[A-Za-z0-9_-]{43}", info.get("address", "")) is not None,
+          "info carries the node address")
+    check(info["address"] != p2.json("GET", "/~meta@1.0/info")["address"],
+          "two nodes, two addresses")
+
+    # verify=2 on two honest peers: agreement, the result is the device's result
+    d1 = p("d1", ["--peers", "%s,%s" % (url(p1), url(p2))])
+    pid = spawn_and_schedule(d1, dict(DELEGATED, verify=2), [1, 2, 3, 4, 5])
+    r = d1.json("GET", "/%s/compute/5" % pid)
+    check(r.get("output", {}).get("counter") == 15 and r["output"].get("seen") == 5,
+          "delegated verify=2 computes the counter: %r" % r)
+    check(re.fullmatch(r"[A-Za-z0-9_-]{43}", r.get("state-digest", "")) is not None,
+          "delegated result carries the peers' state digest")
+    # peers restarted (their imported assignments are in memory only): resent, same answer
+    p1.stop()
+    restart_in_place(p1)
+    for v in (6, 7):
+        d1.json("POST", "/%s/schedule" % pid, {"value": v})
+    r7 = d1.json("GET", "/%s/compute/7" % pid)
+    check(r7.get("output", {}).get("counter") == 28, "after a peer restart, slot 7: %r" % r7)
+
+    # a local reference: the same messages on test-counter directly give the same
+    # counters (the fold differs: it starts from the pid)
+    ref = spawn_and_schedule(p2, {"execution-device": "test-counter@1.0"}, [1, 2, 3, 4, 5])
+    rr = p2.json("GET", "/%s/compute/5" % ref)
+    check(rr["output"]["counter"] == r["output"]["counter"], "same counter as a local run")
+
+    # a lying peer (valid signature over a wrong result) is caught by verify=2
+    d2 = p("d2", ["--peers", "%s,%s" % (url(p2), url(liar))])
+    pid2 = spawn_and_schedule(d2, dict(DELEGATED, verify=2), [1, 2])
+    st, _h, body = d2.req("GET", "/%s/compute/2" % pid2)
+    check(st == 502 and b"disagree" in body and url(liar).encode() in body
+          and url(p2).encode() in body,
+          "verify=2 with a lying peer fails naming both peers: %d %r" % (st, body[:400]))
+    st, _h, body = d2.req("GET", "/%s/compute/2" % pid2)
+    check(st == 502, "a failed delegated slot is not cached (asked again: %d)" % st)
+
+    # a tampered answer fails its signature; with verify=1 the next peer answers
+    d3 = p("d3", ["--peers", url(tamper)])
+    pid3 = spawn_and_schedule(d3, dict(DELEGATED), [1])
+    st, _h, body = d3.req("GET", "/%s/compute/1" % pid3)
+    check(st == 502 and b"signature" in body and url(tamper).encode() in body,
+          "a tampered answer is rejected: %d %r" % (st, body[:300]))
+    d4 = p("d4", ["--peers", "%s,%s" % (url(tamper), url(p2))])
+    pid4 = spawn_and_schedule(d4, dict(DELEGATED), [4, 5])
+    r = d4.json("GET", "/%s/compute/2" % pid4)
+    check(r.get("output", {}).get("counter") == 9, "tampering peer skipped: %r" % r)
+
+    # a dead peer: retried on the other; alone, a clear error naming it
+    dead = "http://127.0.0.1:%d" % free_port()
+    d5 = p("d5", ["--peers", "%s,%s" % (dead, url(p2)), "--delegate-timeout", "2s"])
+    pid5 = spawn_and_schedule(d5, dict(DELEGATED), [2, 3])
+    r = d5.json("GET", "/%s/compute/2" % pid5)
+    check(r.get("output", {}).get("counter") == 5, "dead peer: retried on the other: %r" % r)
+    d6 = p("d6", ["--peers", dead, "--delegate-timeout", "2s"])
+    pid6 = spawn_and_schedule(d6, dict(DELEGATED), [2])
+    st, _h, body = d6.req("GET", "/%s/compute/1" % pid6)
+    check(st == 502 and b"0 of 1 peers answered" in body and dead.encode() in body,
+          "no peer answers: clear error: %d %r" % (st, body[:300]))
+    # verify=2 with one live peer: not enough answers
+    pid7 = spawn_and_schedule(d5, dict(DELEGATED, verify=2), [1])
+    st, _h, body = d5.req("GET", "/%s/compute/1" % pid7)
+    check(st == 502 and b"1 of 2 peers answered" in body, "verify=2, one live peer: %r" % body[:300])
+
+    for n in (p1, p2, liar, tamper, d1, d2, d3, d4, d5, d6):
+        n.stop()
+
+
+def restart_in_place(n):
+    """Starts n again on its port (its peers' URLs stay valid)."""
+    n.log = open(n.data + ".log", "ab")
+    n.proc = subprocess.Popen([core.AOX, "serve", "--data", n.data, "--port", str(n.port),
+                               "--log-level", "warn"] + n.extra, stdout=n.log, stderr=n.log)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", n.port, timeout=2)
+            c.request("GET", "/healthz")
+            if c.getresponse().status == 200:
+                n.conn = http.client.HTTPConnection("127.0.0.1", n.port, timeout=60)
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("node did not restart")
+
+
+def scenario_names(tmp):
+    conf = os.path.join(tmp, "aox.conf")
+    with open(conf, "w") as f:
+        f.write("[processes.counter]\nexecution-device = test-counter@1.0\npages = 2\n"
+                "[processes.json]\ndefinition = {\"execution-device\": \"test-counter@1.0\","
+                " \"note\": \"from json\"}\n")
+    data = os.path.join(tmp, "n")
+    n = Node(data, ["--config", conf, "--log-level", "info", "--sign-results"]).start()
+
+    # 8 concurrent first uses: one spawn, one process
+    results = []
+
+    def first_use():
+        c = http.client.HTTPConnection("127.0.0.1", n.port, timeout=30)
+        c.request("GET", "/~name/counter/slot")
+        r = c.getresponse()
+        results.append((r.status, r.read()))
+        c.close()
+    ts = [threading.Thread(target=first_use) for _ in range(8)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    check(all(s == 200 and json.loads(b) == {"current": 0} for s, b in results),
+          "8 concurrent first uses all answered: %r" % results[:2])
+    pid = n.json("GET", "/~name/counter")["process"]
+    with open(data + ".log", "rb") as f:
+        spawns = f.read().count(b'"node-process-spawn"')
+    check(spawns == 1, "first use spawned exactly once (%d spawns)" % spawns)
+    sched = n.json("GET", "/%s/schedule" % pid)
+    check(len(sched["assignments"]) == 1, "one process, one slot 0")
+
+    # the definition is the configured one, named and signed by the node
+    d = n.json("GET", "/%s" % pid)
+    check(d.get("node-process") == "counter" and d.get("pages") == 2
+          and len(d.get("node-signature", "")) == 86, "named, signed definition: %r" % d)
+    check(n.json("GET", "/~name/json/%s" % "slot") == {"current": 0}, "definition = JSON")
+
+    # same sub-routes as /<pid>/...
+    a = n.json("POST", "/~name/counter/schedule", {"value": 7})
+    check(a.get("slot") == 1, "schedule through the name")
+    r = n.json("GET", "/~name/counter/compute/1")
+    check(r["output"]["counter"] == 7, "compute through the name")
+    check(len(r.get("node-signature", "")) == 86, "--sign-results signs results")
+    check(n.json("GET", "/%s/compute/1" % pid)["output"] == r["output"], "same as /<pid>/")
+    st, _h, _b = n.req("GET", "/~name/nosuch/slot")
+    check(st == 404, "unknown name: 404")
+
+    # run-time registration needs the operator token
+    newdef = {"definition": {"execution-device": "test-counter@1.0", "note": "api"}}
+    st, _h, _b = n.req("POST", "/~name/other", dict(newdef, token="x" * 43))
+    check(st == 403, "wrong operator token: 403 (%d)" % st)
+    tokfile = os.path.join(data, "operator-token")
+    check(os.stat(tokfile).st_mode & 0o077 == 0, "operator token is 0600")
+    token = open(tokfile).read()
+    other = n.json("POST", "/~name/other", dict(newdef, token=token))["process"]
+    check(n.json("GET", "/~name/other/slot") == {"current": 0}, "registered name answers")
+    # changing a configured name at run time
+    jpid = n.json("GET", "/~name/json")["process"]
+    moved = n.json("POST", "/~name/json", dict(newdef, token=token))["process"]
+    check(moved not in (other, jpid), "a name's process carries its name (node-process)")
+    check(n.json("GET", "/~name/json")["process"] == moved, "the name moved")
+
+    # restart: names survive, nothing is spawned again
+    n.stop()
+    open(data + ".log", "wb").close()
+    n = Node(data, ["--config", conf, "--log-level", "info"]).start()
+    check(n.json("GET", "/~name/counter")["process"] == pid, "name survives a restart")
+    check(n.json("GET", "/~name/counter/slot") == {"current": 1}, "and its slots")
+    check(n.json("GET", "/~name/other")["process"] == other, "run-time name survives")
+    check(n.json("GET", "/~name/json")["process"] == moved, "run-time change wins over config")
+    with open(data + ".log", "rb") as f:
+        check(f.read().count(b'"node-process-spawn"') == 0, "no spawn after restart")
+    n.stop()
+
+
+def main():
+    core.AOX = os.path.abspath(sys.argv[1])
+    tmp = tempfile.mkdtemp(prefix="aox-e2e-cluster-")
+    try:
+        {"delegate": scenario_delegate, "names": scenario_names}[sys.argv[2]](tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if core.failures:
+        print("%d failure(s)" % len(core.failures), file=sys.stderr)
+        sys.exit(1)
+    print("ok")
+
+
+if __name__ == "__main__":
+    main()
