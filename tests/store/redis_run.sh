@@ -6,7 +6,7 @@
 #                                     (bounded by `timeout`), always stop redis after
 #   redis_run.sh kill                 SIGKILL the server   } used by the test through
 #   redis_run.sh start                start it again       } $AOX_REDIS_CTL, with
-#                                                            AOX_REDIS_DIR/_PORT set
+#   redis_run.sh stop | cont          SIGSTOP / SIGCONT it } AOX_REDIS_DIR/_PORT set
 # The server runs with the configuration aox requires for durable commits:
 #   --appendonly yes --appendfsync always (and --save "": no RDB snapshots).
 set -u
@@ -34,6 +34,7 @@ kill_server() {   # dir
     [ -f "$1/redis.pid" ] || return 0
     pid=$(cat "$1/redis.pid")
     kill -9 "$pid" 2>/dev/null
+    kill -s CONT "$pid" 2>/dev/null
     n=0
     while kill -0 "$pid" 2>/dev/null && [ "$n" -lt 100 ]; do
         sleep 0.05
@@ -43,6 +44,11 @@ kill_server() {   # dir
 }
 
 case "${1:-}" in
+stop|cont)
+    sig=STOP
+    [ "$1" = cont ] && sig=CONT
+    kill -s "$sig" "$(cat "$AOX_REDIS_DIR/redis.pid")"
+    exit $? ;;
 kill)
     kill_server "$AOX_REDIS_DIR"
     exit 0 ;;
@@ -58,7 +64,7 @@ start)
 run)
     shift ;;
 *)
-    echo "usage: redis_run.sh run TEST [ARGS...] | kill | start" >&2
+    echo "usage: redis_run.sh run TEST [ARGS...] | kill | start | stop | cont" >&2
     exit 2 ;;
 esac
 

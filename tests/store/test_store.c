@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include "../core/check.h"
 #include "store/store.h"
@@ -981,6 +982,40 @@ static void test_redis_layout(void)
     aox_store_close(s);
 }
 
+/* A hung server (SIGSTOP) makes calls fail with AOX_E_IO after timeout_ms, not hang;
+ * once it runs again the handle works. */
+static void test_redis_timeout(void)
+{
+    char uri[400];
+    aox_store *s = NULL;
+    aox_err err;
+    aox_buf b = { 0 };
+    snprintf(uri, sizeof uri, "%s/%d?timeout_ms=300", redis_base, ++dir_seq);
+    REQUIRE(aox_store_open(uri, NULL, &s, &err) == 0);
+    CHECK_EQ_INT(put_s(s, "proc/T/x", "1"), 0);
+    ctl("stop");
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    /* on the pooled connection: sent, no answer -> outcome unknown */
+    aox_batch *bt;
+    REQUIRE(aox_store_batch_begin(s, &bt) == 0);
+    aox_batch_put(bt, "proc/T/y", 8, "1", 1);
+    aox_batch_fence(bt, "proc/T", 1);
+    CHECK_EQ_INT(aox_store_batch_commit(bt, &err), AOX_E_IO);
+    CHECK(strstr(err.msg, "timed out") != NULL && strstr(err.msg, "unknown") != NULL);
+    /* new connections: the TCP connect succeeds, the first command times out */
+    CHECK_EQ_INT(aox_store_get(s, "proc/T/x", 8, &b), AOX_E_IO);
+    uint64_t tok;
+    CHECK_EQ_INT(aox_store_lease_acquire(s, "proc/T", "me", 1000, &tok), AOX_E_IO);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    CHECK(secs < 5.0);              /* about 4 x 300 ms */
+    ctl("cont");
+    CHECK_STR(get_s(s, "proc/T/x", &b), "1");
+    aox_buf_free(&b);
+    aox_store_close(s);
+}
+
 /* redis-server is SIGKILLed right after a commit returned: while it is down calls
  * fail with AOX_E_IO; restarted on the same AOF, everything acknowledged is there
  * and the same handle reconnects. */
@@ -1072,6 +1107,7 @@ int main(int argc, char **argv)
             sync_mode("always");
         if (is_redis) {
             test_redis_layout();
+            test_redis_timeout();
             test_redis_kill();
         }
         if (is_lmdb) {
