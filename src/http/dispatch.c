@@ -280,6 +280,33 @@ static void compute_header(aox_http_response *resp, const aox_compute_info *ci)
                  (unsigned long long)ci->current_slot);
 }
 
+/* BUSY and TIMEOUT answers from the workers (node/workers.h) are built here:
+ * 503 with Retry-After, or 504 naming the slot waited for and the computed slot.
+ * Returns err->code (the response is complete). */
+static int work_fail(aox_http_response *resp, aox_err *err, const aox_work_info *wi)
+{
+    json_t *extra = NULL;
+    if (err->code == AOX_E_BUSY)
+        resp->retry_after = wi && wi->retry_after_s ? wi->retry_after_s : 1;
+    if (err->code == AOX_E_TIMEOUT && wi && wi->waited_ms)
+        extra = json_pack("{s:I,s:o,s:I}", "slot", (json_int_t)wi->wait_slot, "computed",
+                          wi->has_computed ? json_integer((json_int_t)wi->computed_slot)
+                                           : json_null(),
+                          "waited-ms", (json_int_t)wi->waited_ms);
+    error_with(resp, err, extra);
+    return err->code;
+}
+
+/* ?timeout=MS: how long to wait for the slot (0 or absent: the node default). */
+static int wait_timeout(const aox_http_request *req, uint64_t *ms, aox_err *err)
+{
+    const char *t = q(req, "timeout");
+    *ms = 0;
+    if (t && aox_http_parse_slot(t, ms) != 0)
+        return aox_err_set(err, AOX_E_INVALID, "timeout: '%.40s' is not a number of ms", t);
+    return AOX_OK;
+}
+
 static int h_spawn(const aox_http_ctx *ctx, const aox_http_request *req,
                    aox_http_response *resp, aox_err *err)
 {
@@ -305,7 +332,16 @@ static int h_schedule(const aox_http_ctx *ctx, const aox_route *r,
     aox_msg *msg = NULL, *asg = NULL;
     int rc = parse_body_msg(req, &msg, err);
     if (rc) goto out;
-    rc = aox_proc_schedule(ctx->procs, r->pid, msg, &asg, err);
+    if (ctx->workers && ctx->wapi) {
+        aox_work_info wi;
+        rc = ctx->wapi->schedule(ctx->workers, r->pid, msg, &asg, &wi, err);
+        if (rc == AOX_E_BUSY || rc == AOX_E_TIMEOUT) {
+            rc = work_fail(resp, err, &wi);
+            goto out;
+        }
+    } else {
+        rc = aox_proc_schedule(ctx->procs, r->pid, msg, &asg, err);
+    }
     if (rc) goto out;
     rc = set_msg(resp, asg);
 out:
@@ -396,7 +432,19 @@ static int h_compute(const aox_http_ctx *ctx, const aox_route *r,
                            "slot: '%.40s' is not a non-negative decimal integer that fits "
                            "in 64 bits", s);
     memset(&ci, 0, sizeof ci);
-    rc = aox_proc_compute(ctx->procs, r->pid, slot, &res, &ci, err);
+    if (ctx->workers && ctx->wapi) {
+        aox_work_info wi;
+        uint64_t tmo;
+        rc = wait_timeout(req, &tmo, err);
+        if (rc) return rc;
+        memset(&wi, 0, sizeof wi);
+        rc = ctx->wapi->compute(ctx->workers, r->pid, slot, tmo, &res, &wi, err);
+        ci = wi.ci;
+        if (rc == AOX_E_BUSY || rc == AOX_E_TIMEOUT) return work_fail(resp, err, &wi);
+    } else {
+        rc = aox_proc_compute(ctx->procs, r->pid, slot, &res, &ci, err);
+        if (rc == AOX_E_TIMEOUT) return work_fail(resp, err, NULL);
+    }
     if (rc == AOX_E_NOT_YET) return not_yet(ctx, r->pid, resp, err, ci.current_slot);
     if (rc) return rc;
     rc = set_msg(resp, res);
@@ -405,14 +453,26 @@ static int h_compute(const aox_http_ctx *ctx, const aox_route *r,
     return rc;
 }
 
-static int h_now(const aox_http_ctx *ctx, const aox_route *r, aox_http_response *resp,
-                 aox_err *err)
+static int h_now(const aox_http_ctx *ctx, const aox_route *r, const aox_http_request *req,
+                 aox_http_response *resp, aox_err *err)
 {
     aox_compute_info ci;
     aox_msg *res = NULL;
     int rc;
     memset(&ci, 0, sizeof ci);
-    rc = aox_proc_now(ctx->procs, r->pid, &res, &ci, err);
+    if (ctx->workers && ctx->wapi) {
+        aox_work_info wi;
+        uint64_t tmo;
+        rc = wait_timeout(req, &tmo, err);
+        if (rc) return rc;
+        memset(&wi, 0, sizeof wi);
+        rc = ctx->wapi->now(ctx->workers, r->pid, tmo, &res, &wi, err);
+        ci = wi.ci;
+        if (rc == AOX_E_BUSY || rc == AOX_E_TIMEOUT) return work_fail(resp, err, &wi);
+    } else {
+        rc = aox_proc_now(ctx->procs, r->pid, &res, &ci, err);
+        if (rc == AOX_E_TIMEOUT) return work_fail(resp, err, NULL);
+    }
     if (rc) return rc;
     rc = set_msg(resp, res);
     compute_header(resp, &ci);
@@ -425,7 +485,16 @@ static int h_result(const aox_http_ctx *ctx, const char *pid, const char *msg_id
 {
     aox_msg *res = NULL;
     uint64_t slot = 0;
-    int rc = aox_proc_result_by_message(ctx->procs, pid, msg_id, &res, &slot, err);
+    int rc;
+    if (ctx->workers && ctx->wapi) {
+        aox_work_info wi;
+        memset(&wi, 0, sizeof wi);
+        rc = ctx->wapi->result_by_message(ctx->workers, pid, msg_id, 0, &res, &slot, &wi, err);
+        if (rc == AOX_E_BUSY || rc == AOX_E_TIMEOUT) return work_fail(resp, err, &wi);
+    } else {
+        rc = aox_proc_result_by_message(ctx->procs, pid, msg_id, &res, &slot, err);
+        if (rc == AOX_E_TIMEOUT) return work_fail(resp, err, NULL);
+    }
     if (rc) return rc;
     rc = set_msg(resp, res);
     aox_msg_free(res);
@@ -502,6 +571,7 @@ int aox_http_dispatch(const aox_http_ctx *ctx, const aox_http_request *req,
     aox_err_clear(&err);
     resp->allow = NULL;
     resp->compute[0] = '\0';
+    resp->retry_after = 0;
     resp->route = AOX_R_NONE;
     if (aox_http_legacy_serve(ctx, req, resp, &rc)) return rc;   /* http/legacy.c */
     if (ctx->pre && ctx->pre(ctx->pre_ud, ctx, req, resp, &rc)) return rc;  /* node/ */
@@ -551,7 +621,7 @@ int aox_http_dispatch(const aox_http_ctx *ctx, const aox_http_request *req,
         rc = h_compute(ctx, &r, req, resp, &err);
         if (rc == AOX_E_NOT_YET) return rc;     /* response already built */
         break;
-    case AOX_R_NOW:         rc = h_now(ctx, &r, resp, &err); break;
+    case AOX_R_NOW:         rc = h_now(ctx, &r, req, resp, &err); break;
     case AOX_R_SLOT: {
         uint64_t cur;
         rc = aox_proc_current_slot(ctx->procs, r.pid, &cur, &err);
@@ -574,6 +644,11 @@ int aox_http_dispatch(const aox_http_ctx *ctx, const aox_http_request *req,
         break;
     }
     if (rc == 0) return AOX_OK;
+    /* work_fail built these answers already (503 + Retry-After, 504 + slot) */
+    if ((rc == AOX_E_BUSY || rc == AOX_E_TIMEOUT) &&
+        (r.kind == AOX_R_COMPUTE || r.kind == AOX_R_NOW || r.kind == AOX_R_SCHEDULE ||
+         r.kind == AOX_R_RESULT || r.kind == AOX_R_CU_RESULT))
+        return rc;
 fail:
     if (err.code == AOX_OK) aox_err_set(&err, rc, "%s", aox_code_name(rc));
     error_with(resp, &err, NULL);

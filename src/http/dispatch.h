@@ -48,6 +48,7 @@
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/message.h"
+#include "node/workers.h"      /* types only (aox_workers, aox_work_info): no link */
 
 typedef struct aox_procs aox_procs;
 
@@ -102,6 +103,26 @@ typedef json_t *(*aox_http_info_fn)(void *ud);
 struct aox_http_request;
 struct aox_http_response;
 
+/* The node's live workers (node/workers.h), as functions node.c hands in, so http/
+ * does not link against node/. When ctx->workers is NULL, compute, now, result and
+ * schedule call process/ directly in the request thread. Through the workers: a
+ * full queue is 503 with Retry-After; an expired wait is 504 whose error object
+ * carries "slot" (waited for) and "computed" (the process's computed slot, or
+ * null); compute and now accept ?timeout=MS (the wait deadline). */
+typedef struct aox_http_workers_api {
+    int (*compute)(aox_workers *w, const char *pid, uint64_t slot, uint64_t timeout_ms,
+                   aox_msg **result, aox_work_info *info, aox_err *err);
+    int (*now)(aox_workers *w, const char *pid, uint64_t timeout_ms, aox_msg **result,
+               aox_work_info *info, aox_err *err);
+    int (*result_by_message)(aox_workers *w, const char *pid, const char *msg_id,
+                             uint64_t timeout_ms, aox_msg **result, uint64_t *slot,
+                             aox_work_info *info, aox_err *err);
+    int (*schedule)(aox_workers *w, const char *pid, const aox_msg *msg,
+                    aox_msg **assignment, aox_work_info *info, aox_err *err);
+    int (*dry_run)(aox_workers *w, const char *pid, const aox_msg *msg, uint64_t timeout_ms,
+                   aox_msg **result, aox_work_info *info, aox_err *err);
+} aox_http_workers_api;
+
 /* Shared, read-only context of a server (all pointers outlive it). */
 typedef struct aox_http_ctx {
     aox_procs        *procs;
@@ -124,6 +145,9 @@ typedef struct aox_http_ctx {
     int  (*pre)(void *ud, const struct aox_http_ctx *ctx, const struct aox_http_request *req,
                 struct aox_http_response *resp, int *rc);
     void  *pre_ud;
+    /* The node's workers (see aox_http_workers_api); both NULL = direct calls. */
+    aox_workers                *workers;
+    const aox_http_workers_api *wapi;
 } aox_http_ctx;
 
 /* Query-string lookup: the value of key, or NULL when absent. */
@@ -144,6 +168,7 @@ typedef struct aox_http_response {
     const char  *content_type;     /* static string */
     const char  *allow;            /* non-NULL: send an Allow header (405) */
     char         compute[160];     /* non-empty: X-Aox-Compute header (how compute ran) */
+    unsigned     retry_after;      /* non-zero: Retry-After header, seconds (503) */
     aox_route_kind route;          /* for logs */
     /* Streamed body (GET /state): when stream_read is non-NULL the server sends
      * stream_len bytes produced by stream_read(ud, pos, buf, max) in order (it

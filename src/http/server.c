@@ -112,6 +112,11 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn, aox_http_server *s
                             r->content_type ? r->content_type : "application/json");
     if (r->allow) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
     if (r->compute[0]) MHD_add_response_header(resp, "X-Aox-Compute", r->compute);
+    if (r->retry_after) {
+        char ra[16];
+        snprintf(ra, sizeof ra, "%u", r->retry_after);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+    }
     ok = MHD_queue_response(conn, (unsigned)r->status, resp);
     MHD_destroy_response(resp);
     {
