@@ -524,6 +524,7 @@ int wasm_instance_new(wasm_module *m, const wasm_imports *imps, wasm_instance **
         rc = wasm_instance_call(in, (wasm_extern *)in->funcs[m->start], NULL, 0, NULL, 0, &t2);
         if (rc) {
             if (trap) *trap = t2;
+            if (rc == WASM_EEXCEPTION) rc = WASM_ETRAP;   /* trap code: uncaught exception */
             goto fail;
         }
     }
