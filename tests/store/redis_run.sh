@@ -19,7 +19,7 @@ start_server() {   # dir, port; 0 when it answers PING
     echo $! >"$1/redis.pid"
     n=0
     while [ "$n" -lt 100 ]; do      # up to 5 s
-        if [ "$(redis-cli -h 127.0.0.1 -p "$2" ping 2>/dev/null)" = "PONG" ]; then
+        if [ "$(timeout 2 redis-cli -h 127.0.0.1 -p "$2" ping 2>/dev/null)" = "PONG" ]; then
             return 0
         fi
         kill -0 "$(cat "$1/redis.pid")" 2>/dev/null || return 1   # e.g. port taken
@@ -85,7 +85,7 @@ i=0
 while [ "$i" -lt 40 ]; do
     p=$((base + i * 13))
     i=$((i + 1))
-    redis-cli -h 127.0.0.1 -p "$p" ping >/dev/null 2>&1 && continue
+    timeout 2 redis-cli -h 127.0.0.1 -p "$p" ping >/dev/null 2>&1 && continue
     if start_server "$dir" "$p"; then
         port=$p
         break
