@@ -47,7 +47,12 @@ ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   > "$WORK/fuzz.log" 2>&1
 rc=$?
 set -e
-tail -25 "$WORK/fuzz.log"
+if grep -q "ERROR:\|runtime error:" "$WORK/fuzz.log"; then
+  # the sanitizer report (the summary alone does not say where)
+  grep -m1 -A 30 "ERROR:\|runtime error:" "$WORK/fuzz.log"
+else
+  tail -8 "$WORK/fuzz.log"
+fi
 found=0
 for a in "$WORK"/artifacts/*; do
   [ -f "$a" ] || continue
