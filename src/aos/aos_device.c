@@ -369,6 +369,7 @@ typedef struct aos_proc {
     uint8_t       *snap_dirty;      /* bit per page changed since the last snapshot */
     uint64_t       snap_bits;       /* bits allocated */
     int32_t        temp_commit;
+    uint64_t       grow_failures_before;  /* engine stat at the start of the call */
     uint8_t       *undo;            /* engine snapshot without memory */
     size_t         undo_len;
     char          *env_json;        /* cached env argument */
@@ -833,6 +834,13 @@ static int set_failure(aos_proc *p, int wrc, const wasm_trap *trap, aox_msg *res
                                     "limit is %llu bytes!",
                                     (unsigned long long)h->grow_requested,
                                     (unsigned long long)p->mem_limit);
+    wasm_stats st;
+    wasm_instance_stats(p->inst, &st);
+    if (st.grow_failures > p->grow_failures_before)
+        return aox_result_set_error(result, AOX_E_OUT_OF_MEMORY,
+                                    "Cannot enlarge memory beyond the limit of %llu bytes!",
+                                    (unsigned long long)(p->mem_limit ? p->mem_limit
+                                                         : (uint64_t)ENGINE_MAX_PAGES << 16));
     if (trap->code == WASM_TRAP_OUT_OF_MEMORY)
         return aox_result_set_error(result, AOX_E_OUT_OF_MEMORY, "%s", trap->message);
     if (h->unwind == AOS_UNWIND_EXIT)
@@ -995,6 +1003,9 @@ static int wasm_compute(void *state, const aox_call *call, aox_msg *result, aox_
     aos_fs_reset_capture(p->fs);
     wasm_instance_set_fuel(p->inst, (int64_t)p->compute_limit);
     wasm_instance_clear_interrupt(p->inst);
+    wasm_stats st0;
+    wasm_instance_stats(p->inst, &st0);
+    p->grow_failures_before = st0.grow_failures;
     watch_ent watch;
     watch_begin(&watch, call->interrupt, p->inst);
     if (p->json)

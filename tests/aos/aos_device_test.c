@@ -315,6 +315,9 @@ static void test_w64(const char *path)
     CHECK(strstr(err_msg(r), "limit is 1048576 bytes") != NULL);
     aox_msg_free(r);
     expect(&p, "d", "4");
+    r = run(&p, "h", 0);                         /* memory.grow refused by the engine */
+    CHECK(strcmp(err_code(r), "out_of_memory") == 0);
+    aox_msg_free(r);
     expect(&p, "fail", "!trap");                 /* grew memory then trapped: rolled back */
     expect(&p, "e", "5");
     p.ops->free(p.state);
