@@ -597,6 +597,10 @@ static bool op_load(comp *c, int op32, uint32_t nat, uint8_t tout)
             op = (lop == OP_I32_ADD_I ? OP_LDAI_I32 : OP_LDA_I32) + (op32 - OP_LD_I32);
             s = emit(c, op, 4, slot_of(c, pos), x, y, off);
         }
+    } else if (!is64 && a.kind == K_CONST) {
+        /* constant address: ea = k + offset, no wrap-around in 64 bits */
+        op = OP_LDK_I32 + (op32 - OP_LD_I32);
+        s = emit(c, op, 2, slot_of(c, pos), (uint64_t)(uint32_t)a.k + off, 0, 0);
     } else {
         uint32_t sa = operand(c, &a, pos);
         s = emit(c, op, 3, slot_of(c, pos), sa, off, 0);
@@ -627,6 +631,11 @@ static bool op_store(comp *c, int op32, uint32_t nat, uint8_t tval)
             op = (lop == OP_I32_ADD_I ? OP_STAI_8 : OP_STA_8) + (op32 - OP_ST_8);
             emit(c, op, 4, x, y, v.idx, off);
         }
+        return true;
+    }
+    if (!is64 && a.kind == K_CONST) {
+        uint32_t sv = operand(c, &v, pos + 1);
+        emit(c, OP_STK_8 + (op32 - OP_ST_8), 2, (uint64_t)(uint32_t)a.k + off, sv, 0, 0);
         return true;
     }
     uint32_t sa = operand(c, &a, pos);

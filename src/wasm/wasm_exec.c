@@ -554,6 +554,11 @@ L_LDAI_##N: { \
     if (UNLIKELY(ea + sizeof(T) > msize)) TRAP(WASM_TRAP_MEMORY_OOB); \
     T v; memcpy(&v, mem + ea, sizeof v); \
     fp[pc[1]] = CONV(v); pc += 5; NEXT(); } \
+L_LDK_##N: { \
+    uint64_t ea = pc[2]; \
+    if (UNLIKELY(ea + sizeof(T) > msize)) TRAP(WASM_TRAP_MEMORY_OOB); \
+    T v; memcpy(&v, mem + ea, sizeof v); \
+    fp[pc[1]] = CONV(v); pc += 3; NEXT(); } \
 L_LDAS_##N: { \
     uint64_t ea = (uint64_t)(uint32_t)(fp[pc[2]] + (fp[pc[3]] << pc[4])) + pc[5]; \
     if (UNLIKELY(ea + sizeof(T) > msize)) TRAP(WASM_TRAP_MEMORY_OOB); \
@@ -598,6 +603,12 @@ L_STAI_##N: { \
     T v = (T)fp[pc[3]]; memcpy(mem + ea, &v, sizeof v); \
     MARK(ea, T); \
     pc += 5; NEXT(); } \
+L_STK_##N: { \
+    uint64_t ea = pc[1]; \
+    if (UNLIKELY(ea + sizeof(T) > msize)) TRAP(WASM_TRAP_MEMORY_OOB); \
+    T v = (T)fp[pc[2]]; memcpy(mem + ea, &v, sizeof v); \
+    MARK(ea, T); \
+    pc += 3; NEXT(); } \
 L_STAS_##N: { \
     uint64_t ea = (uint64_t)(uint32_t)(fp[pc[1]] + (fp[pc[2]] << pc[3])) + pc[5]; \
     if (UNLIKELY(ea + sizeof(T) > msize)) TRAP(WASM_TRAP_MEMORY_OOB); \

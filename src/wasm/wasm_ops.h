@@ -12,7 +12,8 @@
  * LDA/LDAI (STA/STAI) are loads (stores) whose i32 address is a fused i32.add of two
  * slots (slot + immediate): ea = (u32)(x + y) + offset, exactly the wasm semantics.
  * I32_ADD_SHL is d = x + (y << k) (i32.shl by a constant feeding i32.add); LDAS/STAS
- * fuse it into the access: ea = (u32)(x + (y << k)) + offset.
+ * fuse it into the access: ea = (u32)(x + (y << k)) + offset. LDK/STK access a
+ * constant address (i32.const address + offset, computed at compile time).
  *
  * Slot i < nlocals is local i; slot nlocals + p is operand-stack position p.
  */
@@ -38,6 +39,9 @@
     X(LDAS_I32) X(LDAS_I64) X(LDAS_I32_8S) X(LDAS_I32_8U) X(LDAS_I32_16S) X(LDAS_I32_16U) \
     X(LDAS_I64_8S) X(LDAS_I64_8U) X(LDAS_I64_16S) X(LDAS_I64_16U) X(LDAS_I64_32S) X(LDAS_I64_32U) \
     X(STAS_8) X(STAS_16) X(STAS_32) X(STAS_64) X(I32_ADD_SHL) \
+    X(LDK_I32) X(LDK_I64) X(LDK_I32_8S) X(LDK_I32_8U) X(LDK_I32_16S) X(LDK_I32_16U) \
+    X(LDK_I64_8S) X(LDK_I64_8U) X(LDK_I64_16S) X(LDK_I64_16U) X(LDK_I64_32S) X(LDK_I64_32U) \
+    X(STK_8) X(STK_16) X(STK_32) X(STK_64) \
     X(MEM_SIZE) X(MEM_GROW) X(MEM_FILL) X(MEM_COPY) X(MEM_INIT) X(DATA_DROP) \
     X(TABLE_GET) X(TABLE_SET) X(TABLE_SIZE) X(TABLE_GROW) X(TABLE_FILL) X(TABLE_COPY) \
     X(TABLE_INIT) X(ELEM_DROP) X(REF_FUNC) X(REF_IS_NULL) \
