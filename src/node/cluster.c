@@ -5,6 +5,7 @@
  */
 #include "node/cluster.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,9 +18,17 @@
 #include "process/process.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <time.h>
 #include <sys/stat.h>
+#include "core/log.h"
+#include "http/client.h"
+#include "store/store.h"
 
 #define CT_JSON "application/json"
+
+static int cluster_route(aox_cluster *c, const aox_http_request *req, aox_http_response *resp,
+                         int *rc);
 
 /* Set while this thread runs a nested dispatch started here, so the hook lets it
  * through to the normal routes. */
@@ -170,6 +179,7 @@ int aox_cluster_pre_route(void *ud, const aox_http_ctx *ctx, const aox_http_requ
         return 1;
     }
     if (strncmp(req->path, "/~name/", 7) == 0) return name_route(cr, ctx, req, resp, rc);
+    if (cr->cluster && cluster_route(cr->cluster, req, resp, rc)) return 1;
     if (cr->sign_results && cr->identity && signable(req->method, req->path))
         return nested_dispatch(cr, ctx, req, req->path, resp, rc);
     return 0;
@@ -177,10 +187,26 @@ int aox_cluster_pre_route(void *ud, const aox_http_ctx *ctx, const aox_http_requ
 
 /* ---------------------------------------------------------------- node services */
 
+typedef struct held {
+    char         pid[AOX_ID_LEN + 1];
+    uint64_t     token;
+    struct held *next;
+} held;
+
 struct aox_cluster {
     aox_identity       *identity;
     aox_names          *names;
     aox_cluster_routes  routes;
+    /* cluster mode */
+    int                 on;           /* store backend is shared (redis) */
+    aox_store          *store;
+    uint64_t            ttl_ms;
+    char                self[300];    /* this node's URL (lease owner) */
+    pthread_mutex_t     mu;           /* held, stop */
+    pthread_cond_t      cv;
+    held               *held;
+    int                 stop, renewer_on;
+    pthread_t           renewer;
 };
 
 int aox_cluster_open(const struct aox_node_config *cfg, aox_procs *procs, aox_cluster **out,
@@ -223,6 +249,13 @@ int aox_cluster_open(const struct aox_node_config *cfg, aox_procs *procs, aox_cl
     c->routes.names = c->names;
     c->routes.identity = c->identity;
     c->routes.sign_results = cfg->sign_results;
+    c->routes.cluster = c;
+    c->store = aox_procs_store(procs);
+    c->on = strcmp(aox_store_backend(c->store), "redis") == 0;
+    c->ttl_ms = cfg->lease_ttl_ms ? cfg->lease_ttl_ms : 10000;
+    snprintf(c->self, sizeof c->self, "%s", cfg->advertise ? cfg->advertise : "");
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cv, NULL);
     *out = c;
     return AOX_OK;
 fail:
@@ -244,8 +277,223 @@ const char *aox_cluster_address(const aox_cluster *c)
 void aox_cluster_close(aox_cluster *c)
 {
     if (!c) return;
+    if (c->renewer_on) {
+        pthread_mutex_lock(&c->mu);
+        c->stop = 1;
+        pthread_cond_signal(&c->cv);
+        pthread_mutex_unlock(&c->mu);
+        pthread_join(c->renewer, NULL);
+    }
+    while (c->held) {               /* a clean stop hands processes over at once */
+        held *h = c->held;
+        char name[AOX_ID_LEN + 8];
+        c->held = h->next;
+        snprintf(name, sizeof name, "proc/%s", h->pid);
+        aox_store_lease_release(c->store, name, h->token);
+        free(h);
+    }
+    if (c->store) {                 /* initialised together with the store pointer */
+        pthread_cond_destroy(&c->cv);
+        pthread_mutex_destroy(&c->mu);
+    }
     aox_delegate_shutdown();
     aox_names_close(c->names);
     aox_identity_free(c->identity);
     free(c);
+}
+
+/* ---------------------------------------------------------------- cluster mode */
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void *renewer_main(void *ud)
+{
+    aox_cluster *c = ud;
+    pthread_mutex_lock(&c->mu);
+    while (!c->stop) {
+        struct timespec ts;
+        uint64_t wait = c->ttl_ms / 3;
+        held **pp;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += (time_t)(wait / 1000);
+        ts.tv_nsec += (long)(wait % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) { ts.tv_sec++; ts.tv_nsec -= 1000000000L; }
+        pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+        if (c->stop) break;
+        for (pp = &c->held; *pp;) {
+            held *h = *pp;
+            char name[AOX_ID_LEN + 8];
+            int rc;
+            snprintf(name, sizeof name, "proc/%s", h->pid);
+            rc = aox_store_lease_renew(c->store, name, h->token, c->ttl_ms);
+            if (rc == AOX_E_CONFLICT) {        /* lost: another node owns it now */
+                aox_log(AOX_LOG_WARN, "lease-lost", "\"pid\":\"%s\"", h->pid);
+                *pp = h->next;
+                free(h);
+                continue;
+            }
+            pp = &h->next;
+        }
+    }
+    pthread_mutex_unlock(&c->mu);
+    return NULL;
+}
+
+void aox_cluster_serving(aox_cluster *c, const char *bind, unsigned port)
+{
+    if (!c->self[0]) {
+        if (strchr(bind, ':')) snprintf(c->self, sizeof c->self, "http://[%s]:%u", bind, port);
+        else snprintf(c->self, sizeof c->self, "http://%s:%u", bind, port);
+    }
+    if (c->on && pthread_create(&c->renewer, NULL, renewer_main, c) == 0) c->renewer_on = 1;
+    if (c->on)
+        aox_log(AOX_LOG_INFO, "cluster", "\"self\":\"%s\",\"lease-ttl-ms\":%llu", c->self,
+                (unsigned long long)c->ttl_ms);
+}
+
+/* 0: this node owns pid (now); 1: owner (URL) holds it; else an aox error code. */
+static int owner_of(aox_cluster *c, const char *pid, aox_buf *owner, aox_err *err)
+{
+    char name[AOX_ID_LEN + 8];
+    held *h;
+    uint64_t token = 0, left = 0;
+    int rc, tries;
+
+    pthread_mutex_lock(&c->mu);
+    for (h = c->held; h; h = h->next) if (strcmp(h->pid, pid) == 0) break;
+    pthread_mutex_unlock(&c->mu);
+    if (h) return 0;
+    snprintf(name, sizeof name, "proc/%s", pid);
+    for (tries = 0; tries < 3; tries++) {
+        rc = aox_store_lease_acquire(c->store, name, c->self, c->ttl_ms, &token);
+        if (rc == 0) {
+            h = calloc(1, sizeof *h);
+            if (!h) { aox_store_lease_release(c->store, name, token); return AOX_E_NOMEM; }
+            memcpy(h->pid, pid, AOX_ID_LEN + 1);
+            h->token = token;
+            pthread_mutex_lock(&c->mu);
+            h->next = c->held;
+            c->held = h;
+            pthread_mutex_unlock(&c->mu);
+            aox_log(AOX_LOG_INFO, "lease-acquired", "\"pid\":\"%s\",\"token\":%llu", pid,
+                    (unsigned long long)token);
+            return 0;
+        }
+        if (rc != AOX_E_CONFLICT) return aox_err_set(err, rc, "lease %s: store error", name);
+        aox_buf_reset(owner);
+        rc = aox_store_lease_get(c->store, name, owner, &token, &left);
+        if (rc == 0) return 1;
+        if (rc != AOX_E_NOT_FOUND) return aox_err_set(err, rc, "lease %s: store error", name);
+    }
+    return aox_err_set(err, AOX_E_BUSY, "lease %s keeps changing hands", name);
+}
+
+static const char *const fwd_keys[] = { "slot", "from", "to", "process-id", "limit", "sort", NULL };
+
+static void qs_append(aox_buf *b, const char *k, const char *v)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    aox_buf_printf(b, "%c%s=", strchr((char *)b->data, '?') ? '&' : '?', k);
+    for (; *v; v++) {
+        unsigned char ch = (unsigned char)*v;
+        if (isalnum(ch) || ch == '-' || ch == '_' || ch == '.' || ch == '~') aox_buf_append_u8(b, ch);
+        else { aox_buf_append_u8(b, '%'); aox_buf_append_u8(b, (uint8_t)hex[ch >> 4]);
+               aox_buf_append_u8(b, (uint8_t)hex[ch & 15]); }
+    }
+}
+
+/* Serves req locally when this node owns pid, else forwards it to the owner.
+ * Returns 0 to let the normal routes serve it, 1 when answered. */
+static int own_or_forward(aox_cluster *c, const aox_http_request *req, const char *pid,
+                          aox_http_response *resp, int *rc)
+{
+    uint64_t deadline = now_ms() + c->ttl_ms + 3000;
+    int forwarded = req->query && req->query(req->query_ud, "aox-fwd");
+    aox_buf owner = {0}, path = {0}, body = {0};
+    aox_err err;
+    int r, k;
+
+    aox_err_clear(&err);
+    for (;;) {
+        long status = 0;
+        r = owner_of(c, pid, &owner, &err);
+        if (r == 0) { *rc = 0; r = 0; goto done; }          /* ours: local routes */
+        if (r != 1) { error_out(resp, &err, rc); r = 1; goto done; }
+        if (forwarded) {
+            aox_err_set(&err, AOX_E_BUSY, "process %s is owned by %s", pid, (char *)owner.data);
+            error_out(resp, &err, rc);
+            r = 1;
+            goto done;
+        }
+        {
+            aox_http_client *cl = NULL;
+            aox_buf_reset(&path);
+            aox_buf_append_str(&path, req->path);
+            for (k = 0; req->query && fwd_keys[k]; k++) {
+                const char *v = req->query(req->query_ud, fwd_keys[k]);
+                if (v) qs_append(&path, fwd_keys[k], v);
+            }
+            qs_append(&path, "aox-fwd", "1");
+            aox_err_clear(&err);
+            r = aox_http_client_new((char *)owner.data, 30000, &cl, &err);
+            if (r == 0)
+                r = aox_http_client_request(cl, req->method, (char *)path.data, req->body,
+                                            req->body_len, NULL, &status, &body, &err);
+            aox_http_client_free(cl);
+        }
+        if (r == 0 && status != 503) {
+            aox_buf_reset(&resp->body);
+            aox_buf_append(&resp->body, body.data ? body.data : (const uint8_t *)"", body.len);
+            resp->status = (int)status;
+            resp->content_type = CT_JSON;
+            *rc = status < 400 ? AOX_OK : AOX_E_UPSTREAM;
+            r = 1;
+            goto done;
+        }
+        if (now_ms() > deadline) {
+            aox_err_set(&err, AOX_E_UPSTREAM, "owner %s of process %s does not answer",
+                        (char *)owner.data, pid);
+            error_out(resp, &err, rc);
+            r = 1;
+            goto done;
+        }
+        {   /* the owner is gone or moving: wait for its lease to expire */
+            struct timespec ts = { 0, 100 * 1000000L };
+            nanosleep(&ts, NULL);
+        }
+    }
+done:
+    aox_buf_free(&owner);
+    aox_buf_free(&path);
+    aox_buf_free(&body);
+    return r;
+}
+
+/* Cluster-mode part of the hook: the process a request is about, if any. */
+static int cluster_route(aox_cluster *c, const aox_http_request *req, aox_http_response *resp,
+                         int *rc)
+{
+    aox_route r;
+    aox_err err;
+    char pid[AOX_ID_LEN + 1];
+
+    if (!c->on) return 0;
+    if (aox_http_route(req->method, req->path, &r, &err)) return 0;
+    if (r.kind == AOX_R_SPAWN) {
+        aox_msg *def = NULL;
+        if (aox_msg_from_json_text((const char *)req->body, req->body_len, &def, &err))
+            return 0;                                /* the normal route reports it */
+        if (aox_msg_id(def, pid)) { aox_msg_free(def); return 0; }
+        aox_msg_free(def);
+    } else if (r.pid[0]) {
+        memcpy(pid, r.pid, sizeof pid);
+    } else {
+        return 0;
+    }
+    return own_or_forward(c, req, pid, resp, rc);
 }

@@ -12,7 +12,15 @@
  * /~name/) and POST /<pid>/schedule are signed by the node (node-key and
  * node-signature entries over the message, core/identity.h).
  *
- * Cluster mode (a shared store with process leases) is not implemented yet.
+ * Cluster mode (on when the store backend is "redis"): each process is owned by one
+ * node at a time through the store lease "proc/<pid>" (owner = the node's URL, TTL
+ * --lease-ttl, renewed every third of it by a thread; a lease found lost is dropped).
+ * A request for /<pid>/... (and POST /spawn, by the definition's ID) on a node that
+ * does not own the process acquires the lease when it is free, else is forwarded to
+ * the owner's URL (query `aox-fwd=1`; a forwarded request reaching a non-owner is
+ * answered 503). When the owner does not answer, the node retries until the lease
+ * expires (at most TTL + 3 s) and then takes the process over from the shared store.
+ * Not fenced: the process layer's commits do not carry the lease token yet.
  */
 #ifndef AOX_NODE_CLUSTER_H
 #define AOX_NODE_CLUSTER_H
@@ -27,6 +35,7 @@ typedef struct aox_cluster_routes {
     aox_names          *names;          /* may be NULL: /~name/ answers 404 */
     const aox_identity *identity;       /* may be NULL: no signing */
     int                 sign_results;   /* 1: sign result and assignment answers */
+    struct aox_cluster *cluster;        /* cluster mode; may be NULL */
 } aox_cluster_routes;
 
 /* The node's issue-6 services, opened by node.c after the process manager:
@@ -40,6 +49,9 @@ int  aox_cluster_open(const struct aox_node_config *cfg, aox_procs *procs, aox_c
                       aox_err *err);
 /* Points ctx's pre-routing hook at this node's routes. */
 void aox_cluster_http(aox_cluster *c, aox_http_ctx *ctx);
+/* Called once the server listens: this node's URL (--advertise, else
+ * http://BIND:PORT) and, in cluster mode, the lease renewer start. */
+void aox_cluster_serving(aox_cluster *c, const char *bind, unsigned port);
 const char *aox_cluster_address(const aox_cluster *c);   /* node address, 43 chars */
 void aox_cluster_close(aox_cluster *c);                  /* NULL-safe */
 

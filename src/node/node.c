@@ -258,6 +258,7 @@ int aox_node_start(const aox_node_config *cfg, aox_node **out, aox_err *err)
     aox_cluster_http(n->cluster, &ho.ctx);
     rc = aox_http_start(&ho, &n->http, err);
     if (rc) goto fail;
+    aox_cluster_serving(n->cluster, cfg->bind, aox_http_port(n->http));
 
     aox_log(AOX_LOG_INFO, "listening", "\"bind\":\"%s\",\"port\":%u,\"store\":\"%s\"",
             cfg->bind, (unsigned)aox_http_port(n->http), aox_store_backend(n->store));
@@ -309,8 +310,6 @@ void aox_node_stop(aox_node *n)
     if (!n) return;
     aox_http_stop(n->http);         /* no request is running after this */
     n->http = NULL;
-    aox_cluster_close(n->cluster);  /* no request uses it after the server stopped */
-    n->cluster = NULL;
     if (n->monitor_on) aox_metrics_collector_remove(aox_node_monitor_collect, &n->monitor);
     n->monitor_on = 0;
     aox_workers_close(n->workers);  /* before the manager: threads call into it */
@@ -319,6 +318,9 @@ void aox_node_stop(aox_node *n)
         snapshot_all(n, "shutdown");
         aox_procs_close(n->procs);
     }
+    /* after the last write of the process manager: releases this node's leases */
+    aox_cluster_close(n->cluster);
+    n->cluster = NULL;
     aox_store_close(n->store);
     if (n->lock_fd >= 0) close(n->lock_fd);     /* releases the flock */
     free(n);

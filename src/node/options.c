@@ -132,6 +132,12 @@ static const aox_node_opt opts[] = {
     { "test-forge-results", AOX_OPT_ENUM, "off",
       "testing (needs AOX_TEST_HOOKS=1): as a delegation peer answer off, lie or tamper",
       NORANGE, forge_words, OFF(test_forge_results) },
+    { "lease-ttl", AOX_OPT_DURATION, "10s",
+      "cluster mode (redis store): process lease lifetime; renewed every third of it",
+      100, 3600000LL, NULL, OFF(lease_ttl_ms) },
+    { "advertise", AOX_OPT_STRING, "",
+      "cluster mode: this node's URL for other nodes (empty = http://BIND:PORT)",
+      NORANGE, NULL, OFF(advertise) },
 };
 
 #define NOPTS (sizeof opts / sizeof opts[0])

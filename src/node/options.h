@@ -78,6 +78,8 @@ typedef struct aox_node_config {
     uint64_t delegate_timeout_ms;  /* ms, one peer request, >= 1 */
     int      sign_results;         /* bool: sign answered results/assignments */
     int64_t  test_forge_results;   /* enum off/lie/tamper (tests; AOX_TEST_HOOKS=1) */
+    uint64_t lease_ttl_ms;         /* ms, cluster-mode process lease, >= 100 */
+    char    *advertise;            /* this node's URL for peers ("" = http://bind:port) */
 
     unsigned char source[48];      /* aox_opt_source per option index */
     aox_buf  warnings;             /* "\n"-separated warnings from loading (e.g.

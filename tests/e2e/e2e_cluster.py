@@ -209,11 +209,138 @@ def scenario_names(tmp):
     n.stop()
 
 
+def start_redis(tmp):
+    import socket
+    for _ in range(5):
+        port = free_port()
+        proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                                 "--save", "", "--appendonly", "yes", "--appendfsync", "always",
+                                 "--dir", tmp], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        deadline = time.time() + 5
+        while time.time() < deadline and proc.poll() is None:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return proc, port
+            except OSError:
+                time.sleep(0.05)
+        proc.kill()
+        proc.wait()
+    raise RuntimeError("redis-server did not start")
+
+
+class Client:
+    """Sends a request to the nodes in turn until one answers (a killed node, a
+    forwarding failure during a take-over)."""
+
+    def __init__(self, nodes):
+        self.nodes = nodes
+
+    def call(self, method, path, body=None, start=0, timeout=20):
+        deadline = time.time() + timeout
+        i = start
+        last = None
+        while time.time() < deadline:
+            n = self.nodes[i % len(self.nodes)]
+            i += 1
+            if n.proc.poll() is not None:
+                continue
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", n.port, timeout=10)
+                c.request(method, path, body=json.dumps(body) if body is not None else None)
+                r = c.getresponse()
+                data = r.read()
+                c.close()
+                if r.status < 500:
+                    return r.status, json.loads(data) if data else None
+                last = (r.status, data[:200])
+            except OSError as e:
+                last = repr(e)
+            time.sleep(0.05)
+        raise RuntimeError("no node answered %s %s: %r" % (method, path, last))
+
+
+def scenario_cluster(tmp):
+    redis, rport = start_redis(tmp)
+    store = "redis://127.0.0.1:%d" % rport
+    nodes = [Node(os.path.join(tmp, "c%d" % i),
+                  ["--store", store, "--lease-ttl", "1s", "--log-level", "info"]).start()
+             for i in range(3)]
+    cl = Client(nodes)
+    nproc, nmsg = 6, 24
+    defs = [{"execution-device": "test-counter@1.0", "name": "cluster-%d" % i}
+            for i in range(nproc)]
+    pids = []
+    for i, d in enumerate(defs):            # spawned on node i % 3: it takes the lease
+        st, sp = cl.call("POST", "/spawn", d, start=i)
+        check(st == 200, "spawn %d" % i)
+        pids.append(sp["process"])
+    # processes spread over the nodes, and any node answers for any process
+    for n in nodes:
+        for pid in pids:
+            st, _h, b = n.req("GET", "/%s/slot" % pid)
+            check(st == 200 and json.loads(b) == {"current": 0}, "any node answers: %r" % b)
+    for i, n in enumerate(nodes):
+        with open(n.data + ".log", "rb") as f:
+            got = f.read().count(b'"lease-acquired"')
+        check(got == 2, "node %d owns 2 processes (%d)" % (i, got))
+
+    acked = {pid: [] for pid in pids}
+    kill_at = threading.Event()
+
+    def load(k):
+        pid = pids[k]
+        for j in range(nmsg):
+            if k == 0 and j == nmsg // 3:
+                kill_at.set()
+            st, a = cl.call("POST", "/%s/schedule" % pid, {"value": j + 1, "seq": j}, start=k + j)
+            check(st == 200, "schedule %d/%d: %r" % (k, j, a))
+            acked[pid].append((a["slot"], a["message-id"]))
+    ts = [threading.Thread(target=load, args=(k,)) for k in range(nproc)]
+    for t in ts:
+        t.start()
+    kill_at.wait(30)
+    nodes[2].stop(sig=9)                     # owner of processes 2 and 5
+    check(all(len(acked[p]) < nmsg for p in (pids[2], pids[5])),
+          "the kill happened during the load run")
+    for t in ts:
+        t.join()
+    survivors = nodes[:2]
+    # reference: one node, the same messages in the same order
+    ref = Node(os.path.join(tmp, "ref")).start()
+    for k, d in enumerate(defs):
+        pid = ref.json("POST", "/spawn", d)["process"]
+        check(pid == pids[k], "same pid on the reference")
+        for j in range(nmsg):
+            ref.json("POST", "/%s/schedule" % pid, {"value": j + 1, "seq": j})
+    for k, pid in enumerate(pids):
+        sched = Client(survivors).call("GET", "/%s/schedule?from=0&to=%d" % (pid, nmsg))[1]
+        slots = {a["slot"]: a["message-id"] for a in sched["assignments"]}
+        check(all(slots.get(s) == m for s, m in acked[pid]),
+              "process %d: every acknowledged assignment kept" % k)
+        check(sorted(slots) == list(range(nmsg + 1)), "process %d: dense slots" % k)
+        st, got = Client(survivors).call("GET", "/%s/compute/%d" % (pid, nmsg))
+        want = ref.json("GET", "/%s/compute/%d" % (pid, nmsg))
+        check(st == 200 and got == want, "process %d: same result as one node: %r vs %r"
+              % (k, got, want))
+    taken = 0
+    for n in survivors:
+        with open(n.data + ".log", "rb") as f:
+            taken += f.read().count(b'"lease-acquired"')
+    check(taken == nproc, "the survivors took over the killed node's processes (%d leases)"
+          % taken)
+    for n in survivors + [ref]:
+        n.stop()
+    redis.kill()
+    redis.wait()
+
+
 def main():
     core.AOX = os.path.abspath(sys.argv[1])
     tmp = tempfile.mkdtemp(prefix="aox-e2e-cluster-")
     try:
-        {"delegate": scenario_delegate, "names": scenario_names}[sys.argv[2]](tmp)
+        {"delegate": scenario_delegate, "names": scenario_names,
+         "cluster": scenario_cluster}[sys.argv[2]](tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if core.failures:
