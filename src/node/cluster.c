@@ -357,7 +357,8 @@ void aox_cluster_serving(aox_cluster *c, const char *bind, unsigned port)
 }
 
 /* 0: this node owns pid (now); 1: owner (URL) holds it; else an aox error code. */
-static int owner_of(aox_cluster *c, const char *pid, aox_buf *owner, aox_err *err)
+static int owner_of(aox_cluster *c, const char *pid, aox_buf *owner, uint64_t *mine,
+                    aox_err *err)
 {
     char name[AOX_ID_LEN + 8];
     held *h;
@@ -366,6 +367,7 @@ static int owner_of(aox_cluster *c, const char *pid, aox_buf *owner, aox_err *er
 
     pthread_mutex_lock(&c->mu);
     for (h = c->held; h; h = h->next) if (strcmp(h->pid, pid) == 0) break;
+    if (h) *mine = h->token;
     pthread_mutex_unlock(&c->mu);
     if (h) return 0;
     snprintf(name, sizeof name, "proc/%s", pid);
@@ -376,6 +378,7 @@ static int owner_of(aox_cluster *c, const char *pid, aox_buf *owner, aox_err *er
             if (!h) { aox_store_lease_release(c->store, name, token); return AOX_E_NOMEM; }
             memcpy(h->pid, pid, AOX_ID_LEN + 1);
             h->token = token;
+            *mine = token;
             pthread_mutex_lock(&c->mu);
             h->next = c->held;
             c->held = h;
@@ -391,6 +394,31 @@ static int owner_of(aox_cluster *c, const char *pid, aox_buf *owner, aox_err *er
         if (rc != AOX_E_NOT_FOUND) return aox_err_set(err, rc, "lease %s: store error", name);
     }
     return aox_err_set(err, AOX_E_BUSY, "lease %s keeps changing hands", name);
+}
+
+/* Before a write: renews the lease (so it is still ours right now). On loss drops it
+ * from the held list and returns AOX_E_CONFLICT. This narrows, but does not close,
+ * the window in which a node that lost its lease could still write (no fencing). */
+static int confirm(aox_cluster *c, const char *pid, uint64_t token)
+{
+    char name[AOX_ID_LEN + 8];
+    held **pp;
+    int rc;
+    snprintf(name, sizeof name, "proc/%s", pid);
+    rc = aox_store_lease_renew(c->store, name, token, c->ttl_ms);
+    if (rc != AOX_E_CONFLICT) return AOX_OK;      /* store errors: the write reports them */
+    pthread_mutex_lock(&c->mu);
+    for (pp = &c->held; *pp; pp = &(*pp)->next) {
+        if (strcmp((*pp)->pid, pid) == 0) {
+            held *h = *pp;
+            *pp = h->next;
+            free(h);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&c->mu);
+    aox_log(AOX_LOG_WARN, "lease-lost", "\"pid\":\"%s\"", pid);
+    return AOX_E_CONFLICT;
 }
 
 static const char *const fwd_keys[] = { "slot", "from", "to", "process-id", "limit", "sort", NULL };
@@ -421,7 +449,10 @@ static int own_or_forward(aox_cluster *c, const aox_http_request *req, const cha
     aox_err_clear(&err);
     for (;;) {
         long status = 0;
-        r = owner_of(c, pid, &owner, &err);
+        uint64_t token = 0;
+        r = owner_of(c, pid, &owner, &token, &err);
+        if (r == 0 && strcmp(req->method, "GET") != 0 && confirm(c, pid, token) != 0)
+            continue;                     /* lost it meanwhile: find the new owner */
         if (r == 0) { *rc = 0; r = 0; goto done; }          /* ours: local routes */
         if (r != 1) { error_out(resp, &err, rc); r = 1; goto done; }
         if (forwarded) {
