@@ -100,6 +100,9 @@ typedef struct aox_device_ops {
  * AOX_E_CONFLICT if the name is taken. The ops must outlive the registry. */
 int  aox_device_register(const aox_device_ops *ops);
 const aox_device_ops *aox_device_find(const char *name);
+/* Replaces the ops registered under ops->name (device/isolate.c swaps in its proxies
+ * before serving). AOX_E_NOT_FOUND if no device has that name. */
+int  aox_device_replace(const aox_device_ops *ops);
 /* Names of all registered devices in sorted order; count returned. */
 size_t aox_device_list(const char **names, size_t max);
 /* Registers the built-in devices of this folder (stack@1.0, test-counter@1.0). */

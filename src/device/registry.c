@@ -46,6 +46,21 @@ done:
     return rc;
 }
 
+int aox_device_replace(const aox_device_ops *ops)
+{
+    int rc = AOX_E_NOT_FOUND;
+    if (!ops || !ops->name) return AOX_E_INVALID;
+    pthread_mutex_lock(&reg_mu);
+    for (size_t i = 0; i < nreg; i++)
+        if (strcmp(reg[i]->name, ops->name) == 0) {
+            reg[i] = ops;
+            rc = AOX_OK;
+            break;
+        }
+    pthread_mutex_unlock(&reg_mu);
+    return rc;
+}
+
 const aox_device_ops *aox_device_find(const char *name)
 {
     const aox_device_ops *found = NULL;

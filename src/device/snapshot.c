@@ -46,6 +46,7 @@ struct aox_snap_writer {
     uint8_t         *seen;         /* open-addressing set of queued hashes (32 B each) */
     size_t           nseen, capseen;
     uint64_t         bytes_written;
+    const aox_snap_fwd *fwd;       /* forwarding writer (isolation): pages go there */
 };
 
 struct aox_snap_reader {
@@ -58,6 +59,7 @@ struct aox_snap_reader {
     page_ent        *pages;        /* sorted by index (borrowed for a sub-reader) */
     size_t           npages;
     uint64_t         page_count;
+    const aox_snap_fwd *fwd;       /* forwarding reader (isolation) */
 };
 
 /* ------------------------------------------------------------------ parsing */
@@ -203,11 +205,13 @@ void snap_writer_meta(const aox_snap_writer *w, const uint8_t **p, size_t *n)
 
 int aox_snap_write_meta(aox_snap_writer *w, const void *p, size_t n)
 {
+    if (w->fwd) return w->fwd->meta(w->fwd->ud, p, n);
     return aox_buf_append(&w->meta, p, n);
 }
 
 int aox_snap_has_base(const aox_snap_writer *w)
 {
+    if (w->fwd) return w->fwd->has_base;
     return w->parent ? aox_snap_has_base(w->parent) : w->has_base;
 }
 
@@ -289,6 +293,7 @@ int aox_snap_write_page(aox_snap_writer *w, uint64_t index, const void *p, size_
             return AOX_E_INVALID;
         return aox_snap_write_page(w->parent, w->ns_bits | index, p, n);
     }
+    if (w->fwd) return w->fwd->page(w->fwd->ud, index, p, n);
     aox_sha256(p, n, h);
     rc = seen_add(w, h, &was);
     if (rc || was)
@@ -326,6 +331,7 @@ int aox_snap_keep_page(aox_snap_writer *w, uint64_t index)
             return AOX_E_INVALID;
         return aox_snap_keep_page(w->parent, w->ns_bits | index);
     }
+    if (w->fwd) return w->fwd->keep(w->fwd->ud, index);
     e = find_page(w->base, w->nbase, index);
     if (!e)
         return AOX_E_NOT_FOUND;
@@ -462,6 +468,11 @@ int snap_reader_sub(aox_snap_reader *parent, unsigned ns, const uint8_t *meta, s
 
 int aox_snap_read_meta(aox_snap_reader *r, const uint8_t **p, size_t *n)
 {
+    if (r->fwd) {
+        *p = r->fwd->rmeta;
+        *n = r->fwd->rmeta_len;
+        return AOX_OK;
+    }
     *p = r->meta;
     *n = r->meta_len;
     return AOX_OK;
@@ -469,6 +480,7 @@ int aox_snap_read_meta(aox_snap_reader *r, const uint8_t **p, size_t *n)
 
 uint64_t aox_snap_page_count(const aox_snap_reader *r)
 {
+    if (r->fwd) return r->fwd->page_count;
     return r->page_count;
 }
 
@@ -485,6 +497,7 @@ int aox_snap_read_page(aox_snap_reader *r, uint64_t index, aox_buf *out)
         return aox_snap_read_page(r->parent, r->ns_bits | index, out);
     }
     aox_buf_reset(out);
+    if (r->fwd) return r->fwd->read_page(r->fwd->ud, index, out);
     e = find_page(r->pages, r->npages, index);
     if (!e)
         return AOX_E_NOT_FOUND;
@@ -511,4 +524,24 @@ void aox_snap_reader_free(aox_snap_reader *r)
         free(r->copy);
     }
     free(r);
+}
+
+/* ------------------------------------------------------------------ forwarding */
+
+int aox_snap_writer_new_fwd(const aox_snap_fwd *f, aox_snap_writer **out)
+{
+    aox_snap_writer *w = calloc(1, sizeof *w);
+    if (!w) return AOX_E_NOMEM;
+    w->fwd = f;
+    *out = w;
+    return AOX_OK;
+}
+
+int aox_snap_reader_new_fwd(const aox_snap_fwd *f, aox_snap_reader **out)
+{
+    aox_snap_reader *r = calloc(1, sizeof *r);
+    if (!r) return AOX_E_NOMEM;
+    r->fwd = f;
+    *out = r;
+    return AOX_OK;
 }

@@ -57,4 +57,24 @@ int  aox_snap_reader_new(aox_store *s, const uint8_t *manifest, size_t len,
                          aox_snap_reader **out, aox_err *err);
 void aox_snap_reader_free(aox_snap_reader *r);
 
+/* --- forwarding (device/isolate.c) ---
+ * A writer/reader whose device-side calls go to callbacks instead of a store: an
+ * isolated worker process hands them to its device so that every page travels over
+ * the worker's socket to the node, which applies it to the real writer/reader.
+ * Sub-writers/readers of a forwarding one forward too. finish() of a forwarding
+ * writer is not used (the node finishes the real one). `f` must outlive them. */
+typedef struct aox_snap_fwd {
+    void          *ud;
+    int          (*meta)(void *ud, const void *p, size_t n);
+    int          (*page)(void *ud, uint64_t index, const void *p, size_t n);
+    int          (*keep)(void *ud, uint64_t index);
+    int            has_base;
+    const uint8_t *rmeta;          /* reader: the meta blob and page count */
+    size_t         rmeta_len;
+    uint64_t       page_count;
+    int          (*read_page)(void *ud, uint64_t index, aox_buf *out);
+} aox_snap_fwd;
+int aox_snap_writer_new_fwd(const aox_snap_fwd *f, aox_snap_writer **out);
+int aox_snap_reader_new_fwd(const aox_snap_fwd *f, aox_snap_reader **out);
+
 #endif
