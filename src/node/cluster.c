@@ -236,6 +236,7 @@ int aox_cluster_open(const struct aox_node_config *cfg, aox_procs *procs, aox_cl
     nopts.config_path = cfg->config;
     nopts.token_dir = cfg->data;
     nopts.log_spawns = 1;
+    nopts.delegate = cfg->delegate;
     rc = aox_names_open(&nopts, &c->names, err);
     if (rc) goto fail;
     memset(&dopts, 0, sizeof dopts);

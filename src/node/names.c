@@ -21,6 +21,7 @@
 #include "core/identity.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "device/device.h"
 #include "process/process.h"
 #include "store/store.h"
 
@@ -41,6 +42,7 @@ struct aox_names {
     conf_proc          *conf;
     size_t              nconf;
     char                token[TOKEN_LEN + 1];   /* "" = registration refused */
+    char               *delegate;               /* ",NAME,NAME," or NULL */
     unsigned long       spawns;
 };
 
@@ -215,6 +217,12 @@ int aox_names_open(const aox_names_opts *o, aox_names **out, aox_err *err)
     n->identity = o->identity;
     n->log_spawns = o->log_spawns;
     pthread_mutex_init(&n->mu, NULL);
+    if (o->delegate && *o->delegate) {
+        size_t l = strlen(o->delegate);
+        n->delegate = malloc(l + 3);
+        if (!n->delegate) { rc = aox_err_set(err, AOX_E_NOMEM, "out of memory"); goto fail; }
+        snprintf(n->delegate, l + 3, ",%s,", o->delegate);
+    }
     if (o->config_path && *o->config_path && (rc = conf_load(n, o->config_path, err))) goto fail;
     if (o->token_dir && (rc = token_load(n, o->token_dir, err))) goto fail;
     *out = n;
@@ -231,6 +239,7 @@ void aox_names_close(aox_names *n)
     for (i = 0; i < n->nconf; i++) aox_msg_free(n->conf[i].def);
     free(n->conf);
     OPENSSL_cleanse(n->token, sizeof n->token);
+    free(n->delegate);
     pthread_mutex_destroy(&n->mu);
     free(n);
 }
@@ -271,6 +280,21 @@ static int spawn_named(aox_names *n, const char *name, const aox_msg *def,
     if (!d || aox_msg_set_str(d, "node-process", name)) {
         aox_msg_free(d);
         return aox_err_set(err, AOX_E_NOMEM, "out of memory");
+    }
+    if (n->delegate) {                 /* --delegate: computed by peers */
+        char pat[NAME_MAX_LEN + 3];
+        const char *dev = aox_device_name_of(def);
+        snprintf(pat, sizeof pat, ",%s,", name);
+        if (strstr(n->delegate, pat) && dev && strcmp(dev, "delegated@1.0")) {
+            char inner[128];
+            snprintf(inner, sizeof inner, "%s", dev);
+            aox_msg_remove(d, "device");
+            if (aox_msg_set_str(d, "delegate-device", inner)
+                || aox_msg_set_str(d, "execution-device", "delegated@1.0")) {
+                aox_msg_free(d);
+                return aox_err_set(err, AOX_E_NOMEM, "out of memory");
+            }
+        }
     }
     if (n->identity && (rc = aox_identity_sign_msg(n->identity, d))) {
         aox_msg_free(d);

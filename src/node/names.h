@@ -10,6 +10,8 @@
  *             definition: `definition = {JSON object}`, or one `key = value` line per
  *             entry (a value that parses as JSON — number, object, array, quoted
  *             string — is taken as such, anything else as a string).
+ *   delegate  names listed in opts.delegate (--delegate) are spawned with
+ *             execution-device delegated@1.0 and delegate-device = their device.
  *   first use a configured name with no record is spawned on first resolve: the
  *             definition gets `node-process = NAME` and is signed by the node
  *             (node-key/node-signature, core/identity.h; unsigned without an
@@ -42,6 +44,9 @@ typedef struct aox_names_opts {
     const char         *token_dir;    /* directory of operator-token (created if missing);
                                          NULL = run-time registration refused */
     int                 log_spawns;   /* 1: log {"event":"node-process-spawn"} per spawn */
+    const char         *delegate;     /* "NAME,NAME" (copied): these are spawned as
+                                         delegated@1.0 with delegate-device = their
+                                         device (node/delegate.h); NULL = none */
 } aox_names_opts;
 
 int  aox_names_open(const aox_names_opts *o, aox_names **out, aox_err *err);

@@ -24,6 +24,7 @@ extern char **environ;
 
 static const char *const log_words[] = { "debug", "info", "warn", "error", "off", NULL };
 static const char *const forge_words[] = { "off", "lie", "tamper", NULL };
+static const char *const isolation_words[] = { "thread", "process", NULL };
 
 #define OFF(f) offsetof(aox_node_config, f)
 #define NORANGE 1, 0
@@ -51,6 +52,9 @@ static const aox_node_opt opts[] = {
     { "log-level", AOX_OPT_ENUM, "info",
       "log level: debug, info, warn, error, off (changeable at run time)",
       NORANGE, log_words, OFF(log_level) },
+    { "isolation", AOX_OPT_ENUM, "thread",
+      "where device states run: thread (in the node) or process (one sandboxed worker "
+      "process each: rlimits, seccomp)", NORANGE, isolation_words, OFF(isolation) },
     { "snapshot-every", AOX_OPT_UINT, "64",
       "take a state snapshot every K computed slots",
       1, 1000000000LL, NULL, OFF(snapshot_every) },
@@ -132,6 +136,9 @@ static const aox_node_opt opts[] = {
     { "test-forge-results", AOX_OPT_ENUM, "off",
       "testing (needs AOX_TEST_HOOKS=1): as a delegation peer answer off, lie or tamper",
       NORANGE, forge_words, OFF(test_forge_results) },
+    { "delegate", AOX_OPT_STRING, "",
+      "node processes (config names, comma-separated) computed by --peers via delegated@1.0",
+      NORANGE, NULL, OFF(delegate) },
     { "lease-ttl", AOX_OPT_DURATION, "10s",
       "cluster mode (redis store): process lease lifetime; renewed every third of it",
       100, 3600000LL, NULL, OFF(lease_ttl_ms) },

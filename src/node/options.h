@@ -49,6 +49,7 @@ typedef struct aox_node_config {
     uint64_t port;                 /* TCP port, 0..65535 (0 = any free port) */
     char    *config;               /* config file path ("" = none) */
     int64_t  log_level;            /* aox_log_level as enum index */
+    int64_t  isolation;            /* enum: 0 thread, 1 process (device/isolate.h) */
     uint64_t snapshot_every;       /* slots between snapshots, >= 1 */
     int64_t  block_height;         /* recorded in every assignment, >= 0 */
     int64_t  clock_fixed_ms;       /* -1 = real clock; else fixed timestamp (tests) */
@@ -78,6 +79,7 @@ typedef struct aox_node_config {
     uint64_t delegate_timeout_ms;  /* ms, one peer request, >= 1 */
     int      sign_results;         /* bool: sign answered results/assignments */
     int64_t  test_forge_results;   /* enum off/lie/tamper (tests; AOX_TEST_HOOKS=1) */
+    char    *delegate;             /* "NAME,NAME": node processes to delegate */
     uint64_t lease_ttl_ms;         /* ms, cluster-mode process lease, >= 100 */
     char    *advertise;            /* this node's URL for peers ("" = http://bind:port) */
 

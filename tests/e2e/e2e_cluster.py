@@ -138,9 +138,21 @@ def scenario_names(tmp):
     with open(conf, "w") as f:
         f.write("[processes.counter]\nexecution-device = test-counter@1.0\npages = 2\n"
                 "[processes.json]\ndefinition = {\"execution-device\": \"test-counter@1.0\","
-                " \"note\": \"from json\"}\n")
+                " \"note\": \"from json\"}\n"
+                "[processes.remote]\nexecution-device = test-counter@1.0\n")
     data = os.path.join(tmp, "n")
-    n = Node(data, ["--config", conf, "--log-level", "info", "--sign-results"]).start()
+    peer = Node(os.path.join(tmp, "peer")).start()
+    n = Node(data, ["--config", conf, "--log-level", "info", "--sign-results",
+                    "--peers", url(peer), "--delegate", "remote"]).start()
+
+    # --delegate: a named process computed by the peers
+    rpid = n.json("GET", "/~name/remote")["process"]
+    rd = n.json("GET", "/%s" % rpid)
+    check(rd.get("execution-device") == "delegated@1.0"
+          and rd.get("delegate-device") == "test-counter@1.0", "--delegate wraps: %r" % rd)
+    n.json("POST", "/~name/remote/schedule", {"value": 5})
+    check(n.json("GET", "/~name/remote/compute/1").get("output", {}).get("counter") == 5,
+          "delegated node process computes on the peer")
 
     # 8 concurrent first uses: one spawn, one process
     results = []
@@ -161,7 +173,7 @@ def scenario_names(tmp):
     pid = n.json("GET", "/~name/counter")["process"]
     with open(data + ".log", "rb") as f:
         spawns = f.read().count(b'"node-process-spawn"')
-    check(spawns == 1, "first use spawned exactly once (%d spawns)" % spawns)
+    check(spawns == 2, "first use spawned exactly once (%d spawns: remote + counter)" % spawns)
     sched = n.json("GET", "/%s/schedule" % pid)
     check(len(sched["assignments"]) == 1, "one process, one slot 0")
 
@@ -207,6 +219,7 @@ def scenario_names(tmp):
     with open(data + ".log", "rb") as f:
         check(f.read().count(b'"node-process-spawn"') == 0, "no spawn after restart")
     n.stop()
+    peer.stop()
 
 
 def start_redis(tmp):
