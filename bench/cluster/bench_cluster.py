@@ -12,6 +12,7 @@ import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "e2e"))
 import e2e_core as core  # noqa: E402
 import e2e_cluster as ec  # noqa: E402

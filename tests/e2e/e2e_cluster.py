@@ -12,6 +12,7 @@ import threading
 import time
 import http.client
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import e2e_core as core  # noqa: E402
 from e2e_core import Node, check, free_port  # noqa: E402
