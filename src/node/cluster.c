@@ -224,9 +224,23 @@ int aox_cluster_open(const struct aox_node_config *cfg, aox_procs *procs, aox_cl
         rc = aox_err_set(err, AOX_E_CONFIG, "--test-forge-results needs AOX_TEST_HOOKS=1");
         goto fail;
     }
-    if (mkdir(cfg->data, 0755) && errno != EEXIST) {
-        rc = aox_err_set(err, AOX_E_IO, "mkdir %s: %s", cfg->data, strerror(errno));
-        goto fail;
+    {   /* the key lives in --data, also when --store points elsewhere: mkdir -p */
+        char path[4096];
+        size_t i, len = strlen(cfg->data);
+        if (len == 0 || len >= sizeof path) {
+            rc = aox_err_set(err, AOX_E_CONFIG, "data directory path is empty or too long");
+            goto fail;
+        }
+        memcpy(path, cfg->data, len + 1);
+        for (i = 1; i <= len; i++) {
+            if (path[i] != '/' && path[i] != '\0') continue;
+            path[i] = '\0';
+            if (mkdir(path, 0755) && errno != EEXIST) {
+                rc = aox_err_set(err, AOX_E_IO, "mkdir %s: %s", path, strerror(errno));
+                goto fail;
+            }
+            if (i < len) path[i] = '/';
+        }
     }
     rc = aox_identity_open(cfg->data, &c->identity, NULL, err);
     if (rc) goto fail;
