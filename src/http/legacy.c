@@ -455,7 +455,10 @@ static int schedule_item(const aox_http_ctx *ctx, const aox_ans104_item *it, con
 {
     aox_msg *msg = NULL;
     int rc = aox_ans104_to_msg(it, &msg, err);
-    if (!rc) rc = aox_proc_schedule(ctx->procs, pid, msg, asg, err);
+    if (!rc && ctx->workers && ctx->wapi)          /* bounded, group-committed */
+        rc = ctx->wapi->schedule(ctx->workers, pid, msg, asg, NULL, err);
+    else if (!rc)
+        rc = aox_proc_schedule(ctx->procs, pid, msg, asg, err);
     aox_msg_free(msg);
     return rc;
 }
@@ -689,7 +692,13 @@ static int h_result(const aox_http_ctx *ctx, const char *msg_id, const aox_http_
     int rc;
     if (!valid_pid(pid))
         return aox_err_set(err, AOX_E_INVALID, "result: missing or malformed ?process-id=");
-    rc = aox_proc_result_by_message(ctx->procs, pid, msg_id, &res, &slot, err);
+    if (ctx->workers && ctx->wapi) {               /* queued to the process's worker */
+        aox_work_info wi;
+        rc = ctx->wapi->result_by_message(ctx->workers, pid, msg_id, 0, &res, &slot, &wi, err);
+        if (rc == AOX_E_BUSY) resp->retry_after = wi.retry_after_s;
+    } else {
+        rc = aox_proc_result_by_message(ctx->procs, pid, msg_id, &res, &slot, err);
+    }
     if (rc == AOX_E_NOT_YET) (void)aox_proc_current_slot(ctx->procs, pid, current, NULL);
     if (rc) return rc;
     rc = reply_json(resp, 200, aox_http_legacy_result_json(res), err);
@@ -862,7 +871,13 @@ static int h_dry_run(const aox_http_ctx *ctx, const aox_http_request *req,
         goto out;
     }
     rc = dry_run_msg(b, pid, &msg, err);
-    if (!rc) rc = aox_proc_dry_run(ctx->procs, pid, msg, &res, err);
+    if (!rc && ctx->workers && ctx->wapi) {        /* the read-only queue */
+        aox_work_info wi;
+        rc = ctx->wapi->dry_run(ctx->workers, pid, msg, 0, &res, &wi, err);
+        if (rc == AOX_E_BUSY) resp->retry_after = wi.retry_after_s;
+    } else if (!rc) {
+        rc = aox_proc_dry_run(ctx->procs, pid, msg, &res, err);
+    }
     if (!rc) rc = reply_json(resp, 200, aox_http_legacy_result_json(res), err);
 out:
     json_decref(b);
