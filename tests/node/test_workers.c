@@ -13,6 +13,9 @@
 #include <pthread.h>
 #include <time.h>
 
+#include <jansson.h>
+
+#include "http/dispatch.h"
 #include "node/workers.h"
 #include "proctest.h"
 
@@ -516,6 +519,90 @@ static void test_group_commit(void)
     pt_rmdir(dir);
 }
 
+/* The HTTP answers through aox_http_dispatch with the workers in the ctx: 504 with
+ * the slot waited for and the computed slot, 503 with a Retry-After. */
+typedef struct kv { const char *slot, *timeout; } kv;
+
+static const char *kv_get(void *ud, const char *key)
+{
+    kv *q = ud;
+    if (strcmp(key, "slot") == 0) return q->slot;
+    if (strcmp(key, "timeout") == 0) return q->timeout;
+    return NULL;
+}
+
+static json_t *get_compute(const aox_http_ctx *ctx, const char *pid, const char *slot,
+                           const char *timeout, aox_http_response *resp)
+{
+    char path[128];
+    kv q = { slot, timeout };
+    aox_http_request req = { "GET", path, kv_get, &q, NULL, 0 };
+    json_error_t je;
+    snprintf(path, sizeof path, "/%s/compute", pid);
+    memset(resp, 0, sizeof *resp);
+    (void)aox_http_dispatch(ctx, &req, resp);
+    return json_loadb((const char *)resp->body.data, resp->body.len, 0, &je);
+}
+
+static void test_http_answers(void)
+{
+    static const aox_http_workers_api api = {
+        aox_workers_compute, aox_workers_now, aox_workers_result_by_message,
+        aox_workers_schedule, aox_workers_dry_run,
+    };
+    aox_store *s = mem_store();
+    aox_procs *p = open_procs(s, SPIN_MS);
+    aox_workers_opts o = {0};
+    aox_workers *w;
+    aox_http_ctx ctx;
+    aox_http_response resp;
+    char a[44];
+    json_t *j;
+    call queued;
+
+    o.threads = 1;
+    o.queue_max = 1;
+    o.retry_after_s = 2;
+    w = open_workers(&o, p);
+    memset(&ctx, 0, sizeof ctx);
+    ctx.procs = p;
+    ctx.page_max = 100;
+    ctx.workers = w;
+    ctx.wapi = &api;
+    pt_spawn(p, "test-counter@1.0", 70, a);
+    pt_schedule(p, a, pt_msg(1, "spin"));
+    pt_schedule(p, a, pt_msg(2, NULL));
+
+    j = get_compute(&ctx, a, "1", "50", &resp);
+    CHECK(resp.status == 504 && j);
+    if (j) {
+        json_t *e = json_object_get(j, "error");
+        CHECK(json_integer_value(json_object_get(e, "slot")) == 1);
+        CHECK(json_integer_value(json_object_get(e, "computed")) == 0);
+        CHECK(strcmp(json_string_value(json_object_get(e, "code")), "timeout") == 0);
+    }
+    json_decref(j);
+    aox_http_response_free(&resp);
+    /* the abandoned computation still runs; one request may queue behind it */
+    start(&queued, w, a, 2, 0);
+    WAIT_UNTIL(w, ws.queued == 1);
+    j = get_compute(&ctx, a, "2", NULL, &resp);
+    CHECK(resp.status == 503 && resp.retry_after == 2 && j);
+    if (j)
+        CHECK(strcmp(json_string_value(json_object_get(json_object_get(j, "error"), "code")),
+                     "busy") == 0);
+    json_decref(j);
+    aox_http_response_free(&resp);
+    j = get_compute(&ctx, a, "0", NULL, &resp);           /* cached: never queued */
+    CHECK(resp.status == 200 && resp.retry_after == 0);
+    json_decref(j);
+    aox_http_response_free(&resp);
+    pthread_join(queued.t, NULL);
+    aox_workers_close(w);
+    aox_procs_close(p);
+    aox_store_close(s);
+}
+
 int main(void)
 {
     pt_register();
@@ -527,5 +614,6 @@ int main(void)
     PT_RUN(test_live_max);
     PT_RUN(test_limits);
     PT_RUN(test_group_commit);
+    PT_RUN(test_http_answers);
     PT_DONE();
 }
