@@ -32,6 +32,7 @@
 #ifndef AOX_AOS_AOS_H
 #define AOX_AOS_AOS_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include "core/buf.h"
 
@@ -51,6 +52,13 @@ int aox_aos_register_devices(void);
  * module/<id>/tags or the tags of data item <id>) starts with "wasm64", else
  * "wasm@1.0". Never NULL; store may be NULL (then "wasm@1.0"). */
 const char *aox_aos_device_for_module(aox_store *store, const char *module_id);
+
+/* For readers of a wasm@1.0 / wasm-64@1.0 snapshot (e.g. GET /state): from the
+ * device's meta blob (aox_snap_read_meta), the linear memory size in bytes and the
+ * size of the snapshot's pages (4096; page i holds bytes [i*4096, (i+1)*4096), a
+ * missing page is zeros). 0 or AOX_E_CORRUPT when meta is not such a blob. */
+int aox_aos_snapshot_memory(const uint8_t *meta, size_t n, uint64_t *memory_bytes,
+                            uint32_t *page_size);
 
 /* "module/<id>/tags" into k (reset first). */
 int aox_aos_module_tags_key(aox_buf *k, const char *module_id);

@@ -1100,6 +1100,24 @@ static int get_uleb(const uint8_t **q, const uint8_t *end, uint64_t *out)
     return -1;
 }
 
+int aox_aos_snapshot_memory(const uint8_t *meta, size_t n, uint64_t *memory_bytes,
+                            uint32_t *page_size)
+{
+    const uint8_t *q = meta, *end = meta + n;
+    uint64_t fsl, tr, memlen;
+    if (!meta || n < 4 || memcmp(q, META_MAGIC, 4) != 0)
+        return AOX_E_CORRUPT;
+    q += 4;
+    if (get_uleb(&q, end, &fsl) || fsl > (uint64_t)(end - q))
+        return AOX_E_CORRUPT;
+    q += fsl;
+    if (get_uleb(&q, end, &tr) || get_uleb(&q, end, &memlen))
+        return AOX_E_CORRUPT;
+    *memory_bytes = memlen;
+    *page_size = PAGE;
+    return AOX_OK;
+}
+
 static int wasm_restore(const aox_device_env *env, const aox_msg *def, aox_snap_reader *r,
                         void **state, aox_err *err)
 {

@@ -464,6 +464,19 @@ static void test_snap(const char *path)
     uint64_t w1 = 0, w2 = 0;
     CHECK(snap_take(&a, NULL, &m1, &w1) == 0);
     CHECK(w1 > 0);
+    {
+        aox_snap_reader *mr = NULL;
+        aox_err e2 = {0};
+        const uint8_t *meta;
+        size_t ml;
+        uint64_t membytes = 0;
+        uint32_t psz = 0;
+        CHECK(aox_snap_reader_new(store, m1.data, m1.len, &mr, &e2) == 0);
+        CHECK(mr && aox_snap_read_meta(mr, &meta, &ml) == 0);
+        CHECK(mr && aox_aos_snapshot_memory(meta, ml, &membytes, &psz) == 0);
+        CHECK(membytes == 1u << 20 && psz == 4096);        /* INITIAL_MEMORY=1MB */
+        aox_snap_reader_free(mr);
+    }
     /* restore into b and compare behaviour */
     aox_snap_reader *r = NULL;
     aox_err err = {0};
