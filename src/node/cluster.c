@@ -209,6 +209,27 @@ struct aox_cluster {
     pthread_t           renewer;
 };
 
+/* The process layer's fence (aox_procs_set_fence): assignments of pid are written
+ * only under this node's lease token; without a held lease the write fails. */
+static int cluster_fence(void *ud, const char *pid, aox_batch *b, aox_err *err)
+{
+    aox_cluster *c = ud;
+    char name[AOX_ID_LEN + 8];
+    uint64_t token = 0;
+    held *h;
+    int rc;
+
+    pthread_mutex_lock(&c->mu);
+    for (h = c->held; h; h = h->next) if (strcmp(h->pid, pid) == 0) break;
+    if (h) token = h->token;
+    pthread_mutex_unlock(&c->mu);
+    if (!h) return aox_err_set(err, AOX_E_CONFLICT, "this node does not own process %s", pid);
+    snprintf(name, sizeof name, "proc/%s", pid);
+    rc = aox_batch_fence(b, name, token);
+    if (rc) aox_err_set(err, rc, "cannot fence the batch of %s", pid);
+    return rc;
+}
+
 int aox_cluster_open(const struct aox_node_config *cfg, aox_procs *procs, aox_cluster **out,
                      aox_err *err)
 {
@@ -267,6 +288,7 @@ int aox_cluster_open(const struct aox_node_config *cfg, aox_procs *procs, aox_cl
     c->routes.cluster = c;
     c->store = aox_procs_store(procs);
     c->on = strcmp(aox_store_backend(c->store), "redis") == 0;
+    if (c->on) aox_procs_set_fence(procs, cluster_fence, c);
     c->ttl_ms = cfg->lease_ttl_ms ? cfg->lease_ttl_ms : 10000;
     snprintf(c->self, sizeof c->self, "%s", cfg->advertise ? cfg->advertise : "");
     pthread_mutex_init(&c->mu, NULL);

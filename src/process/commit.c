@@ -22,6 +22,7 @@
  *     hold slots built on the failed ones); joins with an older epoch are refused,
  *     so a schedule tail built on uncommitted slots is reloaded from the store.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,13 +50,26 @@ void proc_gc_destroy(aox_procs *p)
     pthread_mutex_destroy(&p->gc_mu);
 }
 
-int proc_gc_join(aox_procs *p, uint64_t epoch, proc_group **g, aox_err *err)
+void aox_procs_set_fence(aox_procs *p,
+                         int (*fence)(void *ud, const char *pid, aox_batch *b, aox_err *err),
+                         void *ud)
+{
+    p->opts.fence = fence;
+    p->opts.fence_ud = ud;
+}
+
+int proc_gc_join(aox_procs *p, uint64_t epoch, const char *pid, proc_group **g,
+                 aox_err *err)
 {
     proc_group *f;
     int rc;
 
     *g = NULL;
     pthread_mutex_lock(&p->gc_mu);
+    /* Fenced (cluster mode): one process per group, since a batch takes one fence.
+     * Wait until the forming group of another process has been taken for commit. */
+    while (p->opts.fence && p->gc_forming && strcmp(p->gc_forming->pid, pid) != 0)
+        pthread_cond_wait(&p->gc_cv, &p->gc_mu);
     if (epoch != PROC_GC_ANY_EPOCH &&
         epoch != atomic_load_explicit(&p->gc_epoch, memory_order_relaxed)) {
         pthread_mutex_unlock(&p->gc_mu);
@@ -73,6 +87,13 @@ int proc_gc_join(aox_procs *p, uint64_t epoch, proc_group **g, aox_err *err)
             free(f);
             pthread_mutex_unlock(&p->gc_mu);
             return aox_err_set(err, rc, "cannot begin a store batch");
+        }
+        snprintf(f->pid, sizeof f->pid, "%s", pid);
+        if (p->opts.fence && (rc = p->opts.fence(p->opts.fence_ud, pid, f->b, err)) != 0) {
+            aox_store_batch_abort(f->b);
+            free(f);
+            pthread_mutex_unlock(&p->gc_mu);
+            return rc;
         }
         p->gc_forming = f;
     }

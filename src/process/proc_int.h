@@ -41,6 +41,7 @@ typedef struct proc_group {
     int        rc;             /* outcome, valid when done */
     int        build_rc;       /* a member's put failed, or poisoned: never commit */
     aox_err    err;
+    char       pid[AOX_ID_LEN + 1];   /* with opts.fence: the one process it carries */
 } proc_group;
 
 /* A schedule or spawn waiting for its group (lives on the waiting thread's stack),
@@ -170,7 +171,8 @@ int  proc_snap_commit(aox_procs *p, proc_entry *e, proc_run *r, aox_err *err);
  * proc_gc_wait waits until g is durable (committing it itself when no commit is in
  * flight), drops the reference and returns the group's outcome. */
 #define PROC_GC_ANY_EPOCH UINT64_MAX
-int  proc_gc_join(aox_procs *p, uint64_t epoch, proc_group **g, aox_err *err);
+int  proc_gc_join(aox_procs *p, uint64_t epoch, const char *pid, proc_group **g,
+                  aox_err *err);
 void proc_gc_joined(aox_procs *p, proc_group *g, int put_rc);
 void proc_gc_ref(aox_procs *p, proc_group *g);
 int  proc_gc_wait(aox_procs *p, proc_group *g, aox_err *err);

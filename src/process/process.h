@@ -24,6 +24,7 @@
 #include "device/device.h"
 
 typedef struct aox_store aox_store;
+typedef struct aox_batch aox_batch;
 typedef struct aox_procs aox_procs;
 
 typedef struct aox_procs_opts {
@@ -37,9 +38,20 @@ typedef struct aox_procs_opts {
     int64_t    block_height;       /* recorded in every assignment (default 0) */
     aox_limits max_limits;         /* node maxima; 0 = unlimited */
     uint64_t   live_states_max;    /* how many device states to keep hot (0 = 1024) */
+    /* Cluster mode (node/cluster.c; added with issue 6): called with the batch of a
+     * new assignment group for process pid; it fences the batch with the node's
+     * lease (aox_batch_fence) or returns an error (the schedule/spawn fails with it).
+     * When set, a group commit carries the assignments of one process only. NULL =
+     * no fencing, groups mix processes. */
+    int      (*fence)(void *ud, const char *pid, aox_batch *b, aox_err *err);
+    void      *fence_ud;
 } aox_procs_opts;
 
 int  aox_procs_open(const aox_procs_opts *opts, aox_procs **out, aox_err *err);
+/* Sets opts.fence/fence_ud after open; only before the manager is used (start-up). */
+void aox_procs_set_fence(aox_procs *p,
+                         int (*fence)(void *ud, const char *pid, aox_batch *b, aox_err *err),
+                         void *ud);
 /* Snapshots every live state that is ahead of its last snapshot, then frees all. */
 void aox_procs_close(aox_procs *p);
 /* Snapshots every live state that is ahead of its last snapshot (clean shutdown,

@@ -84,7 +84,7 @@ static int join_assignment(aox_procs *p, uint64_t epoch, const char *pid, uint64
         aox_buf_free(&enc);
         return aox_err_set(err, rc, "cannot encode the assignment");
     }
-    rc = proc_gc_join(p, epoch, g, err);
+    rc = proc_gc_join(p, epoch, pid, g, err);
     if (rc) {
         aox_buf_free(&enc);
         return rc;
