@@ -4,7 +4,9 @@
  * baseline:
  *
  *   schedule   assignments/s: aox_proc_schedule directly; then POST /<pid>/schedule
- *              over 1 and 4 keep-alive connections; then in-process without fsync
+ *              over 1 and 4 keep-alive connections; then 16 threads in process over
+ *              16 processes and over 1 process (group commit shares fsyncs between
+ *              concurrent schedules); then in-process without fsync
  *   compute    slots/s: computing slot N from init (test-counter@1.0, snapshots
  *              every 64 slots), directly and as one GET /<pid>/compute over HTTP
  *   cached     latency of a cached result: aox_proc_compute vs GET (p50/p99)
@@ -74,6 +76,42 @@ static double sched_inproc(aox_procs *p, const char *pid, int n)
     return n / (now_s() - t0);
 }
 
+typedef struct inproc_job { aox_procs *p; const char *pid; int base, n; } inproc_job;
+
+static void *sched_inproc_thread(void *ud)
+{
+    inproc_job *job = ud;
+    for (int i = 0; i < job->n; i++) {
+        aox_msg *m = aox_msg_new();
+        aox_msg *asg = NULL;
+        aox_err err;
+        aox_msg_set_int(m, "value", job->base + i);
+        aox_msg_set_int(m, "seq", job->base + i);
+        if (aox_proc_schedule(job->p, job->pid, m, &asg, &err) != 0) die("schedule", &err);
+        aox_msg_free(asg);
+        aox_msg_free(m);
+    }
+    return NULL;
+}
+
+/* T threads, thread t scheduling n/T messages into pids[t % npids]. */
+static double sched_threads(aox_procs *p, char (*pids)[AOX_ID_LEN + 1], int npids, int T,
+                            int n)
+{
+    pthread_t th[16];
+    inproc_job jobs[16];
+    double t0 = now_s();
+    for (int t = 0; t < T; t++) {
+        jobs[t].p = p;
+        jobs[t].pid = pids[t % npids];
+        jobs[t].base = 1000000 * (t + 1);
+        jobs[t].n = n / T;
+        pthread_create(&th[t], NULL, sched_inproc_thread, &jobs[t]);
+    }
+    for (int t = 0; t < T; t++) pthread_join(th[t], NULL);
+    return (n / T * T) / (now_s() - t0);
+}
+
 typedef struct http_job { const char *pid; int n; } http_job;
 
 static void *sched_http(void *ud)
@@ -103,7 +141,7 @@ int main(int argc, char **argv)
     int n = argc > 1 ? atoi(argv[1]) : 2000;
     char dir[] = "/tmp/aox-bench-XXXXXX", dir2[] = "/tmp/aox-bench-nosync-XXXXXX";
     char uri[128], pid_a[AOX_ID_LEN + 1], pid_b[AOX_ID_LEN + 1], pid_n[AOX_ID_LEN + 1];
-    char pids4[4][AOX_ID_LEN + 1];
+    char pids4[4][AOX_ID_LEN + 1], pids16[16][AOX_ID_LEN + 1];
     aox_store *st, *st2;
     aox_procs *procs, *procs2;
     aox_procs_opts po;
@@ -111,7 +149,7 @@ int main(int argc, char **argv)
     aox_http_opts ho;
     aox_store_opts so;
     aox_err err;
-    double r_in, r_h1, r_h4, r_ns, c_in, c_http;
+    double r_in, r_h1, r_h4, r_t16, r_t16one, r_ns, c_in, c_http;
     int samples = 2000;
     double *lat_in, *lat_http;
 
@@ -162,6 +200,13 @@ int main(int argc, char **argv)
         for (int i = 0; i < 4; i++) pthread_join(th[i], NULL);
         r_h4 = (n / 4 * 4) / (now_s() - t0);
     }
+    for (int i = 0; i < 16; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "t%d", i);
+        spawn(procs, name, pids16[i]);
+    }
+    r_t16 = sched_threads(procs, pids16, 16, 16, n);
+    r_t16one = sched_threads(procs, pids16, 1, 16, n);
     snprintf(uri, sizeof uri, "lmdb:%s", dir2);
     memset(&so, 0, sizeof so);
     so.no_sync = 1;
@@ -174,6 +219,8 @@ int main(int argc, char **argv)
     printf("schedule  in-process (durable)          %10.0f assignments/s\n", r_in);
     printf("schedule  HTTP, 1 keep-alive connection %10.0f assignments/s\n", r_h1);
     printf("schedule  HTTP, 4 connections/4 procs   %10.0f assignments/s\n", r_h4);
+    printf("schedule  16 threads / 16 procs         %10.0f assignments/s\n", r_t16);
+    printf("schedule  16 threads / 1 proc           %10.0f assignments/s\n", r_t16one);
     printf("schedule  in-process, no fsync          %10.0f assignments/s\n", r_ns);
 
     /* --- compute --- */
