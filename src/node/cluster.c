@@ -152,6 +152,11 @@ static int name_route(const aox_cluster_routes *cr, const aox_http_ctx *ctx,
     code = aox_names_resolve(cr->names, name, pid, &err);
     if (code) return error_out(resp, &err, rc);
     snprintf(path, sizeof path, "/%s%s", pid, slash);
+    if (cr->cluster) {                 /* cluster mode: the owner serves it */
+        aox_http_request r2 = *req;
+        r2.path = path;
+        if (cluster_route(cr->cluster, &r2, resp, rc)) return 1;
+    }
     return nested_dispatch(cr, ctx, req, path, resp, rc);
 }
 
@@ -208,6 +213,23 @@ struct aox_cluster {
     int                 stop, renewer_on;
     pthread_t           renewer;
 };
+
+static int owner_of(aox_cluster *c, const char *pid, aox_buf *owner, uint64_t *mine,
+                    aox_err *err);
+
+/* names.c's claim: a node process is spawned only by the node that owns it. */
+static int cluster_claim(void *ud, const char *pid, aox_err *err)
+{
+    aox_cluster *c = ud;
+    aox_buf owner = {0};
+    uint64_t token = 0;
+    int rc = owner_of(c, pid, &owner, &token, err);
+    if (rc == 1)
+        rc = aox_err_set(err, AOX_E_CONFLICT, "process %s is owned by %s", pid,
+                         (char *)owner.data);
+    aox_buf_free(&owner);
+    return rc;
+}
 
 /* The process layer's fence (aox_procs_set_fence): assignments of pid are written
  * only under this node's lease token; without a held lease the write fails. */
@@ -272,6 +294,10 @@ int aox_cluster_open(const struct aox_node_config *cfg, aox_procs *procs, aox_cl
     nopts.token_dir = cfg->data;
     nopts.log_spawns = 1;
     nopts.delegate = cfg->delegate;
+    if (strcmp(aox_store_backend(aox_procs_store(procs)), "redis") == 0) {
+        nopts.claim = cluster_claim;     /* c->store etc. are set before serving */
+        nopts.claim_ud = c;
+    }
     rc = aox_names_open(&nopts, &c->names, err);
     if (rc) goto fail;
     memset(&dopts, 0, sizeof dopts);

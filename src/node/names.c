@@ -38,6 +38,8 @@ struct aox_names {
     aox_store          *store;
     const aox_identity *identity;
     int                 log_spawns;
+    int               (*claim)(void *ud, const char *pid, aox_err *err);
+    void               *claim_ud;
     pthread_mutex_t     mu;          /* serialises first uses and registrations */
     conf_proc          *conf;
     size_t              nconf;
@@ -216,6 +218,8 @@ int aox_names_open(const aox_names_opts *o, aox_names **out, aox_err *err)
     n->store = aox_procs_store(o->procs);
     n->identity = o->identity;
     n->log_spawns = o->log_spawns;
+    n->claim = o->claim;
+    n->claim_ud = o->claim_ud;
     pthread_mutex_init(&n->mu, NULL);
     if (o->delegate && *o->delegate) {
         size_t l = strlen(o->delegate);
@@ -299,6 +303,15 @@ static int spawn_named(aox_names *n, const char *name, const aox_msg *def,
     if (n->identity && (rc = aox_identity_sign_msg(n->identity, d))) {
         aox_msg_free(d);
         return aox_err_set(err, rc, "cannot sign the definition of %s", name);
+    }
+    if (n->claim) {
+        rc = aox_msg_id(d, pid);
+        if (rc == 0) rc = n->claim(n->claim_ud, pid, err);
+        if (rc) {
+            aox_msg_free(d);
+            if (err->code == AOX_OK) aox_err_set(err, rc, "cannot claim %s", name);
+            return rc;
+        }
     }
     rc = aox_proc_spawn(n->procs, d, pid, &asg, err);
     aox_msg_free(d);

@@ -44,6 +44,10 @@ typedef struct aox_names_opts {
     const char         *token_dir;    /* directory of operator-token (created if missing);
                                          NULL = run-time registration refused */
     int                 log_spawns;   /* 1: log {"event":"node-process-spawn"} per spawn */
+    /* Cluster mode: called with the pid before a spawn; it takes ownership of the
+     * process (node/cluster.c) or fails the spawn. NULL = none. */
+    int               (*claim)(void *ud, const char *pid, aox_err *err);
+    void               *claim_ud;
     const char         *delegate;     /* "NAME,NAME" (copied): these are spawned as
                                          delegated@1.0 with delegate-device = their
                                          device (node/delegate.h); NULL = none */

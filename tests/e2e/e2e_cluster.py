@@ -277,8 +277,12 @@ class Client:
 def scenario_cluster(tmp):
     redis, rport = start_redis(tmp)
     store = "redis://127.0.0.1:%d" % rport
+    conf = os.path.join(tmp, "cluster.conf")
+    with open(conf, "w") as f:
+        f.write("[processes.shared]\nexecution-device = test-counter@1.0\n")
     nodes = [Node(os.path.join(tmp, "c%d" % i),
-                  ["--store", store, "--lease-ttl", "1s", "--log-level", "info"]).start()
+                  ["--store", store, "--lease-ttl", "1s", "--log-level", "info",
+                   "--config", conf]).start()
              for i in range(3)]
     cl = Client(nodes)
     nproc, nmsg = 6, 24
@@ -343,6 +347,30 @@ def scenario_cluster(tmp):
             taken += f.read().count(b'"lease-acquired"')
     check(taken == nproc, "the survivors took over the killed node's processes (%d leases)"
           % taken)
+    # a node process on the cluster: concurrent first uses on both survivors give one
+    # name, one process, served by its owner whichever node is asked
+    got = []
+
+    def first_use(n):
+        c = http.client.HTTPConnection("127.0.0.1", n.port, timeout=30)
+        c.request("GET", "/~name/shared/slot")
+        r = c.getresponse()
+        got.append((r.status, r.read()))
+        c.close()
+    ts = [threading.Thread(target=first_use, args=(n,)) for n in survivors for _ in range(3)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    check(all(st == 200 and json.loads(b) == {"current": 0} for st, b in got),
+          "cluster first uses of a node process: %r" % got[:3])
+    spids = {n.json("GET", "/~name/shared")["process"] for n in survivors}
+    check(len(spids) == 1, "one process for the name on every node")
+    a = survivors[0].json("POST", "/~name/shared/schedule", {"value": 3})
+    b = survivors[1].json("POST", "/~name/shared/schedule", {"value": 4})
+    check(a.get("slot") == 1 and b.get("slot") == 2, "schedules through the name on two nodes")
+    r = survivors[1].json("GET", "/~name/shared/compute/2")
+    check(r.get("output", {}).get("counter") == 7, "compute through the name: %r" % r)
     for n in survivors + [ref]:
         n.stop()
     redis.kill()
