@@ -20,7 +20,10 @@
  * the owner's URL (query `aox-fwd=1`; a forwarded request reaching a non-owner is
  * answered 503). When the owner does not answer, the node retries until the lease
  * expires (at most TTL + 3 s) and then takes the process over from the shared store.
- * Not fenced: the process layer's commits do not carry the lease token yet.
+ * Fenced: assignment commits of the process layer carry the lease token
+ * (aox_procs_set_fence -> aox_batch_fence), so a node that lost a lease cannot
+ * write assignments. Node processes: a spawn claims the lease first; /~name/NAME/REST
+ * is routed to the owner like /<pid>/REST.
  */
 #ifndef AOX_NODE_CLUSTER_H
 #define AOX_NODE_CLUSTER_H
