@@ -31,8 +31,9 @@
  *                    by the embedder.
  *
  * Threads: an engine and its modules may be shared between threads (read-only after
- * creation). An instance is used by one thread at a time; the only cross-thread call
- * allowed on an instance is wasm_instance_interrupt().
+ * creation; modules are refcounted atomically). Instances linked to each other (a
+ * store) are used by one thread at a time; the only cross-thread call allowed on an
+ * instance is wasm_instance_interrupt().
  *
  * Errors: functions return 0 on success or a negative WASM_E* code; text goes into a
  * caller-supplied wasm_error. Guest faults while running are traps (wasm_trap), kept
@@ -372,9 +373,11 @@ int64_t wasm_instance_fuel(const wasm_instance *inst);
 /* Per-instance memory limit in pages (<= engine's); grow beyond returns -1. */
 void wasm_instance_set_max_pages(wasm_instance *inst, uint64_t max_pages);
 
-/* Request an interrupt (safe from any thread, async-signal-safe): the guest traps
- * "interrupted" at its next loop back-edge or call. Cleared on the next call from
- * the host with wasm_instance_clear_interrupt(). */
+/* Request an interrupt (safe from any thread, async-signal-safe): a guest running a
+ * call made through this instance traps "interrupted" at its next loop back-edge
+ * (backward branch) or call. The flag stays set (later calls trap at their first
+ * back-edge or call) until
+ * wasm_instance_clear_interrupt(). */
 void wasm_instance_interrupt(wasm_instance *inst);
 void wasm_instance_clear_interrupt(wasm_instance *inst);
 

@@ -858,7 +858,7 @@ void wasm_module_free(wasm_module *m)
 
 void wasm_module_release(wasm_module *m)
 {
-    if (!m || --m->refs > 0) return;
+    if (!m || atomic_fetch_sub(&m->refs, 1) > 1) return;
     for (uint32_t i = 0; i < m->ntypes; i++) free(m->types[i].params);
     free(m->types);
     for (uint32_t i = 0; i < m->nimports; i++) {

@@ -400,7 +400,7 @@ int wasm_instance_new(wasm_module *m, const wasm_imports *imps, wasm_instance **
     wasm_instance *in = calloc(1, sizeof *in);
     if (!in) return WASM_ENOMEM;
     in->mod = m;
-    m->refs++;
+    atomic_fetch_add(&m->refs, 1);
     in->max_pages = eng->cfg.max_pages_per_instance;
     uint32_t ndef = m->nfuncs - m->nfunc_imports;
     in->funcs = calloc(m->nfuncs + 1, sizeof *in->funcs);

@@ -102,7 +102,8 @@ typedef struct wcode {
 
 struct wasm_module {
     wasm_engine *engine;
-    int refs;                    /* embedder's reference + one per live instance */
+    _Atomic int refs;            /* embedder's reference + one per live instance
+                                    (atomic: instances may live on several threads) */
     wasm_features feat;
     uint64_t hash;               /* FNV-1a of the module bytes (snapshot identity) */
 
