@@ -205,6 +205,7 @@ struct aox_cluster {
     /* cluster mode */
     int                 on;           /* store backend is shared (redis) */
     aox_store          *store;
+    aox_procs          *procs;
     uint64_t            ttl_ms;
     char                self[300];    /* this node's URL (lease owner) */
     pthread_mutex_t     mu;           /* held, stop */
@@ -313,6 +314,7 @@ int aox_cluster_open(const struct aox_node_config *cfg, aox_procs *procs, aox_cl
     c->routes.sign_results = cfg->sign_results;
     c->routes.cluster = c;
     c->store = aox_procs_store(procs);
+    c->procs = procs;
     c->on = strcmp(aox_store_backend(c->store), "redis") == 0;
     if (c->on) aox_procs_set_fence(procs, cluster_fence, c);
     c->ttl_ms = cfg->lease_ttl_ms ? cfg->lease_ttl_ms : 10000;
@@ -446,6 +448,8 @@ static int owner_of(aox_cluster *c, const char *pid, aox_buf *owner, uint64_t *m
             h->next = c->held;
             c->held = h;
             pthread_mutex_unlock(&c->mu);
+            /* another node may have appended while we did not own it */
+            aox_proc_forget_tail(c->procs, pid);
             aox_log(AOX_LOG_INFO, "lease-acquired", "\"pid\":\"%s\",\"token\":%llu", pid,
                     (unsigned long long)token);
             return 0;

@@ -48,6 +48,10 @@ typedef struct aox_procs_opts {
 } aox_procs_opts;
 
 int  aox_procs_open(const aox_procs_opts *opts, aox_procs **out, aox_err *err);
+/* Drops the cached schedule tail of pid (if loaded), so the next schedule reads it
+ * from the store: for cluster mode, when this node (re)gains a process that another
+ * node may have appended to meanwhile. */
+void aox_proc_forget_tail(aox_procs *p, const char *pid);
 /* Sets opts.fence/fence_ud after open; only before the manager is used (start-up). */
 void aox_procs_set_fence(aox_procs *p,
                          int (*fence)(void *ud, const char *pid, aox_batch *b, aox_err *err),

@@ -160,6 +160,18 @@ int proc_current_slot(aox_procs *p, const char *pid, uint64_t *slot, aox_err *er
     return AOX_OK;
 }
 
+void aox_proc_forget_tail(aox_procs *p, const char *pid)
+{
+    proc_entry *e;
+    aox_err err;
+    if (proc_entry_get(p, pid, &e, &err) != AOX_OK)
+        return;                        /* not spawned (yet): nothing cached */
+    pthread_mutex_lock(&e->sched_mu);
+    e->chain_ok = 0;
+    pthread_mutex_unlock(&e->sched_mu);
+    proc_entry_put(p, e);
+}
+
 /* ------------------------------------------------------------------ spawn */
 
 int aox_proc_spawn(aox_procs *p, const aox_msg *def, char pid[AOX_ID_LEN + 1],

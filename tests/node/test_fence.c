@@ -93,6 +93,27 @@ int main(void)
     CHECK(aox_proc_current_slot(p, pid, &cur, &err) == 0 && cur == 2);
     CHECK(l.calls >= 4);
 
+    /* A second manager on the same store ("node B") appends while it owns the lease;
+     * when A owns it again it must not reuse its cached tail (aox_proc_forget_tail). */
+    {
+        aox_procs *q = NULL;
+        lease_ctx lb;
+        uint64_t tok_a2 = 0;
+        CHECK(aox_procs_open(&po, &q, &err) == 0);
+        memset(&lb, 0, sizeof lb);
+        snprintf(lb.name, sizeof lb.name, "proc/%s", pid);
+        lb.token = tok_b;
+        aox_procs_set_fence(q, fence, &lb);
+        CHECK(schedule(q, pid, 4, &slot) == 0 && slot == 3);
+        CHECK(aox_store_lease_release(s, l.name, tok_b) == 0);
+        CHECK(aox_store_lease_acquire(s, l.name, "A", 60000, &tok_a2) == 0);
+        l.token = tok_a2;
+        aox_proc_forget_tail(p, pid);
+        CHECK(schedule(p, pid, 5, &slot) == 0 && slot == 4);   /* not 3 again */
+        CHECK(aox_proc_current_slot(q, pid, &cur, &err) == 0 && cur == 4);
+        aox_procs_close(q);
+    }
+
     aox_procs_close(p);
     aox_store_close(s);
     aox_msg_free(def);
