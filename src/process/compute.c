@@ -61,19 +61,75 @@ static int finish_result(proc_entry *e, void *state, uint64_t slot, aox_msg *res
     return rc;
 }
 
+/* Results and manifests waiting for a group commit (process/commit.c): key/value
+ * pairs in one buffer, put into the forming group's batch at flush time, so that
+ * computes of different processes (and schedules) share one durable commit.
+ * Layout: { u32 klen, key, u32 vlen, value }*. */
+typedef struct pend {
+    aox_buf kv;
+    size_t  n;
+} pend;
+
+static int pend_put(pend *pd, const aox_buf *k, const void *v, size_t vl)
+{
+    uint32_t kl = (uint32_t)k->len, l = (uint32_t)vl;
+    int rc = aox_buf_append(&pd->kv, &kl, 4);
+    if (!rc) rc = aox_buf_append(&pd->kv, k->data, k->len);
+    if (!rc) rc = aox_buf_append(&pd->kv, &l, 4);
+    if (!rc) rc = aox_buf_append(&pd->kv, v, vl);
+    if (!rc) pd->n++;
+    return rc;
+}
+
+/* Commits what pd holds (durable on return when 0) and empties it. */
+static int pend_commit(aox_procs *p, const char *pid, pend *pd, aox_err *err)
+{
+    proc_group *g;
+    size_t off = 0;
+    int rc, prc = AOX_OK;
+    if (!pd->n)
+        return AOX_OK;
+    rc = proc_gc_join(p, PROC_GC_ANY_EPOCH, pid, &g, err);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < pd->n && prc == AOX_OK; i++) {
+        uint32_t kl, vl;
+        const uint8_t *kp, *vp;
+        memcpy(&kl, pd->kv.data + off, 4);
+        kp = pd->kv.data + off + 4;
+        off += 4 + (size_t)kl;
+        memcpy(&vl, pd->kv.data + off, 4);
+        vp = pd->kv.data + off + 4;
+        off += 4 + (size_t)vl;
+        prc = aox_batch_put(g->b, kp, kl, vp, vl);
+    }
+    proc_gc_joined(p, g, prc);
+    rc = proc_gc_wait(p, g, err);
+    aox_buf_reset(&pd->kv);
+    pd->n = 0;
+    return rc;
+}
+
+static int pend_result(pend *pd, aox_buf *k, const char *pid, uint64_t slot,
+                       const aox_buf *enc)
+{
+    int rc = aox_key_proc(k, pid, "result", slot);
+    return rc ? rc : pend_put(pd, k, enc->data, enc->len);
+}
+
 static int commit_one(aox_procs *p, const char *pid, uint64_t slot, const aox_buf *enc,
                       aox_err *err)
 {
-    aox_batch *b = NULL;
-    int rc = aox_store_batch_begin(p->store, &b);
-    if (!rc)
-        rc = proc_result_put(b, pid, slot, enc);
-    if (rc) {
-        if (b)
-            aox_store_batch_abort(b);
-        return aox_err_set(err, rc, "out of memory");
-    }
-    return aox_store_batch_commit(b, err);
+    pend pd = {0};
+    aox_buf k = {0};
+    int rc = pend_result(&pd, &k, pid, slot, enc);
+    if (rc)
+        aox_err_set(err, rc, "out of memory");
+    else
+        rc = pend_commit(p, pid, &pd, err);
+    aox_buf_free(&k);
+    aox_buf_free(&pd.kv);
+    return rc;
 }
 
 /* Runs init into r (at slot 0) and makes sure result/0 exists. *res0 (may be NULL)
@@ -175,15 +231,13 @@ static int restore_or_init(aox_procs *p, proc_entry *e, proc_run *r, int have_sn
 }
 
 /* Commits the pending batch; a snapshot manifest in it becomes r's base. */
-static int flush(aox_procs *p, proc_run *r, aox_batch **b, aox_buf *manifest,
+static int flush(aox_procs *p, const char *pid, proc_run *r, pend *b, aox_buf *manifest,
                  int *snap_pending, aox_err *err)
 {
-    aox_batch *cb = *b;
     int rc;
-    *b = NULL;
-    if (!cb)
+    if (!b->n)
         return AOX_OK;
-    rc = aox_store_batch_commit(cb, err);
+    rc = pend_commit(p, pid, b, err);
     if (rc)
         return rc;
     if (*snap_pending) {
@@ -211,7 +265,7 @@ static int advance(aox_procs *p, proc_entry *e, proc_run *r, uint64_t to, aox_ms
                    uint64_t *applied, uint64_t *lost_slot, aox_msg **lost_res, aox_err *err)
 {
     const uint64_t K = p->opts.snapshot_every;
-    aox_batch *b = NULL;
+    pend b = {{0}, 0};
     size_t pending = 0, pending_bytes = 0;
     aox_buf enc = {0}, manifest = {0}, k = {0};
     uint64_t cached_max = 0;
@@ -296,7 +350,7 @@ static int advance(aox_procs *p, proc_entry *e, proc_run *r, uint64_t to, aox_ms
                 goto fail;
             }
             PROC_COUNT(p, n_guest, 1);
-            rc = flush(p, r, &b, &manifest, &snap_pending, err);
+            rc = flush(p, e->pid, r, &b, &manifest, &snap_pending, err);
             if (rc)
                 goto fail;
             *lost_slot = s;
@@ -334,7 +388,7 @@ static int advance(aox_procs *p, proc_entry *e, proc_run *r, uint64_t to, aox_ms
             }
             PROC_COUNT(p, n_limit_result, 1);
             PROC_COUNT(p, n_guest, 1);
-            rc = flush(p, r, &b, &manifest, &snap_pending, err);
+            rc = flush(p, e->pid, r, &b, &manifest, &snap_pending, err);
             if (rc) {
                 aox_msg_free(lim);
                 goto fail;
@@ -346,10 +400,8 @@ static int advance(aox_procs *p, proc_entry *e, proc_run *r, uint64_t to, aox_ms
             rc = PROC_REBUILD;
             goto done;
         }
-        if (!rc && !b)
-            rc = aox_store_batch_begin(p->store, &b);
         if (!rc)
-            rc = proc_result_put(b, e->pid, s, &enc);
+            rc = pend_result(&b, &k, e->pid, s, &enc);
         if (rc) {
             aox_err_set(err, rc, "out of memory");
             goto fail;
@@ -362,9 +414,8 @@ static int advance(aox_procs *p, proc_entry *e, proc_run *r, uint64_t to, aox_ms
             t0 = proc_stage_begin(e, PROC_STAGE_SNAPSHOT);
             rc = proc_snap_take(p, e, r, &manifest, err);
             proc_stage_end(PROC_STAGE_SNAPSHOT, t0);
-            if (!rc && !b) rc = aox_store_batch_begin(p->store, &b);
             if (!rc) rc = aox_key_proc(&k, e->pid, "snap", s);
-            if (!rc) rc = aox_batch_put(b, k.data, k.len, manifest.data, manifest.len);
+            if (!rc) rc = pend_put(&b, &k, manifest.data, manifest.len);
             if (rc)
                 goto fail;
             snap_pending = 1;
@@ -372,7 +423,7 @@ static int advance(aox_procs *p, proc_entry *e, proc_run *r, uint64_t to, aox_ms
         if (pending >= FLUSH_SLOTS || pending_bytes >= FLUSH_BYTES || s == to ||
             snap_pending) {
             t0 = proc_stage_begin(e, PROC_STAGE_STORE);
-            rc = flush(p, r, &b, &manifest, &snap_pending, err);
+            rc = flush(p, e->pid, r, &b, &manifest, &snap_pending, err);
             proc_stage_end(PROC_STAGE_STORE, t0);
             if (rc)
                 goto fail;
@@ -391,13 +442,11 @@ static int advance(aox_procs *p, proc_entry *e, proc_run *r, uint64_t to, aox_ms
     }
     goto done;
 fail:
-    /* Results already in `b` are valid (deterministic): keep them. */
-    if (b)
-        (void)aox_store_batch_commit(b, NULL);
-    b = NULL;
+    /* Results already in `b` are valid (deterministic): keep them. (A snapshot
+     * manifest in it is kept too; it only names pages already committed.) */
+    (void)pend_commit(p, e->pid, &b, NULL);
 done:
-    if (b)
-        aox_store_batch_abort(b);
+    aox_buf_free(&b.kv);
     aox_msg_free(a);
     aox_msg_free(res);
     aox_buf_free(&enc);
