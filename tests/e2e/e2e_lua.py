@@ -436,7 +436,8 @@ def status(node, pid):
 def scenario_token(tmp):
     t0 = time.time()
     n = int(os.environ.get("AOX_E2E_LUA_MESSAGES", "10000"))
-    rng = random.Random(4)                       # reproducible choices, kills included
+    # reproducible choices (messages, strides, kill points); AOX_E2E_LUA_SEED varies them
+    rng = random.Random(int(os.environ.get("AOX_E2E_LUA_SEED", "4")))
     with open(os.path.join(HERE, "lua", "token.lua"), "rb") as f:
         script = f.read()
     prefix, flood, suffix = token_messages(n, rng)
