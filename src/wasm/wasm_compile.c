@@ -657,6 +657,22 @@ static bool pop_args(comp *c, uint32_t n, const wasm_valtype *types, uint32_t *b
     return true;
 }
 
+/* Put just-popped operands back into their canonical slots for an instruction that
+ * reads them from consecutive slots (bulk memory/table ops). Returns the first slot's
+ * stack position. In dead code nothing is emitted and nothing is written (operands
+ * popped from a polymorphic stack may not occupy stack entries at all). */
+static uint32_t place_args(comp *c, const sval *v, uint32_t n)
+{
+    uint32_t base = c->sp;
+    if (dead(c)) return base;
+    /* live code: these n entries were just popped, so they fit the array */
+    for (uint32_t i = 0; i < n; i++) c->st[base + i] = v[i];
+    c->sp = base + n;
+    materialize_from(c, base);
+    c->sp = base;
+    return base;
+}
+
 static bool push_results(comp *c, uint32_t n, const wasm_valtype *types)
 {
     for (uint32_t i = 0; i < n; i++)
@@ -1344,12 +1360,8 @@ static bool compile_body(comp *c, const wfunctype *ft)
                 sval n2;
                 if (!pop(c, WASM_I32, &n2) || !pop(c, WASM_I32, &b) || !pop(c, addr_t(c), &a)) return false;
                 charge(c, WASM_COST_BULK);
-                uint32_t base;
-                c->sp += 3;
-                c->st[c->sp - 3] = a; c->st[c->sp - 2] = b; c->st[c->sp - 1] = n2;
-                materialize_from(c, c->sp - 3);
-                base = c->sp - 3;
-                c->sp = base;
+                sval v3[3] = {a, b, n2};
+                uint32_t base = place_args(c, v3, 3);
                 emit(c, OP_MEM_INIT, 2, x, slot_of(c, base), 0, 0);
                 break;
             }
@@ -1375,11 +1387,8 @@ static bool compile_body(comp *c, const wfunctype *ft)
                 if (!pop(c, at, &n2) || !pop(c, sub == 10 ? at : WASM_I32, &b) || !pop(c, at, &a))
                     return false;
                 charge(c, WASM_COST_BULK);
-                uint32_t base = c->sp;
-                c->sp += 3;
-                c->st[base] = a; c->st[base + 1] = b; c->st[base + 2] = n2;
-                materialize_from(c, base);
-                c->sp = base;
+                sval v3[3] = {a, b, n2};
+                uint32_t base = place_args(c, v3, 3);
                 emit(c, sub == 10 ? OP_MEM_COPY : OP_MEM_FILL, 1, slot_of(c, base), 0, 0, 0);
                 break;
             }
@@ -1406,11 +1415,8 @@ static bool compile_body(comp *c, const wfunctype *ft)
                 if (!pop(c, WASM_I32, &n2) || !pop(c, WASM_I32, &b) || !pop(c, WASM_I32, &a))
                     return false;
                 charge(c, WASM_COST_BULK);
-                uint32_t base = c->sp;
-                c->sp += 3;
-                c->st[base] = a; c->st[base + 1] = b; c->st[base + 2] = n2;
-                materialize_from(c, base);
-                c->sp = base;
+                sval v3[3] = {a, b, n2};
+                uint32_t base = place_args(c, v3, 3);
                 emit(c, sub == 12 ? OP_TABLE_INIT : OP_TABLE_COPY, 3, x, y, slot_of(c, base), 0);
                 break;
             }
@@ -1423,21 +1429,15 @@ static bool compile_body(comp *c, const wfunctype *ft)
                 charge(c, WASM_COST_BULK);
                 if (sub == 15) {
                     if (!pop(c, WASM_I32, &b) || !pop(c, et, &a)) return false;
-                    uint32_t base = c->sp;
-                    c->sp += 2;
-                    c->st[base] = a; c->st[base + 1] = b;
-                    materialize_from(c, base);
-                    c->sp = base;
+                    sval v2[2] = {a, b};
+                    uint32_t base = place_args(c, v2, 2);
                     emit(c, OP_TABLE_GROW, 2, x, slot_of(c, base), 0, 0);
                     if (!push_t(c, WASM_I32)) return false;
                 } else {
                     sval n2;
                     if (!pop(c, WASM_I32, &n2) || !pop(c, et, &b) || !pop(c, WASM_I32, &a)) return false;
-                    uint32_t base = c->sp;
-                    c->sp += 3;
-                    c->st[base] = a; c->st[base + 1] = b; c->st[base + 2] = n2;
-                    materialize_from(c, base);
-                    c->sp = base;
+                    sval v3[3] = {a, b, n2};
+                    uint32_t base = place_args(c, v3, 3);
                     emit(c, OP_TABLE_FILL, 2, x, slot_of(c, base), 0, 0);
                 }
                 break;

@@ -478,6 +478,19 @@ static void test_malformed(void)
     CHECK(wasm_module_new(e, m64, sizeof m64, NULL, &m, &err) == 0);
     wasm_module_free(m);
 
+    /* regression (fuzz crash-dd620f8b): bulk table/memory ops in unreachable code
+     * with an empty operand stack: (func unreachable table.grow 0) */
+    static const uint8_t dead_grow[] = {0, 'a', 's', 'm', 1, 0, 0, 0, 1, 5, 1, 0x60, 0, 1, 0x7F,
+                                        3, 2, 1, 0, 4, 4, 1, 0x6F, 0, 0, 10, 8, 1, 6, 0, 0,
+                                        0xFC, 15, 0, 0x0B};
+    CHECK(wasm_module_new(e, dead_grow, sizeof dead_grow, NULL, &m, &err) == 0);
+    wasm_module_free(m);
+    static const uint8_t dead_fill[] = {0, 'a', 's', 'm', 1, 0, 0, 0, 1, 4, 1, 0x60, 0, 0,
+                                        3, 2, 1, 0, 5, 3, 1, 0, 1, 10, 8, 1, 6, 0, 0,
+                                        0xFC, 11, 0, 0x0B};
+    CHECK(wasm_module_new(e, dead_fill, sizeof dead_fill, NULL, &m, &err) == 0);
+    wasm_module_free(m);
+
     /* mutations of valid modules never crash and never leak (ASan checks) */
     const char *files[] = {"basic.wasm", "host.wasm", "snap.wasm"};
     int accepted = 0;
