@@ -17,11 +17,12 @@ command -v "$CC" >/dev/null || { echo "fuzz-wasm.sh: $CC not found" >&2; exit 2;
 command -v wast2json >/dev/null || { echo "fuzz-wasm.sh: wast2json (wabt) not found" >&2; exit 2; }
 [ -d "$SUITE/core" ] || { echo "fuzz-wasm.sh: spec testsuite not found at $SUITE" >&2; exit 2; }
 
+mkdir -p "$BUILD"
 cmake -S "$ROOT" -B "$BUILD" -DCMAKE_C_COMPILER="$CC" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DAOX_FUZZ=ON -DCMAKE_C_FLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
-  > "$BUILD.cmake.log" 2>&1 || { cat "$BUILD.cmake.log"; exit 2; }
-cmake --build "$BUILD" -j"$(nproc)" --target fuzz_decode > "$BUILD.build.log" 2>&1 \
-  || { tail -50 "$BUILD.build.log"; exit 2; }
+  > "$BUILD/fuzz-cmake.log" 2>&1 || { cat "$BUILD/fuzz-cmake.log"; exit 2; }
+cmake --build "$BUILD" -j"$(nproc)" --target fuzz_decode > "$BUILD/fuzz-build.log" 2>&1 \
+  || { tail -50 "$BUILD/fuzz-build.log"; exit 2; }
 
 WORK=$(mktemp -d /tmp/aox-fuzz-XXXXXX)
 trap 'rm -rf "$WORK"' EXIT INT TERM
