@@ -29,6 +29,7 @@
  *   Slot 0 (the definition) has the result {process, slot: 0, state-digest?}, written
  *   when init runs.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "core/id.h"
@@ -414,11 +415,27 @@ static int advance(aox_procs *p, proc_entry *e, proc_run *r, uint64_t to, aox_ms
             t0 = proc_stage_begin(e, PROC_STAGE_SNAPSHOT);
             rc = proc_snap_take(p, e, r, &manifest, err);
             proc_stage_end(PROC_STAGE_SNAPSHOT, t0);
-            if (!rc) rc = aox_key_proc(&k, e->pid, "snap", s);
-            if (!rc) rc = pend_put(&b, &k, manifest.data, manifest.len);
-            if (rc)
-                goto fail;
-            snap_pending = 1;
+            if (rc == AOX_E_UNSUPPORTED) {
+                /* The device cannot capture this state now (e.g. lua@5.3 holding a
+                 * suspended coroutine); the state itself is unchanged. Snapshots
+                 * only shorten replays and results never depend on them, so skip
+                 * this one and compute on: recovery starts from an older snapshot or
+                 * init. (Failing here would stop the process for good at slot s.) */
+                char why[AOX_ERR_MSG_MAX + 96];
+                snprintf(why, sizeof why, "%s slot %llu: %s", e->pid, (unsigned long long)s,
+                         err ? err->msg : "unsupported");
+                aox_log_kv(AOX_LOG_WARN, "snapshot_skipped", "why", why);  /* escaped */
+                if (err)
+                    aox_err_clear(err);
+                aox_buf_reset(&manifest);
+                rc = AOX_OK;
+            } else {
+                if (!rc) rc = aox_key_proc(&k, e->pid, "snap", s);
+                if (!rc) rc = pend_put(&b, &k, manifest.data, manifest.len);
+                if (rc)
+                    goto fail;
+                snap_pending = 1;
+            }
         }
         if (pending >= FLUSH_SLOTS || pending_bytes >= FLUSH_BYTES || s == to ||
             snap_pending) {

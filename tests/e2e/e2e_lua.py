@@ -17,6 +17,10 @@
                                  error result (out_of_fuel, out_of_memory) in bounded
                                  time, the process computes on afterwards, and another
                                  process is answered while the loop spins.
+  e2e_lua.py AOX_BINARY unsnapshottable
+                                 regression: a process whose state cannot be snapshotted
+                                 (a suspended coroutine) computes on; the snapshot is
+                                 skipped and recovery replays from an older one.
 
 Each scenario starts its own node(s) on free loopback ports with temporary data
 directories (removed at the end; on failure the node logs' tails are printed).
@@ -678,15 +682,69 @@ def scenario_limits(tmp):
           % (box["t"], len(answered)))
 
 
+# ---------------------------------------------------------------------------------
+# unsnapshottable: regression — a state that cannot be snapshotted must not stop
+# its process (a periodic snapshot of a Lua state holding a suspended coroutine failed
+# the compute at every multiple of --snapshot-every, forever)
+# ---------------------------------------------------------------------------------
+
+SUSPENDER = b"""
+co = coroutine.create(function() coroutine.yield('a') coroutine.yield('b') return 'c' end)
+function handle(msg)
+  n = (n or 0) + 1
+  local got = ''
+  if n == 2 or n == 8 or n == 9 then got = select(2, coroutine.resume(co)) end
+  return { n = n, got = got, co = coroutine.status(co) }
+end
+"""
+
+
+def scenario_unsnapshottable(tmp):
+    node = Node(os.path.join(tmp, "u"), ["--snapshot-every", "5", "--log-level", "warn"]).start()
+    pid = node.conn.json("POST", "/spawn", {"type": "Process", "execution-device": "lua@5.3",
+                                            "module": add_module(node, SUSPENDER)})["process"]
+    for i in range(14):
+        node.conn.json("POST", "/%s/schedule" % pid, {"i": i})
+
+    def want(n):
+        got = {2: "a", 8: "b", 9: "c"}.get(n, "")
+        return {"n": n, "got": got, "co": "dead" if n >= 9 else "suspended"}
+    # slots 2..8 hold a suspended coroutine: the snapshot at 5 cannot be taken
+    for s in range(1, 8):
+        r = node.conn.json("GET", "/%s/compute?slot=%d" % (pid, s))
+        check(r.get("output") == want(s), "slot %d computes with the coroutine: %r" % (s, r))
+    check(node.log_count(b'"event":"snapshot_skipped"') >= 1, "the skipped snapshot is logged")
+    node.stop(sig=signal.SIGKILL)          # no snapshot at all yet: the restart replays
+    node.start()
+    st, h, body = node.conn.req("GET", "/%s/compute?slot=8" % pid)
+    check(st == 200 and json.loads(body).get("output") == want(8) and
+          "from=init" in h.get("x-aox-compute", ""),
+          "after kill -9 slot 8 is replayed from init: %d %s %r"
+          % (st, h.get("x-aox-compute"), body[:200]))
+    # the coroutine ends at slot 9: the snapshot at 10 is taken again
+    for s in range(9, 13):
+        r = node.conn.json("GET", "/%s/compute?slot=%d" % (pid, s))
+        check(r.get("output") == want(s), "slot %d: %r" % (s, r))
+    node.stop(sig=signal.SIGKILL)
+    node.start()
+    st, h, body = node.conn.req("GET", "/%s/compute?slot=13" % pid)
+    check(st == 200 and json.loads(body).get("output") == want(13) and
+          "from=snapshot; start-slot=10;" in h.get("x-aox-compute", ""),
+          "slot 13 after kill -9 starts from the snapshot at 10: %d %s"
+          % (st, h.get("x-aox-compute")))
+    check(node.stop() == 0, "node exits cleanly")
+
+
 def main():
     global AOX
-    if len(sys.argv) != 3 or sys.argv[2] not in ("token", "limits"):
+    if len(sys.argv) != 3 or sys.argv[2] not in ("token", "limits", "unsnapshottable"):
         print(__doc__, file=sys.stderr)
         return 2
     AOX = os.path.abspath(sys.argv[1])
     tmp = tempfile.mkdtemp(prefix="aox-e2e-lua-")
     try:
-        {"token": scenario_token, "limits": scenario_limits}[sys.argv[2]](tmp)
+        {"token": scenario_token, "limits": scenario_limits,
+         "unsnapshottable": scenario_unsnapshottable}[sys.argv[2]](tmp)
     except Exception:
         failures.append("exception")
         raise
