@@ -199,7 +199,6 @@ typedef struct wstate {
     char                  pid[AOX_ID_LEN + 1];
     aox_store            *store;
     aox_limits            limits;
-    int                   rlimits_set;
 } wstate;
 
 static void set_rlimits(const aox_limits *l)
@@ -250,6 +249,10 @@ static int install_seccomp(int fd)
     if (rc == 0)
         rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(write), 1,
                               SCMP_A0(SCMP_CMP_EQ, 2));
+    /* Opening files is refused (EACCES), not fatal: libraries probe /dev/urandom
+     * and the like at start-up and cope with a refusal. Everything else kills. */
+    if (rc == 0) rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(openat), 0);
+    if (rc == 0) rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(open), 0);
     if (rc == 0) rc = seccomp_load(ctx);
     if (ctx) seccomp_release(ctx);
     return rc;
@@ -347,10 +350,10 @@ static int w_start(wstate *w, int restore, cur *c)
     if (rc) return send_err(w->fd, rc, err.msg);
     w->ops = aox_device_find(aox_device_name_of(w->def));
     if (!w->ops) return send_err(w->fd, AOX_E_CONFIG, "device not registered in worker");
-    if (!w->rlimits_set) {
-        set_rlimits(&w->limits);
-        w->rlimits_set = 1;
-    }
+    /* Sandbox before any device code runs (rlimits need the process's limits, and
+     * setrlimit is not on the seccomp allow-list, so the filter comes last). */
+    set_rlimits(&w->limits);
+    if (install_seccomp(w->fd) != 0) _exit(4);
     env.pid = w->pid;
     env.store = w->store;
     env.limits = &w->limits;
@@ -453,7 +456,13 @@ static void worker_main(int fd)
     (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
     aox_err_clear(&err);
     if (aox_store_open(g_opts.store_uri, NULL, &w.store, &err) != AOX_OK) _exit(3);
-    if (install_seccomp(fd) != 0) _exit(4);
+    {
+        /* One read now: LMDB registers this process's reader slot (fcntl lock) on the
+         * first read, and fcntl is not allowed once the filter is on. */
+        aox_buf v = {0};
+        (void)aox_store_get(w.store, "node/worker-probe", 17, &v);
+        aox_buf_free(&v);
+    }
     for (;;) {
         int type = 0;
         cur c;

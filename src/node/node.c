@@ -18,6 +18,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "device/device.h"
+#include "device/isolate.h"
 #include "http/server.h"
 #include "node/cluster.h"
 #include "node/delegate.h"
@@ -198,6 +199,14 @@ int aox_node_start(const aox_node_config *cfg, aox_node **out, aox_err *err)
     so.no_sync = cfg->store_no_sync;
     rc = aox_store_open(n->store_uri, &so, &n->store, err);
     if (rc) goto fail;
+    if (cfg->isolation == 1) {
+        /* before any thread starts: the zygote is forked from a single-threaded node */
+        aox_isolate_opts io;
+        memset(&io, 0, sizeof io);
+        io.store_uri = n->store_uri;
+        rc = aox_isolate_start(&io, err);
+        if (rc) goto fail;
+    }
 
     memset(&po, 0, sizeof po);
     po.store = n->store;
@@ -345,5 +354,11 @@ json_t *aox_node_info(aox_node *n)
                   "log-level", aox_log_level_name(aox_log_get_level()));
     if (j && n->cluster)
         json_object_set_new(j, "address", json_string(aox_cluster_address(n->cluster)));
+    if (j)
+        json_object_set_new(j, "isolation",
+                            json_pack("{s:s,s:b}", "mode",
+                                      n->cfg->isolation == 1 ? "process" : "thread",
+                                      "seccomp", n->cfg->isolation == 1 &&
+                                                 aox_isolate_seccomp_enabled()));
     return j;
 }

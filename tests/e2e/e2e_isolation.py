@@ -1,0 +1,168 @@
+#!/usr/bin/env python3
+"""--isolation=process|thread (docs/parts/isolation.md), black-box over HTTP:
+
+  e2e_isolation.py AOX_BINARY
+
+  1. identical results: the same workload (test-counter, and lua@5.3 when the node
+     offers it) gives byte-identical results in both modes (fixed clock);
+  2. process mode, worker killed (SIGKILL from the test): the next compute is a node
+     fault (5xx, nothing cached), the one after rebuilds from the last snapshot in a
+     new worker and matches the thread-mode result; the node keeps serving;
+  3. process mode, test-only `crash` action (abort() in the worker): 5xx node fault,
+     not cached, node keeps serving; in thread mode the action is a guest error;
+  4. process mode, `forbidden-syscall` (socket()): the seccomp filter kills
+     the worker (5xx) — or, in AddressSanitizer builds where the filter is off (the
+     node's info says so), the action reports the open as a guest error.
+"""
+import json
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import e2e_core as core  # noqa: E402
+
+K = 4  # snapshot every K slots
+
+LUA_SRC = """
+count = count or 0
+function handle(msg)
+  count = count + (tonumber(msg.value) or 1)
+  return { output = count }
+end
+"""
+
+
+def children(pid):
+    """Direct children of pid (from /proc)."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                st = f.read()
+        except OSError:
+            continue
+        fields = st[st.rindex(")") + 2:].split()
+        if int(fields[1]) == pid:
+            out.append(int(d))
+    return out
+
+
+def workload(node, defn, msgs):
+    pid = node.json("POST", "/spawn", defn)["process"]
+    for m in msgs:
+        node.json("POST", "/%s/schedule" % pid, m)
+    outs = []
+    for s in range(1, len(msgs) + 1):
+        st, _h, body = node.req("GET", "/%s/compute?slot=%d" % (pid, s))
+        core.check(st == 200, "compute %d -> %d %r" % (s, st, body[:200]))
+        outs.append(body)
+    return pid, outs
+
+
+def main():
+    core.AOX = sys.argv[1]
+    tmp = tempfile.mkdtemp(prefix="aox-e2e-iso-")
+    nodes = []
+    try:
+        thr = core.Node(os.path.join(tmp, "t"), ["--snapshot-every", str(K),
+                                                 "--isolation", "thread"]).start()
+        nodes.append(thr)
+        prc = core.Node(os.path.join(tmp, "p"), ["--snapshot-every", str(K),
+                                                 "--isolation", "process"]).start()
+        nodes.append(prc)
+        info = prc.json("GET", "/~meta@1.0/info")
+        iso = info.get("isolation") or {}
+        core.check(iso.get("mode") == "process", "info isolation %r" % iso)
+        core.check(thr.json("GET", "/~meta@1.0/info").get("isolation", {}).get("mode") ==
+                   "thread", "thread mode in info")
+
+        # 1. identical results
+        tc = {"type": "Process", "execution-device": "test-counter@1.0", "name": "iso",
+              "pages": 4}
+        msgs = [{"value": i} for i in range(1, 11)] + [{"action": "trap"}, {"value": 5, "seq": 99}]
+        _p1, r_thr = workload(thr, tc, msgs)
+        pid_p, r_prc = workload(prc, tc, msgs)
+        core.check(r_thr == r_prc, "test-counter results differ between modes")
+        devices = info.get("devices") or []
+        if "lua@5.3" in devices:
+            mid = prc.json("POST", "/modules", LUA_SRC)["id"]
+            core.check(thr.json("POST", "/modules", LUA_SRC)["id"] == mid, "module id")
+            ld = {"type": "Process", "execution-device": "lua@5.3", "module": mid}
+            lm = [{"value": i} for i in range(1, 8)]
+            _a, lt = workload(thr, ld, lm)
+            _b, lp = workload(prc, ld, lm)
+            core.check(lt == lp, "lua@5.3 results differ between modes")
+
+        # 2. SIGKILL the worker of pid_p, then carry on
+        workers_before = []
+        for z in children(prc.proc.pid):
+            workers_before += children(z)
+        core.check(len(workers_before) >= 1, "no worker processes under the zygote")
+        for w in workers_before:
+            os.kill(w, signal.SIGKILL)
+        time.sleep(0.2)
+        more = [{"value": 100}, {"value": 200}]
+        for m in more:
+            prc.json("POST", "/%s/schedule" % pid_p, m)
+            thr.json("POST", "/%s/schedule" % _p1, m)
+        n = len(msgs)
+        st, _h, body = prc.req("GET", "/%s/compute?slot=%d" % (pid_p, n + 1))
+        core.check(st >= 500, "compute after SIGKILL -> %d (want a node fault)" % st)
+        stat = prc.json("GET", "/%s/status" % pid_p)
+        le = stat.get("last-error") or {}
+        core.check(le.get("kind") == "node", "status after the kill %r" % stat)
+        want = thr.json("GET", "/%s/compute?slot=%d" % (_p1, n + 2))
+        st, h, body = prc.req("GET", "/%s/compute?slot=%d" % (pid_p, n + 2))
+        core.check(st == 200, "recompute after the kill -> %d %r" % (st, body[:200]))
+        core.check(st == 200 and json.loads(body) == want, "rebuilt result differs")
+        core.check("from=snapshot" in h.get("x-aox-compute", ""),
+                   "rebuilt from a snapshot: %r" % h.get("x-aox-compute"))
+        st, _h, body = prc.req("GET", "/%s/compute?slot=%d" % (pid_p, n + 1))
+        core.check(st == 200, "slot %d computed on replay -> %d" % (n + 1, st))
+
+        # 3. crash action
+        c = prc.json("POST", "/spawn", dict(tc, name="crash"))["process"]
+        prc.json("POST", "/%s/schedule" % c, {"value": 1})
+        prc.json("POST", "/%s/schedule" % c, {"action": "crash"})
+        st, _h, _b = prc.req("GET", "/%s/compute?slot=2" % c)
+        core.check(st >= 500, "crash action -> %d (want a node fault)" % st)
+        st, _h, _b = prc.req("GET", "/%s/compute?slot=1" % c)
+        core.check(st == 200, "slot 1 of the crashing process -> %d" % st)
+        core.check(prc.json("GET", "/healthz").get("ok") is True, "node alive after crash")
+        st, _h, body = prc.req("GET", "/%s/compute?slot=%d" % (pid_p, n + 2))
+        core.check(st == 200, "other process still served -> %d" % st)
+        t = thr.json("POST", "/spawn", dict(tc, name="crash"))["process"]
+        thr.json("POST", "/%s/schedule" % t, {"action": "crash"})
+        r = thr.json("GET", "/%s/compute?slot=1" % t)
+        core.check("error" in r, "thread mode: crash action is a guest error %r" % r)
+
+        # 4. forbidden syscall
+        f = prc.json("POST", "/spawn", dict(tc, name="sys"))["process"]
+        prc.json("POST", "/%s/schedule" % f, {"action": "forbidden-syscall"})
+        st, _h, body = prc.req("GET", "/%s/compute?slot=1" % f)
+        if iso.get("seccomp"):
+            core.check(st >= 500, "forbidden syscall -> %d %r (want the worker killed)"
+                       % (st, body[:200]))
+        else:
+            core.check(st == 200 and b"could open a socket" in body,
+                       "no seccomp (sanitizer build): %d %r" % (st, body[:200]))
+        core.check(prc.json("GET", "/healthz").get("ok") is True, "node alive after seccomp")
+    finally:
+        for nd in nodes:
+            nd.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+    if core.failures:
+        print("%d failure(s)" % len(core.failures), file=sys.stderr)
+        return 1
+    print("ok")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
