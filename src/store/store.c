@@ -108,6 +108,8 @@ int aox_store_open(const char *uri, const aox_store_opts *opts,
         rc = aox_store_memory_open(opts, &s->ops, &s->impl, err);
     } else if (strncmp(uri, "redis://", 8) == 0) {
         rc = aox_store_redis_open(uri + 8, opts, &s->ops, &s->impl, err);
+    } else if (strncmp(uri, "cache:", 6) == 0) {
+        rc = aox_store_cache_open(uri + 6, opts, &s->ops, &s->impl, err);
     } else {
         const char *dir = strncmp(uri, "lmdb:", 5) == 0 ? uri + 5 : uri;
         if (!dir[0])

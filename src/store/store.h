@@ -13,6 +13,17 @@
  *                                appendonly yes + appendfsync always unless no_sync;
  *                                docs/parts/cluster-store.md). Connection failures
  *                                are AOX_E_IO; the next call reconnects.
+ *   "cache:DIR|INNER"            e.g. "cache:/data/cache|redis://127.0.0.1:6379":
+ *                                INNER is the store (the authority); DIR is a
+ *                                local LMDB cache of its immutable keys (proc/<pid>/
+ *                                assign/, result/, snap/, def, page/, module/,
+ *                                data/), read first by get and filled on a miss
+ *                                and after successful writes, best effort. All
+ *                                else (counters, msg/, scans, seek_le, cas, leases,
+ *                                fences) goes to INNER only (store_cache.c). The
+ *                                cache assumes those keys never change once
+ *                                written except through this handle.
+ *                                aox_store_backend() names INNER's backend.
  *
  * Thread safety: a store handle may be used from many threads at once. Each single
  * call is atomic. A batch is applied all-or-nothing by aox_store_batch_commit, and
@@ -44,7 +55,7 @@ typedef struct aox_store_opts {
 int  aox_store_open(const char *uri, const aox_store_opts *opts,
                     aox_store **out, aox_err *err);
 void aox_store_close(aox_store *s);                /* NULL-safe */
-const char *aox_store_backend(const aox_store *s); /* "lmdb", "memory", ... */
+const char *aox_store_backend(const aox_store *s); /* "lmdb", "memory", "redis" */
 
 /* get: appends the value to out (after resetting it). AOX_E_NOT_FOUND if absent. */
 int aox_store_get(aox_store *s, const void *k, size_t kl, aox_buf *out);

@@ -25,7 +25,7 @@ typedef struct aox_store_op {
 } aox_store_op;
 
 typedef struct aox_store_ops {
-    const char *name;        /* "lmdb", "memory", "redis" */
+    const char *name;        /* "lmdb", "memory", "redis" (cache: the inner one) */
     int  (*get)(void *impl, const uint8_t *k, size_t kl, aox_buf *out);
     int  (*put)(void *impl, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl);
     int  (*del)(void *impl, const uint8_t *k, size_t kl);
@@ -64,6 +64,10 @@ int aox_store_lmdb_open(const char *dir, const aox_store_opts *o,
                         const aox_store_ops **ops, void **impl, aox_err *err);
 /* rest: the URI after "redis://". */
 int aox_store_redis_open(const char *rest, const aox_store_opts *o,
+                         const aox_store_ops **ops, void **impl, aox_err *err);
+
+/* rest: the URI after "cache:", i.e. "<lmdb-dir>|<inner-uri>" (store_cache.c). */
+int aox_store_cache_open(const char *rest, const aox_store_opts *o,
                          const aox_store_ops **ops, void **impl, aox_err *err);
 
 /* Helpers shared by backends (store.c). */

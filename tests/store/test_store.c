@@ -9,6 +9,8 @@
  * the physical key layout, the durability configuration check, and redis-server
  * killed with SIGKILL right after a commit returned (AOX_E_IO while it is down, the
  * data back after a restart on the same AOF). Leases and fenced batches: all.
+ * "cache:" runs the suite on cache:<fresh dir>|memory: plus test_cache (what lands
+ * in the LMDB cache, reads through to an inner LMDB store, URI errors).
  */
 #include <ftw.h>
 #include <pthread.h>
@@ -20,7 +22,7 @@
 #include "../core/check.h"
 #include "store/store.h"
 
-static int is_lmdb, is_redis;
+static int is_lmdb, is_redis, is_cache;
 static void sync_mode(const char *mode);
 static const char *backend = "memory";
 static const char *redis_base;       /* "redis://127.0.0.1:PORT" */
@@ -39,6 +41,9 @@ static aox_store *fresh_opts(size_t map_size, int no_sync)
         snprintf(uri, sizeof uri, "lmdb:%s", last_dir);   /* sub/ tests mkdir -p */
     } else if (is_redis) {
         snprintf(uri, sizeof uri, "%s/%d", redis_base, ++dir_seq);   /* an empty db */
+    } else if (is_cache) {
+        snprintf(last_dir, sizeof last_dir, "%s/cache%d", tmp_root, dir_seq++);
+        snprintf(uri, sizeof uri, "cache:%s|memory:", last_dir);
     } else {
         snprintf(uri, sizeof uri, "memory:");
     }
@@ -1056,6 +1061,136 @@ static void test_redis_kill(void)
     aox_store_close(s);
 }
 
+/* ------------------------------------------------------------------ cache */
+
+/* Is k (built by a key builder) in the LMDB store at dir? 1 yes, 0 no. */
+static int in_lmdb(aox_store *l, const aox_buf *k)
+{
+    aox_buf v = { 0 };
+    int rc = aox_store_get(l, k->data, k->len, &v);
+    aox_buf_free(&v);
+    REQUIRE(rc == 0 || rc == AOX_E_NOT_FOUND);
+    return rc == 0;
+}
+
+static void test_cache(void)
+{
+    char cdir[300], idir[300], uri[700];
+    aox_buf k = { 0 }, b = { 0 }, dk = { 0 }, sk = { 0 }, mk = { 0 }, rk = { 0 };
+    aox_buf ak = { 0 }, gone = { 0 }, bad = { 0 }, nk = { 0 }, ck = { 0 };
+    aox_store *s = NULL, *l = NULL;
+    aox_err err;
+    /* URI errors */
+    CHECK_EQ_INT(aox_store_open("cache:", NULL, &s, &err), AOX_E_CONFIG);
+    CHECK_EQ_INT(aox_store_open("cache:/tmp/x", NULL, &s, &err), AOX_E_CONFIG);
+    CHECK_EQ_INT(aox_store_open("cache:|memory:", NULL, &s, &err), AOX_E_CONFIG);
+    CHECK_EQ_INT(aox_store_open("cache:/tmp/x|", NULL, &s, &err), AOX_E_CONFIG);
+    CHECK_EQ_INT(aox_store_open("cache:/tmp/x|cache:/tmp/y|memory:", NULL, &s, &err),
+                 AOX_E_CONFIG);
+    CHECK_EQ_INT(aox_store_open("cache:/proc/definitely/not|memory:", NULL, &s, &err),
+                 AOX_E_IO);
+    CHECK(s == NULL);
+
+    /* 1. writes through the cache store: what is cached and what is not */
+    snprintf(cdir, sizeof cdir, "%s/c1", tmp_root);
+    snprintf(idir, sizeof idir, "%s/i1", tmp_root);
+    snprintf(uri, sizeof uri, "cache:%s|lmdb:%s", cdir, idir);
+    REQUIRE(aox_store_open(uri, NULL, &s, &err) == 0);
+    CHECK_STR(aox_store_backend(s), "lmdb");      /* the inner backend's name */
+    REQUIRE(aox_key_proc(&ak, "p1", "assign", 1) == 0);
+    REQUIRE(aox_key_proc(&sk, "p1", "slot", AOX_KEY_NOSLOT) == 0);
+    REQUIRE(aox_key_proc(&rk, "p1", "result", 1) == 0);
+    REQUIRE(aox_key_proc(&dk, "p1", "def", AOX_KEY_NOSLOT) == 0);
+    REQUIRE(aox_key_proc_str(&nk, "p1", "msg", "m1") == 0);
+    REQUIRE(aox_key_simple(&mk, "module", "m1") == 0);
+    REQUIRE(aox_key_simple(&gone, "data", "d1") == 0);
+    REQUIRE(aox_key_proc(&bad, "p1", "assign", 2) == 0);
+    REQUIRE(aox_key_proc(&ck, "p1", "snap", 1) == 0);
+    CHECK_EQ_INT(aox_store_put(s, ak.data, ak.len, "A1", 2), 0);
+    CHECK_EQ_INT(aox_store_put(s, sk.data, sk.len, "1", 1), 0);
+    CHECK_EQ_INT(aox_store_put(s, mk.data, mk.len, "MOD", 3), 0);
+    CHECK_EQ_INT(aox_store_put(s, gone.data, gone.len, "D", 1), 0);
+    CHECK_EQ_INT(aox_store_del(s, gone.data, gone.len), 0);
+    CHECK_EQ_INT(aox_store_get(s, gone.data, gone.len, &b), AOX_E_NOT_FOUND);
+    /* a cas on a mutable key and on a cacheable one */
+    CHECK_EQ_INT(aox_store_cas(s, sk.data, sk.len, "1", 1, "2", 1, NULL), 0);
+    CHECK_EQ_INT(aox_store_cas(s, ck.data, ck.len, NULL, 0, "S1", 2, NULL), 0);
+    /* a fenced batch passes the lease through */
+    uint64_t tok = 0;
+    CHECK_EQ_INT(aox_store_lease_acquire(s, "proc/p1", "node-a", 60000, &tok), 0);
+    aox_buf owner = { 0 };
+    uint64_t t2 = 0, left = 0;
+    CHECK_EQ_INT(aox_store_lease_get(s, "proc/p1", &owner, &t2, &left), 0);
+    CHECK_STR((const char *)owner.data, "node-a");
+    CHECK(t2 == tok && left > 0);
+    aox_buf_free(&owner);
+    aox_batch *bt;
+    REQUIRE(aox_store_batch_begin(s, &bt) == 0);
+    aox_batch_put(bt, rk.data, rk.len, "R1", 2);
+    aox_batch_put(bt, dk.data, dk.len, "DEF", 3);
+    aox_batch_put(bt, nk.data, nk.len, "1", 1);
+    aox_batch_put(bt, sk.data, sk.len, "3", 1);
+    aox_batch_fence(bt, "proc/p1", tok);
+    CHECK_EQ_INT(aox_store_batch_commit(bt, &err), 0);
+    /* a stale token: nothing written, nothing cached */
+    REQUIRE(aox_store_batch_begin(s, &bt) == 0);
+    aox_batch_put(bt, bad.data, bad.len, "X", 1);
+    aox_batch_fence(bt, "proc/p1", tok + 1);
+    CHECK_EQ_INT(aox_store_batch_commit(bt, &err), AOX_E_CONFLICT);
+    CHECK_EQ_INT(aox_store_get(s, bad.data, bad.len, &b), AOX_E_NOT_FOUND);
+    CHECK_EQ_INT(aox_store_lease_release(s, "proc/p1", tok), 0);
+    CHECK_EQ_INT(aox_store_lease_get(s, "proc/p1", NULL, NULL, NULL), AOX_E_NOT_FOUND);
+    aox_store_close(s);
+
+    /* the cache directory holds exactly the immutable keys */
+    snprintf(uri, sizeof uri, "lmdb:%s", cdir);
+    REQUIRE(aox_store_open(uri, NULL, &l, &err) == 0);
+    CHECK_EQ_INT(in_lmdb(l, &ak), 1);
+    CHECK_EQ_INT(in_lmdb(l, &rk), 1);
+    CHECK_EQ_INT(in_lmdb(l, &dk), 1);
+    CHECK_EQ_INT(in_lmdb(l, &mk), 1);
+    CHECK_EQ_INT(in_lmdb(l, &ck), 1);
+    CHECK_EQ_INT(in_lmdb(l, &sk), 0);      /* slot counter: mutable */
+    CHECK_EQ_INT(in_lmdb(l, &nk), 0);      /* msg/ lookup: not cached */
+    CHECK_EQ_INT(in_lmdb(l, &gone), 0);    /* deleted through the cache store */
+    CHECK_EQ_INT(in_lmdb(l, &bad), 0);     /* rejected batch */
+    CHECK_EQ_INT(aox_store_get(l, rk.data, rk.len, &b), 0);
+    CHECK(b.len == 2 && memcmp(b.data, "R1", 2) == 0);
+    /* 2. a cached value is served from the cache: change it there and read it back
+     * through the cache store (the inner store still has the original) */
+    CHECK_EQ_INT(aox_store_put(l, mk.data, mk.len, "CACHED", 6), 0);
+    aox_store_close(l);
+    snprintf(uri, sizeof uri, "cache:%s|lmdb:%s", cdir, idir);
+    REQUIRE(aox_store_open(uri, NULL, &s, &err) == 0);
+    CHECK_STR(get_s(s, (const char *)mk.data, &b), "CACHED");
+    CHECK_EQ_INT(aox_store_get(s, sk.data, sk.len, &b), 0);        /* from inner */
+    CHECK(b.len == 1 && b.data[0] == '3');
+    aox_store_close(s);
+
+    /* 3. a read miss goes to the inner store and fills the cache; a missing key is
+     * not cached as absent */
+    aox_store *in = reopen(idir);
+    CHECK_EQ_INT(aox_store_put(in, bad.data, bad.len, "A2", 2), 0);
+    CHECK_EQ_INT(aox_store_put(in, nk.data, nk.len, "2", 1), 0);
+    aox_store_close(in);
+    snprintf(uri, sizeof uri, "cache:%s|lmdb:%s", cdir, idir);
+    REQUIRE(aox_store_open(uri, NULL, &s, &err) == 0);
+    CHECK_EQ_INT(aox_store_get(s, bad.data, bad.len, &b), 0);
+    CHECK(b.len == 2 && memcmp(b.data, "A2", 2) == 0);
+    CHECK_EQ_INT(aox_store_get(s, nk.data, nk.len, &b), 0);
+    CHECK(b.len == 1 && b.data[0] == '2');
+    CHECK_EQ_INT(aox_store_get(s, gone.data, gone.len, &b), AOX_E_NOT_FOUND);
+    aox_store_close(s);
+    l = reopen(cdir);
+    CHECK_EQ_INT(in_lmdb(l, &bad), 1);
+    CHECK_EQ_INT(in_lmdb(l, &nk), 0);
+    CHECK_EQ_INT(in_lmdb(l, &gone), 0);
+    aox_store_close(l);
+    aox_buf_free(&k); aox_buf_free(&b); aox_buf_free(&dk); aox_buf_free(&sk);
+    aox_buf_free(&mk); aox_buf_free(&rk); aox_buf_free(&ak); aox_buf_free(&gone);
+    aox_buf_free(&bad); aox_buf_free(&nk); aox_buf_free(&ck);
+}
+
 /* ------------------------------------------------------------------ main */
 
 static int rm_fn(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
@@ -1068,13 +1203,15 @@ int main(int argc, char **argv)
     /* test_store [--lease] URI: --lease runs only the lease tests (store_lease_*) */
     int lease_only = argc == 3 && strcmp(argv[1], "--lease") == 0;
     const char *uri = argc == 2 + lease_only ? argv[1 + lease_only] : "";
-    if (strcmp(uri, "memory:") && strcmp(uri, "lmdb:") && strncmp(uri, "redis://", 8)) {
-        fprintf(stderr, "usage: test_store [--lease] memory:|lmdb:|redis://HOST:PORT\n");
+    if (strcmp(uri, "memory:") && strcmp(uri, "lmdb:") && strcmp(uri, "cache:") &&
+        strncmp(uri, "redis://", 8)) {
+        fprintf(stderr, "usage: test_store [--lease] memory:|lmdb:|cache:|redis://HOST:PORT\n");
         return 2;
     }
     is_lmdb = strcmp(uri, "lmdb:") == 0;
     is_redis = strncmp(uri, "redis://", 8) == 0;
-    backend = is_lmdb ? "lmdb" : is_redis ? "redis" : "memory";
+    is_cache = strcmp(uri, "cache:") == 0;
+    backend = is_lmdb ? "lmdb" : is_redis ? "redis" : "memory";   /* cache: its inner */
     if (is_redis) {
         redis_base = uri;
         if (!getenv("AOX_REDIS_CTL") || !getenv("AOX_REDIS_PORT")) {
@@ -1082,7 +1219,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (is_lmdb) {
+    if (is_lmdb || is_cache) {
         const char *t = getenv("TMPDIR");
         snprintf(tmp_root, sizeof tmp_root, "%s/aox-store-XXXXXX", t && t[0] ? t : "/tmp");
         REQUIRE(mkdtemp(tmp_root));
@@ -1114,10 +1251,13 @@ int main(int argc, char **argv)
             test_reopen();
             test_kill();
         }
+        if (is_cache)
+            test_cache();
     }
-    if (is_lmdb)
+    if (is_lmdb || is_cache)
         nftw(tmp_root, rm_fn, 16, FTW_DEPTH | FTW_PHYS);
     char name[32];
-    snprintf(name, sizeof name, "store_%s%s", lease_only ? "lease_" : "", backend);
+    snprintf(name, sizeof name, "store_%s%s", lease_only ? "lease_" : "",
+             is_cache ? "cache" : backend);
     return check_report(name);
 }

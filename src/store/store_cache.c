@@ -1,0 +1,242 @@
+/*
+ * store/store_cache.c: "cache:DIR|INNER" — a local LMDB cache (DIR) in front of a
+ * shared store (INNER, e.g. redis://...). The inner store is the authority; only keys
+ * that are written once and never change are cached (see cacheable()):
+ *   get        cacheable: the LMDB copy, else the inner store (then copied to LMDB,
+ *              best effort); other keys: the inner store only.
+ *   put/del/cas/batch (fenced or not)
+ *              the inner store first; after it succeeded, the cacheable keys written
+ *              are copied to / deleted from LMDB, best effort (a cache failure is
+ *              ignored: the next get just misses).
+ *   scan, seek_le, leases: the inner store only.
+ * Both stores are opened through the public API (aox_store_open), so leases and
+ * fences behave exactly as the inner backend's do. aox_store_backend() of a cache
+ * store is the inner backend's name: callers that key behaviour off "redis" (cluster
+ * mode) see the shared store they are really talking to.
+ */
+#include "store/store_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct cache_impl {
+    aox_store    *cache;     /* LMDB */
+    aox_store    *inner;     /* the authority */
+    aox_store_ops ops;       /* cache_ops named after the inner backend */
+} cache_impl;
+
+static int has(const uint8_t *k, size_t kl, const char *p)
+{
+    size_t pl = strlen(p);
+    return kl >= pl && memcmp(k, p, pl) == 0;
+}
+
+/* Immutable key families (store.h key builders): proc/<pid>/{assign,result,snap}/...,
+ * proc/<pid>/def, page/..., module/..., data/.... Not: proc/<pid>/slot, msg/, names. */
+static int cacheable(const uint8_t *k, size_t kl)
+{
+    if (has(k, kl, "page/") || has(k, kl, "module/") || has(k, kl, "data/"))
+        return 1;
+    if (!has(k, kl, "proc/"))
+        return 0;
+    const uint8_t *p = k + 5, *end = k + kl;
+    const uint8_t *sl = memchr(p, '/', (size_t)(end - p));
+    if (!sl || sl == p)
+        return 0;
+    const uint8_t *r = sl + 1;
+    size_t rl = (size_t)(end - r);
+    return has(r, rl, "assign/") || has(r, rl, "result/") || has(r, rl, "snap/") ||
+           (rl == 3 && memcmp(r, "def", 3) == 0);
+}
+
+static int c_get(void *impl, const uint8_t *k, size_t kl, aox_buf *out)
+{
+    cache_impl *c = impl;
+    if (!cacheable(k, kl))
+        return aox_store_get(c->inner, k, kl, out);
+    if (aox_store_get(c->cache, k, kl, out) == AOX_OK)
+        return AOX_OK;
+    int rc = aox_store_get(c->inner, k, kl, out);
+    if (rc == AOX_OK)
+        (void)aox_store_put(c->cache, k, kl, out->data ? out->data : (const uint8_t *)"",
+                            out->len);
+    return rc;
+}
+
+static int c_put(void *impl, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl)
+{
+    cache_impl *c = impl;
+    int rc = aox_store_put(c->inner, k, kl, v, vl);
+    if (rc == AOX_OK && cacheable(k, kl))
+        (void)aox_store_put(c->cache, k, kl, v, vl);
+    return rc;
+}
+
+static int c_del(void *impl, const uint8_t *k, size_t kl)
+{
+    cache_impl *c = impl;
+    int rc = aox_store_del(c->inner, k, kl);
+    if (rc == AOX_OK && cacheable(k, kl))
+        (void)aox_store_del(c->cache, k, kl);
+    return rc;
+}
+
+/* After a successful inner commit: mirror the cacheable ops into LMDB (one batch,
+ * best effort; a later op on the same key wins there too). */
+static void mirror(cache_impl *c, const aox_store_op *ops, size_t n)
+{
+    aox_batch *b = NULL;
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        m += cacheable(ops[i].k, ops[i].kl) != 0;
+    if (m == 0 || aox_store_batch_begin(c->cache, &b))
+        return;
+    for (size_t i = 0; i < n; i++) {
+        if (!cacheable(ops[i].k, ops[i].kl))
+            continue;
+        if (ops[i].del)
+            (void)aox_batch_del(b, ops[i].k, ops[i].kl);
+        else
+            (void)aox_batch_put(b, ops[i].k, ops[i].kl, ops[i].v, ops[i].vl);
+    }
+    (void)aox_store_batch_commit(b, NULL);   /* a failed batch writes nothing */
+}
+
+static int c_batch_fenced(void *impl, const aox_store_op *ops, size_t n,
+                          const char *fence, uint64_t token, aox_err *err)
+{
+    cache_impl *c = impl;
+    aox_batch *b = NULL;
+    int rc = aox_store_batch_begin(c->inner, &b);
+    if (rc)
+        return aox_err_set(err, rc, "store: out of memory");
+    for (size_t i = 0; i < n; i++)
+        if (ops[i].del)
+            (void)aox_batch_del(b, ops[i].k, ops[i].kl);
+        else
+            (void)aox_batch_put(b, ops[i].k, ops[i].kl, ops[i].v, ops[i].vl);
+    if (fence)
+        (void)aox_batch_fence(b, fence, token);
+    /* a failed batch_put/del/fence is sticky and reported by commit */
+    rc = aox_store_batch_commit(b, err);
+    if (rc == AOX_OK)
+        mirror(c, ops, n);
+    return rc;
+}
+
+static int c_batch(void *impl, const aox_store_op *ops, size_t n, aox_err *err)
+{
+    return c_batch_fenced(impl, ops, n, NULL, 0, err);
+}
+
+static int c_scan(void *impl, const uint8_t *prefix, size_t pl,
+                  const uint8_t *start, size_t sl, int reverse,
+                  aox_scan_fn fn, void *ud)
+{
+    cache_impl *c = impl;
+    return aox_store_scan(c->inner, prefix, pl, start, sl, reverse, fn, ud);
+}
+
+static int c_seek_le(void *impl, const uint8_t *prefix, size_t pl,
+                     const uint8_t *bound, size_t bl, aox_buf *key_out, aox_buf *val_out)
+{
+    cache_impl *c = impl;
+    return aox_store_seek_le(c->inner, prefix, pl, bound, bl, key_out, val_out);
+}
+
+static int c_cas(void *impl, const uint8_t *k, size_t kl, const uint8_t *expect,
+                 size_t el, const uint8_t *v, size_t vl, aox_buf *cur)
+{
+    cache_impl *c = impl;
+    int rc = aox_store_cas(c->inner, k, kl, expect, el, v, vl, cur);
+    if (rc == AOX_OK && cacheable(k, kl)) {
+        if (v)
+            (void)aox_store_put(c->cache, k, kl, v, vl);
+        else
+            (void)aox_store_del(c->cache, k, kl);
+    }
+    return rc;
+}
+
+static int c_lease(void *impl, int op, const char *name, const char *owner,
+                   uint64_t ttl_ms, uint64_t *token, aox_buf *owner_out,
+                   uint64_t *ttl_left)
+{
+    cache_impl *c = impl;
+    switch (op) {
+    case AOX_LEASE_OP_ACQUIRE:
+        return aox_store_lease_acquire(c->inner, name, owner, ttl_ms, token);
+    case AOX_LEASE_OP_RENEW:
+        return aox_store_lease_renew(c->inner, name, *token, ttl_ms);
+    case AOX_LEASE_OP_RELEASE:
+        return aox_store_lease_release(c->inner, name, *token);
+    default:
+        return aox_store_lease_get(c->inner, name, owner_out, token, ttl_left);
+    }
+}
+
+static void c_close(void *impl)
+{
+    cache_impl *c = impl;
+    if (!c)
+        return;
+    aox_store_close(c->cache);
+    aox_store_close(c->inner);
+    free(c);
+}
+
+static const aox_store_ops cache_ops = {
+    .name = "cache",
+    .get = c_get,
+    .put = c_put,
+    .del = c_del,
+    .batch = c_batch,
+    .scan = c_scan,
+    .seek_le = c_seek_le,
+    .cas = c_cas,
+    .close = c_close,
+    .lease = c_lease,
+    .batch_fenced = c_batch_fenced,
+};
+
+int aox_store_cache_open(const char *rest, const aox_store_opts *o,
+                         const aox_store_ops **ops, void **impl, aox_err *err)
+{
+    int rc;
+    char *dir = NULL;
+    cache_impl *c = NULL;
+    const char *bar = strchr(rest, '|');
+    if (!bar || bar == rest || !bar[1]) {
+        rc = aox_err_set(err, AOX_E_CONFIG,
+                         "store: cache URI must be cache:<lmdb-dir>|<inner-uri>");
+        goto fail;
+    }
+    if (strncmp(bar + 1, "cache:", 6) == 0) {
+        rc = aox_err_set(err, AOX_E_CONFIG, "store: a cache cannot wrap another cache");
+        goto fail;
+    }
+    c = calloc(1, sizeof *c);
+    dir = malloc((size_t)(bar - rest) + 6);
+    if (!c || !dir) {
+        rc = aox_err_set(err, AOX_E_NOMEM, "store: out of memory");
+        goto fail;
+    }
+    memcpy(dir, "lmdb:", 5);
+    memcpy(dir + 5, rest, (size_t)(bar - rest));
+    dir[5 + (bar - rest)] = '\0';
+    if ((rc = aox_store_open(bar + 1, o, &c->inner, err)))
+        goto fail;
+    if ((rc = aox_store_open(dir, o, &c->cache, err)))
+        goto fail;
+    free(dir);
+    /* aox_store_backend reports the inner backend ("redis" turns cluster mode on) */
+    c->ops = cache_ops;
+    c->ops.name = aox_store_backend(c->inner);
+    *ops = &c->ops;
+    *impl = c;
+    return AOX_OK;
+fail:
+    free(dir);
+    c_close(c);
+    return rc;
+}
