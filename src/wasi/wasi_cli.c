@@ -293,6 +293,7 @@ static int cmd_run(int argc, char **argv) {
   wasm_config cfg;
   memset(&cfg, 0, sizeof cfg);
   cfg.fuel_enabled = o.fuel >= 0 || o.stats;
+  cfg.start_fuel = o.fuel > 0 ? o.fuel : 0;
   cfg.max_pages_per_instance = o.max_pages;
   cfg.features.memory64 = 1;
   cfg.features.exceptions = 1;
@@ -345,8 +346,14 @@ static int cmd_run(int argc, char **argv) {
     goto done;
   }
   aox_emscripten_bind(em, inst);
-  if (o.fuel >= 0) wasm_instance_set_fuel(inst, o.fuel);
-  else if (o.stats) wasm_instance_set_fuel(inst, INT64_MAX);
+  /* The start function (if any) ran on cfg.start_fuel: what it left is the
+   * budget of the rest of the run, so --fuel bounds the whole run. */
+  if (o.fuel >= 0) {
+    int64_t left = wasm_instance_fuel(inst);
+    wasm_instance_set_fuel(inst, left < o.fuel ? left : o.fuel);
+  } else if (o.stats) {
+    wasm_instance_set_fuel(inst, INT64_MAX);
+  }
 
   if (o.invoke) {
     status = do_invoke(inst, o.invoke, argc - i, argv + i, &trap);

@@ -166,6 +166,11 @@ typedef struct wasm_config {
     uint32_t value_stack_slots;      /* 64-bit slots per execution stack; 0 = default (1M) */
     int fuel_enabled;                /* compile metering code; modules compiled with
                                         fuel off cannot meter later */
+    int64_t start_fuel;              /* fuel an instance starts with, which its start
+                                        function runs on (it cannot be set earlier);
+                                        0 = unlimited. Set the per-call fuel after
+                                        wasm_instance_new(); wasm_instance_fuel()
+                                        then tells what the start function left. */
     wasm_features features;
 } wasm_config;
 

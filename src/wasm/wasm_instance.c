@@ -402,6 +402,7 @@ int wasm_instance_new(wasm_module *m, const wasm_imports *imps, wasm_instance **
     in->mod = m;
     atomic_fetch_add(&m->refs, 1);
     in->max_pages = eng->cfg.max_pages_per_instance;
+    in->fuel = eng->cfg.start_fuel > 0 ? eng->cfg.start_fuel : INT64_MAX;
     uint32_t ndef = m->nfuncs - m->nfunc_imports;
     in->funcs = calloc(m->nfuncs + 1, sizeof *in->funcs);
     in->funcs_own = calloc(ndef + 1, sizeof *in->funcs_own);

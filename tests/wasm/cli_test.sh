@@ -91,6 +91,17 @@ fuel)
   run "$AOX" run --fuel $((f1 - 1)) --invoke count "$TMP/loop.wasm" 1000
   expect_rc 134 "fuel = used - 1"
   case $err in *"wall time"*) ;; *) ;; esac
+  # a start function runs on the --fuel budget (it used to get none at all)
+  wat start_loop
+  n=1000; want=$((n * (n - 1) / 2))
+  run "$AOX" run --fuel 1000000 --invoke get "$TMP/start_loop.wasm"
+  expect_rc 0 "start function with fuel"; expect_out "$want" "start function with fuel"
+  run "$AOX" run --stats --invoke get "$TMP/start_loop.wasm"
+  fs=$(echo "$err" | sed -n 's/^stats: fuel used //p')
+  [ -n "$fs" ] && [ "$fs" -gt "$n" ] 2>/dev/null || fail "start function fuel not counted: '$fs'"
+  run "$AOX" run --fuel "$fs" --invoke get "$TMP/start_loop.wasm"; expect_rc 0 "start fuel = used"
+  run "$AOX" run --fuel 10 --invoke get "$TMP/start_loop.wasm"
+  expect_rc 134 "start function out of fuel"; expect_err_has "out of fuel" "start function out of fuel"
   ;;
 max_memory)
   wat loop
