@@ -239,21 +239,32 @@ static int charge(wasm_call *call, aos_host *h, uint64_t units)
     return 0;
 }
 
-int aos_call_export(wasm_instance *inst, wasm_extern *f, const uint64_t *args, uint32_t n,
-                    uint64_t *res, wasm_trap *trap)
+/* Types f's arguments from raw 64-bit values (i64 params take all 64 bits, the
+ * others the low 32) into av[16]; fills t. WASM_EINVAL if the arity is off or
+ * larger than the arrays the callers keep. */
+static int pack_args(wasm_extern *f, const uint64_t *args, uint32_t n,
+                     wasm_externtype *t, wasm_val av[16])
 {
-    wasm_externtype t;
-    wasm_val av[16], rv[4];
-    wasm_extern_type(f, &t);
-    if (t.func.nparams != n || n > 16 || t.func.nresults > 4)
+    wasm_extern_type(f, t);
+    if (t->func.nparams != n || n > 16 || t->func.nresults > 4)
         return WASM_EINVAL;
     for (uint32_t i = 0; i < n; i++) {
-        av[i].type = t.func.params[i];
+        av[i].type = t->func.params[i];
         if (av[i].type == WASM_I64)
             av[i].of.i64 = (int64_t)args[i];
         else
             av[i].of.i32 = (int32_t)args[i];
     }
+    return 0;
+}
+
+int aos_call_export(wasm_instance *inst, wasm_extern *f, const uint64_t *args, uint32_t n,
+                    uint64_t *res, wasm_trap *trap)
+{
+    wasm_externtype t;
+    wasm_val av[16], rv[4];
+    if (pack_args(f, args, n, &t, av))
+        return WASM_EINVAL;
     int rc = wasm_instance_call(inst, f, av, n, rv, t.func.nresults, trap);
     if (rc == 0 && res && t.func.nresults)
         *res = au(&rv[0]);
@@ -266,16 +277,8 @@ static int call_in(wasm_call *call, wasm_extern *f, const uint64_t *args, uint32
 {
     wasm_externtype t;
     wasm_val av[16], rv[4];
-    wasm_extern_type(f, &t);
-    if (t.func.nparams != n || n > 16 || t.func.nresults > 4)
+    if (pack_args(f, args, n, &t, av))
         return WASM_EINVAL;
-    for (uint32_t i = 0; i < n; i++) {
-        av[i].type = t.func.params[i];
-        if (av[i].type == WASM_I64)
-            av[i].of.i64 = (int64_t)args[i];
-        else
-            av[i].of.i32 = (int32_t)args[i];
-    }
     int rc = wasm_call_func(call, f, av, n, rv, t.func.nresults, trap);
     if (rc == 0 && res && t.func.nresults)
         *res = au(&rv[0]);
