@@ -868,7 +868,15 @@ static int call_json(aos_proc *p, const aox_call *call, aox_msg *result, aox_err
     p->jctx.timestamp = call->timestamp;
     p->jctx.block_height = call->block_height;
     p->jctx.hash_chain = hc[0] ? hc : NULL;
-    if ((rc = aos_json_message(call->message, &p->jctx, &mj, err)))
+    /* Id as assigned: the message's aox ID for a scheduled message (the scheduler
+     * records it), the client's Id for a dry run */
+    p->jctx.id = call->assignment ? aox_msg_get_str(call->assignment, "message-id", NULL)
+                                  : NULL;
+    if (p->jctx.id && !aox_utf8_valid(p->jctx.id, strlen(p->jctx.id)))
+        p->jctx.id = NULL;
+    rc = aos_json_message(call->message, &p->jctx, &mj, err);
+    p->jctx.id = NULL;
+    if (rc)
         goto done;
     if (call->limits && call->limits->message_bytes && mj.len > call->limits->message_bytes) {
         rc = aox_result_set_error(result, AOX_E_LIMIT, "message too large (%zu bytes)", mj.len);
@@ -995,9 +1003,14 @@ static int wasm_compute(void *state, const aox_call *call, aox_msg *result, aox_
     int rc, failed = 0;
     if (call->stack && call->pass != 0)
         return AOX_OK;                         /* the work is done on the first pass */
-    char mid[AOX_ID_LEN + 1];
-    if (aox_msg_id(call->message, mid))
-        return aox_err_set(err, AOX_E_INVALID, "cannot compute the message id");
+    char idbuf[AOX_ID_LEN + 1];
+    const char *mid = call->assignment ? aox_msg_get_str(call->assignment, "message-id", NULL)
+                                       : NULL;
+    if (!mid) {
+        if (aox_msg_id(call->message, idbuf))
+            return aox_err_set(err, AOX_E_INVALID, "cannot compute the message id");
+        mid = idbuf;
+    }
     aos_host_begin(p->host, call->timestamp, mid, strlen(mid));
     p->host->gas_limit = p->metering ? p->compute_limit : 0;
     aos_fs_reset_capture(p->fs);
@@ -1227,10 +1240,31 @@ static void marker_free(void *state)
     free(state);
 }
 
-#define WASM_OPS(n) { n, wasm_init, wasm_compute, wasm_snapshot, wasm_restore, proc_free, \
-                      wasm_memory_use, NULL }
-#define MARKER_OPS(n) { n, marker_init, marker_compute, marker_snapshot, marker_restore, \
-                        marker_free, NULL, NULL }
+/* Boot: a process that runs the aos JSON interface gets its own Process message
+ * through handle() at slot 0, as the legacy compute unit (the spawn message is the
+ * first message it evaluates) and HyperBEAM (slot 0 computed through the stack) do.
+ * Raw calls (a stack without json-iface@1.0) keep slot 0 as init only. */
+static int wasm_boot(const aox_msg *def)
+{
+    const char *dev = aox_device_name_of(def);
+    const aox_value *l;
+    if (!dev || strcmp(dev, "stack@1.0") != 0)
+        return 1;
+    l = aox_msg_get(def, "device-stack");
+    for (size_t i = 0; l && l->type == AOX_V_LIST && i < l->u.list.len; i++) {
+        const aox_value *v = &l->u.list.items[i];
+        if (v->type == AOX_V_BYTES && strcmp((const char *)v->u.bytes.ptr, AOX_AOS_DEV_JSON) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+#define WASM_OPS(n) { .name = n, .init = wasm_init, .compute = wasm_compute,            \
+                      .snapshot = wasm_snapshot, .restore = wasm_restore, .free = proc_free, \
+                      .memory = wasm_memory_use, .digest = NULL, .boot = wasm_boot }
+#define MARKER_OPS(n) { .name = n, .init = marker_init, .compute = marker_compute,      \
+                        .snapshot = marker_snapshot, .restore = marker_restore,           \
+                        .free = marker_free, .memory = NULL, .digest = NULL, .boot = NULL }
 
 static const aox_device_ops dev_wasm32 = WASM_OPS(AOX_AOS_DEV_WASM32);
 static const aox_device_ops dev_wasm64 = WASM_OPS(AOX_AOS_DEV_WASM64);

@@ -195,10 +195,15 @@ static int dump_into(json_t *j, aox_buf *out, aox_err *err)
 
 int aos_json_message(const aox_msg *msg, const aos_json_ctx *ctx, aox_buf *out, aox_err *err)
 {
-    char id[AOX_ID_LEN + 1], owner[AOX_ID_LEN + 1];
-    int rc = aox_msg_id(msg, id);
-    if (rc)
-        return aox_err_set(err, rc, "json-iface: cannot compute message id");
+    char idbuf[AOX_ID_LEN + 1], owner[AOX_ID_LEN + 1];
+    const char *id = ctx->id;
+    int rc;
+    if (!id) {
+        rc = aox_msg_id(msg, idbuf);
+        if (rc)
+            return aox_err_set(err, rc, "json-iface: cannot compute message id");
+        id = idbuf;
+    }
     aos_json_owner_address(msg, owner);
     json_t *o = json_object();
     if (!o)

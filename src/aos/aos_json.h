@@ -6,7 +6,9 @@
  * Message (what handle() receives as its first argument):
  *   {"Id", "Owner", "From", "Target", "Anchor"?, "Tags": [{"name","value"}...],
  *    "Data", "Module", "Block-Height", "Timestamp", "Signature"?, "Hash-Chain"?}
- *   - Id: the message's aox ID (ANS-104 ID for signed data items).
+ *   - Id: ctx->id when set (the assignment's `message-id`, which is the message's aox
+ *     ID for a scheduled message and the body's own Id for a dry run), else the
+ *     message's aox ID (ANS-104 ID for signed data items).
  *   - Owner: the signer's address: `owner` as is when it is a 43-char ID, else
  *     base64url(SHA-256(public key)) where the key is `owner` decoded from
  *     base64url (or taken raw when it is not text). "" when unsigned.
@@ -51,6 +53,8 @@ typedef struct aos_json_ctx {
     int64_t     timestamp;      /* ms, from the assignment */
     int64_t     block_height;
     const char *hash_chain;     /* may be NULL */
+    const char *id;             /* the message's Id as assigned (the assignment's
+                                   `message-id`; a dry run's own Id); NULL: its aox ID */
 } aos_json_ctx;
 
 /* Appends the message JSON (compact) to out. */

@@ -4,7 +4,8 @@
  * A device is a vtable (aox_device_ops) registered by name ("name@version"). The
  * process layer owns one device state per live process and calls:
  *
- *   init(env, def)                 -> state          (state for "before slot 1")
+ *   init(env, def)                 -> state          (state for "before slot 1", or,
+ *                                                      when boot(def), before slot 0)
  *   compute(state, call, result)   -> fills result   (applies one assignment)
  *   snapshot(state, writer)        -> meta + pages   (restorable image)
  *   restore(env, def, reader)      -> state
@@ -94,6 +95,15 @@ typedef struct aox_device_ops {
     uint64_t (*memory)(void *state);
     /* a SHA-256 digest of the state, recorded in results as `state-digest` */
     int  (*digest)(void *state, uint8_t out[32]);
+    /* Boot: nonzero when, for this definition, the process message itself (slot 0's
+     * body, the definition) is computed at slot 0 like any other message (aos
+     * processes: the legacy CU and HyperBEAM evaluate the spawn message first). Pure
+     * function of the definition; runs no device code. NULL or 0: slot 0 is init only.
+     * When set, the process layer calls compute(state, call) right after init, with
+     * call->slot = 0 and the slot-0 assignment, and caches that result as slot 0's
+     * (a guest failure there is cached and the state is init's); the state "at slot
+     * 0" is then the state after that call, wherever init runs (added with issue 7). */
+    int  (*boot)(const aox_msg *def);
 } aox_device_ops;
 
 /* Registry: process-wide, name -> ops. Register at start-up, before serving.

@@ -812,6 +812,7 @@ int aox_isolate_start(const aox_isolate_opts *opts, aox_err *err)
         p->free = p_free;
         p->memory = p_memory;
         p->digest = real->digest ? p_digest : NULL;
+        p->boot = real->boot;             /* a pure function of the definition */
         if (aox_device_replace(p) == AOX_OK) g_nproxy++;
     }
     g_started = 1;

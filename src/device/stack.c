@@ -293,6 +293,21 @@ void *aox_stack_sibling(const aox_call *call, const char *device_name)
     return NULL;
 }
 
+/* Boot when any member boots for this definition: the whole stack then computes the
+ * process message at slot 0 (every member, as for any other slot). */
+static int stack_boot(const aox_msg *def)
+{
+    const aox_device_ops *ops[STACK_MAX];
+    size_t n;
+    unsigned passes;
+    if (parse_def(def, ops, &n, &passes, NULL))
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (ops[i]->boot && ops[i]->boot(def))
+            return 1;
+    return 0;
+}
+
 const aox_device_ops aox_stack_device = {
     .name = "stack@1.0",
     .init = stack_init,
@@ -302,4 +317,5 @@ const aox_device_ops aox_stack_device = {
     .free = stack_free,
     .memory = stack_memory,
     .digest = stack_digest,
+    .boot = stack_boot,
 };

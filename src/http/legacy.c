@@ -860,6 +860,7 @@ static int h_dry_run(const aox_http_ctx *ctx, const aox_http_request *req,
     json_error_t jerr;
     json_t *b = NULL;
     aox_msg *msg = NULL, *res = NULL;
+    aox_dry_run_opts opts = { NULL };
     int rc;
 
     if (!valid_pid(pid))
@@ -871,12 +872,17 @@ static int h_dry_run(const aox_http_ctx *ctx, const aox_http_request *req,
         goto out;
     }
     rc = dry_run_msg(b, pid, &msg, err);
+    /* The guest sees the body's Id (aoconnect sends one) as the message's Id. */
+    opts.message_id = json_string_value(json_object_get(b, "Id"));
+    if (opts.message_id && !opts.message_id[0]) opts.message_id = NULL;
     if (!rc && ctx->workers && ctx->wapi) {        /* the read-only queue */
         aox_work_info wi;
-        rc = ctx->wapi->dry_run(ctx->workers, pid, msg, 0, &res, &wi, err);
+        rc = ctx->wapi->dry_run_ex
+                 ? ctx->wapi->dry_run_ex(ctx->workers, pid, msg, &opts, 0, &res, &wi, err)
+                 : ctx->wapi->dry_run(ctx->workers, pid, msg, 0, &res, &wi, err);
         if (rc == AOX_E_BUSY) resp->retry_after = wi.retry_after_s;
     } else if (!rc) {
-        rc = aox_proc_dry_run(ctx->procs, pid, msg, &res, err);
+        rc = aox_proc_dry_run_ex(ctx->procs, pid, msg, &opts, &res, err);
     }
     if (!rc) rc = reply_json(resp, 200, aox_http_legacy_result_json(res), err);
 out:
@@ -967,14 +973,31 @@ static int h_state(const aox_http_ctx *ctx, const char *pid, aox_http_response *
                          pid);
         goto out;
     }
-    rc = aox_proc_now(ctx->procs, pid, &res, NULL, err);
-    if (!rc) rc = aox_proc_current_slot(ctx->procs, pid, &cur, err);
-    if (rc) goto out;
-    /* The latest state is live after compute; a snapshot makes it readable here. */
-    if (aox_procs_snapshot_all(ctx->procs, err) < 0) {
-        rc = err->code ? err->code : AOX_E_INTERNAL;
-        goto out;
+    if (ctx->workers && ctx->wapi) {               /* through the process's worker */
+        aox_work_info wi;
+        rc = ctx->wapi->now(ctx->workers, pid, 0, &res, &wi, err);
+        if (rc == AOX_E_BUSY) resp->retry_after = wi.retry_after_s;
+    } else {
+        rc = aox_proc_now(ctx->procs, pid, &res, NULL, err);
     }
+    if (!rc) {
+        int64_t at = 0;
+        rc = aox_msg_get_int(res, "slot", &at) == AOX_OK && at >= 0
+                 ? AOX_OK : aox_err_set(err, AOX_E_INTERNAL, "state: result has no slot");
+        cur = (uint64_t)at;
+    }
+    if (rc) goto out;
+    /* The latest state is live after compute; a snapshot of this process (only)
+     * makes it readable here. */
+    if (ctx->workers && ctx->wapi && ctx->wapi->snapshot)
+        rc = ctx->wapi->snapshot(ctx->workers, pid, NULL, err);
+    else
+        rc = aox_proc_snapshot(ctx->procs, pid, NULL, err);
+    if (rc == AOX_E_UNSUPPORTED) {
+        aox_err_clear(err);
+        rc = AOX_OK;                 /* an older snapshot is served (state-slot says) */
+    }
+    if (rc) goto out;
     ss = calloc(1, sizeof *ss);
     rc = ss ? aox_key_proc_str(&prefix, pid, "snap", "") : AOX_E_NOMEM;
     if (!rc) rc = aox_key_proc(&bound, pid, "snap", cur);

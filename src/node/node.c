@@ -125,6 +125,8 @@ static const aox_http_workers_api workers_api = {
     .result_by_message = aox_workers_result_by_message,
     .schedule = aox_workers_schedule,
     .dry_run = aox_workers_dry_run,
+    .dry_run_ex = aox_workers_dry_run_ex,
+    .snapshot = aox_workers_snapshot,
 };
 
 static int mkdir_p(const char *dir, aox_err *err)

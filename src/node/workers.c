@@ -40,6 +40,7 @@ typedef struct job {
     char             pid[AOX_ID_LEN + 1];
     uint64_t         slot;          /* compute: the slot wanted */
     aox_msg         *msg;           /* dry run: owned copy of the message */
+    char            *msg_id;        /* dry run: owned copy of opts->message_id, or NULL */
     aox_msg         *res;
     aox_compute_info ci;
     int              rc;
@@ -256,6 +257,7 @@ static void job_free(job *j)
 {
     if (!j) return;
     aox_msg_free(j->msg);
+    free(j->msg_id);
     aox_msg_free(j->res);
     pthread_cond_destroy(&j->cv);
     free(j);
@@ -339,7 +341,10 @@ static void *ro_main(void *ud)
         w->ro_len--;
         j->state = JOB_RUNNING;
         pthread_mutex_unlock(&w->mu);
-        j->rc = aox_proc_dry_run(w->o.procs, j->pid, j->msg, &j->res, &j->err);
+        {
+            aox_dry_run_opts o = { j->msg_id };
+            j->rc = aox_proc_dry_run_ex(w->o.procs, j->pid, j->msg, &o, &j->res, &j->err);
+        }
         pthread_mutex_lock(&w->mu);
         w->c.ro_jobs_run++;
         job_finish(j);
@@ -731,6 +736,20 @@ int aox_workers_dry_run(aox_workers *w, const char *pid, const aox_msg *msg,
                         uint64_t timeout_ms, aox_msg **result, aox_work_info *info,
                         aox_err *err)
 {
+    return aox_workers_dry_run_ex(w, pid, msg, NULL, timeout_ms, result, info, err);
+}
+
+int aox_workers_snapshot(aox_workers *w, const char *pid, int *written, aox_err *err)
+{
+    /* aox_proc_snapshot takes the process's state lock, so it waits for (and never
+     * races) the compute a pool thread may be running for pid; no queue needed. */
+    return aox_proc_snapshot(w->o.procs, pid, written, err);
+}
+
+int aox_workers_dry_run_ex(aox_workers *w, const char *pid, const aox_msg *msg,
+                           const aox_dry_run_opts *opts, uint64_t timeout_ms,
+                           aox_msg **result, aox_work_info *info, aox_err *err)
+{
     aox_work_info dummy;
     job *j;
     int64_t start, deadline;
@@ -743,7 +762,8 @@ int aox_workers_dry_run(aox_workers *w, const char *pid, const aox_msg *msg,
     rc = aox_proc_current_slot(w->o.procs, pid, &cur, err);   /* 404 before queueing */
     if (rc) return rc;
     j = job_new(JOB_DRY, pid);
-    if (!j || !(j->msg = aox_msg_clone(msg))) {
+    if (!j || !(j->msg = aox_msg_clone(msg)) ||
+        (opts && opts->message_id && !(j->msg_id = strdup(opts->message_id)))) {
         job_free(j);
         return aox_err_set(err, AOX_E_NOMEM, "out of memory");
     }

@@ -96,6 +96,14 @@ int aox_workers_dry_run(aox_workers *w, const char *pid, const aox_msg *msg,
                         uint64_t timeout_ms, aox_msg **result, aox_work_info *info,
                         aox_err *err);
 
+/* aox_proc_dry_run_ex (opts may be NULL) through the read-only queue (issue 7). */
+int aox_workers_dry_run_ex(aox_workers *w, const char *pid, const aox_msg *msg,
+                           const aox_dry_run_opts *opts, uint64_t timeout_ms,
+                           aox_msg **result, aox_work_info *info, aox_err *err);
+/* Snapshots pid's live state if it is ahead of its last snapshot (aox_proc_snapshot);
+ * waits for a compute in progress on pid, touches no other process (issue 7). */
+int aox_workers_snapshot(aox_workers *w, const char *pid, int *written, aox_err *err);
+
 /* Evicts every worker idle for at least idle_ms now (the reaper thread does this
  * on its own every min(idle_ms/4, 1 s)); returns how many live states it freed. */
 int aox_workers_sweep(aox_workers *w, uint64_t idle_ms);

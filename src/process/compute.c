@@ -133,37 +133,178 @@ static int commit_one(aox_procs *p, const char *pid, uint64_t slot, const aox_bu
     return rc;
 }
 
-/* Runs init into r (at slot 0) and makes sure result/0 exists. *res0 (may be NULL)
- * receives slot 0's result. */
-static int run_init(aox_procs *p, proc_entry *e, proc_run *r, aox_msg **res0, aox_err *err)
+/* Runs the device's init into r->state. */
+static int init_state(aox_procs *p, proc_entry *e, proc_run *r, aox_err *err)
 {
     aox_device_env env = { e->pid, p->store, &e->limits };
-    aox_msg *res = NULL, *cached = NULL;
-    aox_buf enc = {0};
-    int rc;
-
-    rc = e->ops->init(&env, e->def, &r->state, err);
+    int rc = e->ops->init(&env, e->def, &r->state, err);
     if (rc) {
         PROC_COUNT(p, n_faults, 1);
         r->state = NULL;
         if (!err || err->code == AOX_OK)
             aox_err_set(err, rc, "device %s: init failed", e->ops->name);
         proc_act_error(e, rc, 1, 0, err ? err->msg : "init failed");
-        return rc;
     }
+    return rc;
+}
+
+/* Boot (device `boot` op): computes the process message (slot 0's body) on the state
+ * init just made, so that r->state is the state after slot 0. *res gets the computed
+ * result (without process/slot). `cached` is slot 0's cached result or NULL: a cached
+ * guest failure means the state after slot 0 is init's (nothing runs). A failure the
+ * device could not roll back (state-lost marker) or a result over the result limit
+ * leaves a guest-failure result and the state re-initialised. Non-OK: node fault, r
+ * has no state. */
+static int run_boot(aox_procs *p, proc_entry *e, proc_run *r, const aox_msg *cached,
+                    aox_msg **res, aox_err *err)
+{
+    aox_msg *a = NULL, *out = NULL;
+    aox_buf enc = {0};
+    const aox_msg *body;
+    aox_call call;
+    proc_watch watch;
+    int64_t ts = 0, height = 0;
+    int rc, lost = 0;
+    uint64_t t0;
+
+    *res = NULL;
+    if (cached && aox_result_is_error(cached))
+        return AOX_OK;                          /* it failed: the state is init's */
+    rc = proc_assignment_get(p, e->pid, 0, &a, err);
+    if (rc == AOX_E_NOT_FOUND)
+        rc = aox_err_set(err, AOX_E_CORRUPT, "slot 0 of %s is missing", e->pid);
+    if (rc)
+        goto fault;
+    body = aox_msg_get_msg(a, "body");
+    if (!body)
+        body = e->def;
+    (void)aox_msg_get_int(a, "timestamp", &ts);
+    (void)aox_msg_get_int(a, "block-height", &height);
+    memset(&call, 0, sizeof call);
+    call.pid = e->pid;
+    call.process = e->def;
+    call.assignment = a;
+    call.message = body;
+    call.slot = 0;
+    call.timestamp = ts;
+    call.block_height = height;
+    call.limits = &e->limits;
+    out = aox_msg_new();
+    if (!out) {
+        rc = aox_err_set(err, AOX_E_NOMEM, "out of memory");
+        goto fault;
+    }
+    if (err)
+        aox_err_clear(err);
+    proc_watch_begin(p, &watch, e->limits.wall_ms);
+    call.interrupt = &watch.flag;
+    t0 = proc_stage_begin(e, PROC_STAGE_EXECUTE);
+    rc = e->ops->compute(r->state, &call, out, err);
+    proc_stage_end(PROC_STAGE_EXECUTE, t0);
+    proc_watch_end(p, &watch);
+    if (rc) {
+        if (!err || err->code == AOX_OK)
+            aox_err_set(err, rc, "device %s failed at slot 0", e->ops->name);
+        PROC_COUNT(p, n_faults, 1);
+        if (rc == AOX_E_TIMEOUT)
+            PROC_COUNT(p, n_timeouts, 1);
+        aox_log(AOX_LOG_WARN, "node_fault", "\"pid\":\"%s\",\"slot\":0,\"code\":\"%s\"",
+                e->pid, aox_code_name(rc));
+        proc_act_error(e, rc, 1, 0, err ? err->msg : "node fault");
+        goto fault;
+    }
+    PROC_COUNT(p, n_computed, 1);
+    proc_act_result(e, 0, out);
+    if (aox_msg_get(out, AOX_RESULT_STATE_LOST)) {
+        (void)aox_msg_remove(out, AOX_RESULT_STATE_LOST);
+        if (!aox_result_is_error(out)) {
+            rc = aox_err_set(err, AOX_E_INTERNAL, "device %s marked a successful "
+                             "result state-lost", e->ops->name);
+            goto fault;
+        }
+        lost = 1;
+    }
+    if (!lost && !aox_result_is_error(out) && e->limits.result_bytes) {
+        /* the same rule as for every other slot (see advance) */
+        rc = finish_result(e, r->state, 0, out, &enc);
+        if (rc) {
+            aox_err_set(err, rc, "out of memory");
+            goto fault;
+        }
+        if (enc.len > e->limits.result_bytes) {
+            size_t got = enc.len;
+            aox_msg_free(out);
+            out = aox_msg_new();
+            rc = out ? aox_result_set_error(out, AOX_E_LIMIT, "result of %zu bytes exceeds "
+                                            "the limit of %llu bytes", got,
+                                            (unsigned long long)e->limits.result_bytes)
+                     : AOX_E_NOMEM;
+            if (rc) {
+                aox_err_set(err, rc, "out of memory");
+                goto fault;
+            }
+            PROC_COUNT(p, n_limit_result, 1);
+            lost = 1;
+        }
+    }
+    if (aox_result_is_error(out))
+        PROC_COUNT(p, n_guest, 1);
+    if (lost) {                                 /* back to init's state */
+        e->ops->free(r->state);
+        r->state = NULL;
+        rc = init_state(p, e, r, err);
+        if (rc)
+            goto fault;
+    }
+    *res = out;
+    out = NULL;
+    goto done;
+fault:
+    if (r->state)
+        e->ops->free(r->state);
+    r->state = NULL;
+done:
+    aox_msg_free(a);
+    aox_msg_free(out);
+    aox_buf_free(&enc);
+    return rc;
+}
+
+/* Runs init into r (at slot 0) and makes sure result/0 exists. *res0 (may be NULL)
+ * receives slot 0's result. For a device whose `boot` op says so, the process
+ * message is computed too (run_boot) and slot 0's result is that computation's. */
+static int run_init(aox_procs *p, proc_entry *e, proc_run *r, aox_msg **res0, aox_err *err)
+{
+    aox_msg *res = NULL, *cached = NULL, *booted = NULL;
+    aox_buf enc = {0};
+    int rc, boot = e->ops->boot && e->ops->boot(e->def);
+
+    rc = init_state(p, e, r, err);
+    if (rc)
+        return rc;
     r->at_slot = 0;
     r->snap_slot = 0;
     aox_buf_free(&r->base);
 
     rc = proc_result_get(p, e->pid, 0, &cached);
-    if (rc == AOX_OK) {
+    if (rc != AOX_OK)
+        cached = NULL;
+    if (boot) {
+        rc = run_boot(p, e, r, cached, &booted, err);
+        if (rc) {
+            aox_msg_free(cached);
+            return rc;
+        }
+    }
+    if (cached) {               /* deterministic: a boot just run computed the same */
+        aox_msg_free(booted);
         if (res0)
             *res0 = cached;
         else
             aox_msg_free(cached);
         return AOX_OK;
     }
-    res = aox_msg_new();
+    res = booted ? booted : aox_msg_new();
     rc = res ? finish_result(e, r->state, 0, res, &enc) : AOX_E_NOMEM;
     if (rc)
         aox_err_set(err, rc, "out of memory");
@@ -174,6 +315,8 @@ static int run_init(aox_procs *p, proc_entry *e, proc_run *r, aox_msg **res0, ao
         *res0 = res;
     else
         aox_msg_free(res);
+    if (rc)                     /* slot 0's result is not durable: keep no state */
+        proc_run_clear(e, r);
     return rc;
 }
 
@@ -711,19 +854,31 @@ done:
 int aox_proc_dry_run(aox_procs *p, const char *pid, const aox_msg *msg,
                      aox_msg **result, aox_err *err)
 {
+    return aox_proc_dry_run_ex(p, pid, msg, NULL, result, err);
+}
+
+#define DRY_ID_MAX 256
+
+int aox_proc_dry_run_ex(aox_procs *p, const char *pid, const aox_msg *msg,
+                        const aox_dry_run_opts *opts, aox_msg **result, aox_err *err)
+{
     aox_compute_info info = {0};
     proc_entry *e = NULL;
     proc_run scratch = {0}, *r = NULL;
-    aox_msg *a = NULL, *res = NULL;
+    aox_msg *a = NULL, *res = NULL, *last = NULL;
     aox_buf enc = {0};
-    char id[AOX_ID_LEN + 1];
+    char idbuf[AOX_ID_LEN + 1];
+    const char *id = opts ? opts->message_id : NULL;
     uint64_t cur;
-    int64_t ts;
+    int64_t ts = 0, height = 0;
     aox_call call;
     proc_watch watch;
     int rc, locked = 0;
 
     *result = NULL;
+    if (id && (!id[0] || strlen(id) > DRY_ID_MAX))
+        return aox_err_set(err, AOX_E_INVALID, "dry run: a message ID must be 1..%d bytes",
+                           DRY_ID_MAX);
     rc = proc_entry_get(p, pid, &e, err);
     if (rc)
         return rc;
@@ -731,8 +886,10 @@ int aox_proc_dry_run(aox_procs *p, const char *pid, const aox_msg *msg,
     if (rc == AOX_OK && e->limits.message_bytes && enc.len > e->limits.message_bytes)
         rc = aox_err_set(err, AOX_E_TOO_LARGE, "message of %zu bytes exceeds the limit of "
                          "%llu", enc.len, (unsigned long long)e->limits.message_bytes);
-    if (rc == AOX_OK)
-        rc = aox_msg_id(msg, id);
+    if (rc == AOX_OK && !id) {
+        rc = aox_msg_id(msg, idbuf);
+        id = idbuf;
+    }
     if (rc) {
         if (!err || err->code == AOX_OK)
             aox_err_set(err, rc, "cannot encode the message");
@@ -743,11 +900,15 @@ int aox_proc_dry_run(aox_procs *p, const char *pid, const aox_msg *msg,
     rc = proc_current_slot(p, pid, &cur, err);
     if (!rc)
         rc = reach(p, e, cur, 0, &scratch, &r, &res, &info, err);
+    if (!rc)
+        rc = proc_assignment_get(p, e->pid, cur, &last, err);
     if (rc)
         goto done;
 
-    /* The message as if assigned next: no hash-chain, nothing stored. */
-    ts = p->opts.clock_ms(p->opts.clock_ud);
+    /* The message as if assigned next: no hash-chain, nothing stored. Time and
+     * height are the latest assignment's (never the host clock: deterministic). */
+    (void)aox_msg_get_int(last, "timestamp", &ts);
+    (void)aox_msg_get_int(last, "block-height", &height);
     a = aox_msg_new();
     res = aox_msg_new();
     if (!a || !res) {
@@ -757,7 +918,7 @@ int aox_proc_dry_run(aox_procs *p, const char *pid, const aox_msg *msg,
     rc = aox_msg_set_str(a, "process", pid);
     if (!rc) rc = aox_msg_set_int(a, "slot", (int64_t)(cur + 1));
     if (!rc) rc = aox_msg_set_int(a, "timestamp", ts);
-    if (!rc) rc = aox_msg_set_int(a, "block-height", p->opts.block_height);
+    if (!rc) rc = aox_msg_set_int(a, "block-height", height);
     if (!rc) rc = aox_msg_set_str(a, "message-id", id);
     if (!rc) rc = aox_msg_set_msg(a, "body", msg);
     if (rc) {
@@ -771,7 +932,7 @@ int aox_proc_dry_run(aox_procs *p, const char *pid, const aox_msg *msg,
     call.message = aox_msg_get_msg(a, "body");
     call.slot = cur + 1;
     call.timestamp = ts;
-    call.block_height = p->opts.block_height;
+    call.block_height = height;
     call.limits = &e->limits;
     call.dry_run = 1;
     if (err)
@@ -796,6 +957,7 @@ done:
     if (locked)
         unlock_state(p, e, &scratch);
     aox_msg_free(a);
+    aox_msg_free(last);
     aox_buf_free(&enc);
     if (rc == AOX_OK)
         *result = res;

@@ -100,6 +100,13 @@ typedef struct aox_proc_live {
     uint64_t memory_bytes;     /* device `memory` op; 0 if the device has none */
 } aox_proc_live;
 int aox_proc_evict(aox_procs *p, const char *pid, int *freed, aox_err *err);
+/* aox_proc_snapshot: snapshots the live state of pid if it is ahead of its last
+ * snapshot and keeps it live (the per-process aox_procs_snapshot_all). Waits for a
+ * compute in progress on pid. *written (may be NULL) is 1 when a manifest was
+ * committed. AOX_E_NOT_FOUND for an unknown pid; a failed snapshot drops the state
+ * (its page bookkeeping no longer matches a base) and returns the error; a state the
+ * device cannot snapshot now (AOX_E_UNSUPPORTED) is kept. (Added with issue 7.) */
+int aox_proc_snapshot(aox_procs *p, const char *pid, int *written, aox_err *err);
 int aox_proc_live_info(aox_procs *p, const char *pid, aox_proc_live *out, aox_err *err);
 
 /* Activity of a process, for monitoring (GET /<pid>/status, `aox top`; added with
@@ -175,12 +182,24 @@ int aox_proc_result_by_message(aox_procs *p, const char *pid, const char *msg_id
                                aox_msg **result, uint64_t *slot, aox_err *err);
 
 /* Dry run: the result `msg` would have if it were scheduled now (slot = current + 1,
- * timestamp = node clock, no hash-chain), computed on the state at the current slot
- * with call->dry_run = 1. Nothing is scheduled, cached or kept; the result carries
- * `process`, `slot` and `dry-run: 1`. (Added with the process layer, for the legacy
- * /dry-run route.) */
+ * no hash-chain), computed on the state at the current slot with call->dry_run = 1.
+ * The timestamp and block-height are those of the latest assignment (slot current),
+ * so a dry run is deterministic: the same state and message give the same result.
+ * Nothing is scheduled, cached or kept; the result carries `process`, `slot` and
+ * `dry-run: 1`. (Added with the process layer, for the legacy /dry-run route.) */
 int aox_proc_dry_run(aox_procs *p, const char *pid, const aox_msg *msg,
                      aox_msg **result, aox_err *err);
+/* Options of a dry run (added with issue 7). */
+typedef struct aox_dry_run_opts {
+    /* The message's ID as the device should see it (the assignment's `message-id`),
+     * e.g. the Id a legacy client put in its dry-run body; any text up to 256 bytes.
+     * NULL: the message's aox ID. */
+    const char *message_id;
+} aox_dry_run_opts;
+/* aox_proc_dry_run with options (opts may be NULL). AOX_E_INVALID for a message_id
+ * that is empty or longer than 256 bytes. */
+int aox_proc_dry_run_ex(aox_procs *p, const char *pid, const aox_msg *msg,
+                        const aox_dry_run_opts *opts, aox_msg **result, aox_err *err);
 
 /* Reads */
 int aox_proc_current_slot(aox_procs *p, const char *pid, uint64_t *slot, aox_err *err);

@@ -343,6 +343,30 @@ int aox_proc_evict(aox_procs *p, const char *pid, int *freed, aox_err *err)
     return rc;
 }
 
+int aox_proc_snapshot(aox_procs *p, const char *pid, int *written, aox_err *err)
+{
+    proc_entry *e;
+    int rc = proc_entry_get(p, pid, &e, err);
+    if (written)
+        *written = 0;
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&e->state_mu);
+    if (ahead_of_snapshot(&e->live)) {
+        rc = proc_snap_commit(p, e, &e->live, err);
+        if (rc == AOX_OK) {
+            if (written)
+                *written = 1;
+        } else if (rc != AOX_E_UNSUPPORTED) {
+            proc_run_clear(e, &e->live);
+            proc_lru_touch(p, e);
+        }
+    }
+    pthread_mutex_unlock(&e->state_mu);
+    proc_entry_put(p, e);
+    return rc;
+}
+
 int aox_proc_live_info(aox_procs *p, const char *pid, aox_proc_live *out, aox_err *err)
 {
     proc_entry *e;

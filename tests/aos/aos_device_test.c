@@ -8,6 +8,9 @@
  *   aos_device_test snap <mod_c.wasm>     snapshot -> restore -> identical results,
  *                                         only changed pages written
  *   aos_device_test legacy <mod_legacy.wasm>  the loader's minified wasm32 format
+ *   aos_device_test boot <mod_c.wasm>     through the process layer: slot 0 runs the
+ *                                         Process message through handle (boot), also
+ *                                         after snapshot/restore and restart; dry runs
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -19,6 +22,7 @@
 #include "core/json.h"
 #include "device/device.h"
 #include "device/snapshot.h"
+#include "process/process.h"
 #include "store/store.h"
 
 static int failures;
@@ -515,6 +519,225 @@ static void test_snap(const char *path)
     aox_buf_free(&m2);
 }
 
+/* ------------------------------------------------------------------ boot (slot 0) */
+
+static int64_t boot_clock_ms = 1700000000555;
+static int64_t boot_clock(void *ud) { (void)ud; return boot_clock_ms; }
+
+static aox_procs *boot_open(aox_store *s, uint64_t K)
+{
+    aox_procs_opts o;
+    aox_procs *p = NULL;
+    aox_err err = {0};
+    memset(&o, 0, sizeof o);
+    o.store = s;
+    o.snapshot_every = K;
+    o.clock_ms = boot_clock;
+    o.block_height = 5;
+    if (aox_procs_open(&o, &p, &err))
+        fprintf(stderr, "procs: %s\n", err.msg);
+    CHECK(p != NULL);
+    return p;
+}
+
+static aox_msg *boot_def(const char *data)
+{
+    aox_msg *d = make_def("wasm@1.0");
+    aox_msg_set_str(d, "data", data);
+    return d;
+}
+
+static void boot_schedule(aox_procs *p, const char *pid, const char *data, int nonce)
+{
+    aox_msg *m = aox_msg_new();
+    aox_err err = {0};
+    aox_msg_set_str(m, "data", data);
+    aox_msg_set_str(m, "from", FROM);
+    aox_msg_set_int(m, "nonce", nonce);
+    int rc = aox_proc_schedule(p, pid, m, NULL, &err);
+    if (rc)
+        fprintf(stderr, "schedule: %s\n", err.msg);
+    CHECK(rc == 0);
+    aox_msg_free(m);
+}
+
+static aox_msg *boot_compute(aox_procs *p, const char *pid, uint64_t slot,
+                             aox_compute_info *info)
+{
+    aox_msg *r = NULL;
+    aox_err err = {0};
+    int rc = aox_proc_compute(p, pid, slot, &r, info, &err);
+    if (rc)
+        fprintf(stderr, "compute %llu: %s\n", (unsigned long long)slot, err.msg);
+    CHECK(rc == 0 && r);
+    return r ? r : aox_msg_new();
+}
+
+static void boot_expect(aox_procs *p, const char *pid, uint64_t slot, const char *want)
+{
+    aox_msg *r = boot_compute(p, pid, slot, NULL);
+    if (strcmp(out_data(r), want) != 0)
+        fprintf(stderr, "  slot %llu: want '%s', got '%s' (error '%s')\n",
+                (unsigned long long)slot, want, out_data(r), err_msg(r));
+    CHECK(strcmp(out_data(r), want) == 0 && !aox_result_is_error(r));
+    aox_msg_free(r);
+}
+
+static void encode_all(aox_procs *p, const char *pid, uint64_t n, aox_buf *out)
+{
+    for (uint64_t s = 0; s <= n; s++) {
+        aox_msg *r = boot_compute(p, pid, s, NULL);
+        CHECK(aox_msg_encode(r, out) == 0);
+        aox_msg_free(r);
+    }
+}
+
+static void test_boot(const char *path)
+{
+    aox_err err = {0};
+    aox_store *s2 = NULL;
+    aox_msg *def = NULL, *r;
+    aox_buf a = {0}, b = {0};
+    aox_compute_info info;
+    char pid[AOX_ID_LEN + 1], pid2[AOX_ID_LEN + 1];
+    char want[256];
+    int64_t v = -1;
+
+    load_module(path, NULL);
+    aox_procs *p = boot_open(store, 2);
+    def = boot_def("boot-data-1");
+    CHECK(aox_proc_spawn(p, def, pid, NULL, &err) == 0);
+
+    /* slot 0 is the Process message through handle: output, outbox, state */
+    r = boot_compute(p, pid, 0, &info);
+    CHECK(strcmp(out_data(r), "booted boot-data-1") == 0 && !aox_result_is_error(r));
+    CHECK(aox_msg_get_int(r, "slot", &v) == 0 && v == 0);
+    CHECK(aox_msg_get_int(r, "gas", &v) == 0 && v > 0);
+    const aox_value *ob = aox_msg_get(r, "outbox");
+    CHECK(ob && ob->type == AOX_V_LIST && ob->u.list.len == 1);
+    if (ob && ob->type == AOX_V_LIST && ob->u.list.len == 1) {
+        const aox_msg *m = ob->u.list.items[0].u.msg;
+        CHECK(strcmp(aox_msg_get_str(m, "action", NULL) ? aox_msg_get_str(m, "action", NULL)
+                                                        : "", "Booted") == 0);
+        CHECK(strcmp(aox_msg_get_str(m, "target", NULL) ? aox_msg_get_str(m, "target", NULL)
+                                                        : "", pid) == 0);
+    }
+    aox_msg_free(r);
+    r = boot_compute(p, pid, 0, &info);
+    CHECK(info.cached == 1 && strcmp(out_data(r), "booted boot-data-1") == 0);
+    aox_msg_free(r);
+
+    /* later slots see the state after boot, which ran exactly once; the boot saw the
+     * spawn's timestamp */
+    snprintf(want, sizeof want, "boots=1 data=boot-data-1 ts=%lld", (long long)boot_clock_ms);
+    boot_clock_ms += 1000;
+    for (int i = 1; i <= 5; i++)
+        boot_schedule(p, pid, "boots", i);
+    for (uint64_t sl = 1; sl <= 5; sl++)
+        boot_expect(p, pid, sl, want);
+
+    /* restart: a new manager over the same store starts from the snapshot close took
+     * at 5 (after boot), and boot does not run again */
+    aox_procs_close(p);
+    p = boot_open(store, 2);
+    boot_schedule(p, pid, "boots", 6);
+    r = boot_compute(p, pid, 6, &info);
+    if (info.started_from != 1 || info.start_slot != 5)
+        fprintf(stderr, "  restart: from %d at %llu\n", info.started_from,
+                (unsigned long long)info.start_slot);
+    CHECK(info.started_from == 1 && info.start_slot == 5);
+    CHECK(strcmp(out_data(r), want) == 0);
+    aox_msg_free(r);
+    encode_all(p, pid, 6, &a);
+
+    /* the same process on a fresh store without snapshots (init + boot + replay)
+     * gives byte-identical results for every slot */
+    CHECK(aox_store_open("memory:", NULL, &s2, &err) == 0);
+    {
+        aox_buf mk = {0}, mb = {0};
+        aox_key_simple(&mk, "module", module_id);
+        CHECK(aox_store_get(store, mk.data, mk.len, &mb) == 0);
+        CHECK(aox_store_put(s2, mk.data, mk.len, mb.data, mb.len) == 0);
+        aox_buf_free(&mk);
+        aox_buf_free(&mb);
+    }
+    aox_procs *q = boot_open(s2, 1000);
+    boot_clock_ms -= 1000;
+    CHECK(aox_proc_spawn(q, def, pid2, NULL, &err) == 0);
+    CHECK(strcmp(pid, pid2) == 0);
+    boot_clock_ms += 1000;
+    for (int i = 1; i <= 6; i++)
+        boot_schedule(q, pid2, "boots", i);
+    r = boot_compute(q, pid2, 6, &info);
+    CHECK(info.started_from == 2 && info.slots_applied == 6);
+    aox_msg_free(r);
+    encode_all(q, pid2, 6, &b);
+    CHECK(a.len == b.len && a.len > 0 && memcmp(a.data, b.data, a.len) == 0);
+    aox_procs_close(q);
+    aox_store_close(s2);
+
+    /* dry run: the state after boot, the body's Id, the latest assignment's time (not
+     * the node clock, which moved on) */
+    boot_clock_ms += 777000;
+    {
+        aox_msg *m = aox_msg_new();
+        aox_dry_run_opts o = { "dry-run-id-1234" };
+        aox_msg_set_str(m, "data", "whoami");
+        r = NULL;
+        CHECK(aox_proc_dry_run_ex(p, pid, m, &o, &r, &err) == 0);
+        snprintf(want, sizeof want, "id=dry-run-id-1234 ts=%lld",
+                 (long long)(boot_clock_ms - 777000));
+        if (r && strcmp(out_data(r), want) != 0)
+            fprintf(stderr, "  dry run: want '%s', got '%s'\n", want, out_data(r));
+        CHECK(r && strcmp(out_data(r), want) == 0);
+        aox_msg_free(r);
+        /* without an Id: the message's aox ID */
+        char mid[AOX_ID_LEN + 1];
+        CHECK(aox_msg_id(m, mid) == 0);
+        r = NULL;
+        CHECK(aox_proc_dry_run(p, pid, m, &r, &err) == 0);
+        CHECK(r && strncmp(out_data(r), "id=", 3) == 0 &&
+              strncmp(out_data(r) + 3, mid, AOX_ID_LEN) == 0);
+        aox_msg_free(r);
+        o.message_id = "";
+        CHECK(aox_proc_dry_run_ex(p, pid, m, &o, &r, &err) == AOX_E_INVALID);
+        aox_msg_free(m);
+        uint64_t cur = 0;
+        CHECK(aox_proc_current_slot(p, pid, &cur, &err) == 0 && cur == 6);
+    }
+    aox_procs_close(p);
+    aox_msg_free(def);
+
+    /* a failing boot: slot 0 is a guest error, the state is init's */
+    p = boot_open(store, 2);
+    def = boot_def("fail");
+    CHECK(aox_proc_spawn(p, def, pid, NULL, &err) == 0);
+    r = boot_compute(p, pid, 0, NULL);
+    CHECK(aox_result_is_error(r) && strcmp(err_msg(r), "boot refused") == 0);
+    aox_msg_free(r);
+    boot_schedule(p, pid, "boots", 1);
+    boot_expect(p, pid, 1, "boots=0 data= ts=");
+    /* a dry run on a process that has only its spawn boots first */
+    aox_msg_free(def);
+    def = boot_def("boot-data-2");
+    CHECK(aox_proc_spawn(p, def, pid2, NULL, &err) == 0);
+    {
+        aox_msg *m = aox_msg_new();
+        aox_msg_set_str(m, "data", "boots");
+        r = NULL;
+        CHECK(aox_proc_dry_run(p, pid2, m, &r, &err) == 0);
+        snprintf(want, sizeof want, "boots=1 data=boot-data-2 ts=%lld", (long long)boot_clock_ms);
+        CHECK(r && strcmp(out_data(r), want) == 0);
+        aox_msg_free(r);
+        aox_msg_free(m);
+    }
+    boot_expect(p, pid2, 0, "booted boot-data-2");
+    aox_procs_close(p);
+    aox_msg_free(def);
+    aox_buf_free(&a);
+    aox_buf_free(&b);
+}
+
 int main(int argc, char **argv)
 {
     aox_err err = {0};
@@ -539,6 +762,8 @@ int main(int argc, char **argv)
         test_snap(argv[2]);
     else if (strcmp(argv[1], "legacy") == 0)
         test_legacy(argv[2]);
+    else if (strcmp(argv[1], "boot") == 0)
+        test_boot(argv[2]);
     else
         return 2;
     aox_store_close(store);

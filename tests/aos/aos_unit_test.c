@@ -92,7 +92,7 @@ static void test_json(void)
     aox_err err = {0};
     aox_buf out = {0};
     aos_json_ctx ctx = { "PID0000000000000000000000000000000000000001", "MOD", 1700000000123,
-                         1500, NULL };
+                         1500, NULL, NULL };
     /* keys in sorted order become tags in header case */
     aox_msg_set_str(m, "action", "Eval");
     aox_msg_set_str(m, "data-protocol", "ao");

@@ -7,7 +7,8 @@ over loopback HTTP (Python 3 standard library only).
 Uploads the module (POST /modules), spawns a wasm@1.0 process with memory and compute
 limits, schedules messages and reads their results: output, outbox, the compute- and
 memory-limit errors with the node still serving and the next message normal; then
-restarts the node and checks that computing continues from the stored state. With a
+restarts the node and checks that computing continues from the stored state; slot 0
+is the Process message through handle (boot), run once. With a
 wasm64 module, does the same briefly with a HyperBEAM-style stack definition.
 """
 import http.client
@@ -128,9 +129,13 @@ def main():
         image = up["id"]
         st, sp = node.req("POST", "/spawn", {
             "type": "Process", "execution-device": "wasm@1.0", "image": image,
-            "memory-limit": "64-mb", "compute-limit": 20000000, "name": "aos-e2e"})
+            "memory-limit": "64-mb", "compute-limit": 20000000, "name": "aos-e2e",
+            "data": "e2e-boot"})
         check(st == 200 and "process" in sp, "spawn -> %d %r" % (st, sp))
         pid = sp["process"]
+        # slot 0 is the Process message through handle (boot)
+        st, res = node.req("GET", "/%s/compute?slot=0" % pid)
+        check(st == 200 and data_of(res) == "booted e2e-boot", "slot 0 boot: %d %r" % (st, res))
         sender = "SENDER00000000000000000000000000000000000B"
 
         res = result_of(node, pid, {"data": "ping", "from": sender, "action": "Ping"})
@@ -159,6 +164,9 @@ def main():
         res = result_of(node, pid, {"data": "count"})
         check(data_of(res) == "3", "count after restart: %r" % res)
         check(data_of(result_of(node, pid, {"data": "read"})) == "line;", "file after restart")
+        res = result_of(node, pid, {"data": "boots"})
+        check(data_of(res) == "boots=1 data=e2e-boot ts=1700000000123",
+              "boot once, state kept over restart: %r" % res)
 
         if mod64:
             st, up = node.req("POST", "/modules", open(mod64, "rb").read())
@@ -168,10 +176,13 @@ def main():
                 "image": up["id"], "compute-limit": 1000000})
             check(st == 200, "spawn stack -> %d %r" % (st, sp))
             pid64 = sp["process"]
-            check(data_of(result_of(node, pid64, {"data": "a"})) == "1", "wasm64 stack a")
+            # the stack boots too: handle ran on the Process message (counter 1)
+            st, res = node.req("GET", "/%s/compute?slot=0" % pid64)
+            check(st == 200 and data_of(res) == "1", "wasm64 stack boot: %d %r" % (st, res))
+            check(data_of(result_of(node, pid64, {"data": "a"})) == "2", "wasm64 stack a")
             res = result_of(node, pid64, {"data": "loop"})
             check(err_code(res) == "out_of_fuel", "wasm64 compute limit: %r" % res)
-            check(data_of(result_of(node, pid64, {"data": "b"})) == "2", "wasm64 stack b")
+            check(data_of(result_of(node, pid64, {"data": "b"})) == "3", "wasm64 stack b")
     finally:
         node.stop()
         if not failures:

@@ -1,7 +1,9 @@
 /* tests/aos/mod_c.c: an aos-style test process in C (emscripten, wasm32).
  * handle(msg, env) looks at the message's Data and answers JSON like aos does.
  * Uses setjmp/longjmp (emscripten's JS-style SjLj through invoke_*), malloc,
- * stdio files (the in-memory fs), time() and getentropy(). */
+ * stdio files (the in-memory fs), time() and getentropy().
+ * The Process message itself (its Id is the env's Process.Id) is recorded: boots,
+ * its Data and Timestamp; "boots" reports them, "whoami" the message's own Id. */
 #include <emscripten.h>
 #include <setjmp.h>
 #include <stdio.h>
@@ -13,6 +15,8 @@
 
 static jmp_buf jb;
 static int counter;
+static int boots;                 /* how many times the Process message was handled */
+static char boot_data[128], boot_ts[32];
 static char out[8192];
 static char *hog[100000];
 
@@ -52,7 +56,39 @@ EMSCRIPTEN_KEEPALIVE const char *handle(const char *msg, const char *env)
     data_of(msg, data, sizeof data);
     field_of(msg, "From", from, sizeof from);
     field_of(env, "Id", pid, sizeof pid);
-    if (strcmp(data, "ping") == 0) {
+    char id[128];
+    field_of(msg, "Id", id, sizeof id);
+    if (pid[0] && strcmp(id, pid) == 0) {
+        const char *t = strstr(msg, "\"Timestamp\":");
+        size_t n = 0;
+        boots++;
+        snprintf(boot_data, sizeof boot_data, "%s", data);
+        if (t)
+            for (t += 12; t[n] >= '0' && t[n] <= '9' && n + 1 < sizeof boot_ts; n++)
+                boot_ts[n] = t[n];
+        boot_ts[n] = 0;
+        if (strcmp(data, "fail") == 0) {
+            boots += 1000;
+            strcpy(out, "{\"ok\":false,\"response\":\"boot refused\"}");
+            return out;
+        }
+        snprintf(out, sizeof out, "{\"ok\":true,\"response\":{\"Output\":{\"data\":\"booted %s\"},"
+                 "\"Messages\":[{\"Target\":\"%s\",\"Data\":\"hello\",\"Tags\":[{\"name\":\"Action\","
+                 "\"value\":\"Booted\"}]}]}}", data, pid);
+    } else if (strcmp(data, "boots") == 0) {
+        snprintf(out, sizeof out, "{\"ok\":true,\"response\":{\"Output\":{\"data\":\"boots=%d data=%s ts=%s\"}}}",
+                 boots, boot_data, boot_ts);
+    } else if (strcmp(data, "whoami") == 0) {
+        const char *t = strstr(msg, "\"Timestamp\":");
+        char ts[32];
+        size_t n = 0;
+        if (t)
+            for (t += 12; t[n] >= '0' && t[n] <= '9' && n + 1 < sizeof ts; n++)
+                ts[n] = t[n];
+        ts[n] = 0;
+        snprintf(out, sizeof out, "{\"ok\":true,\"response\":{\"Output\":{\"data\":\"id=%s ts=%s\"}}}",
+                 id, ts);
+    } else if (strcmp(data, "ping") == 0) {
         snprintf(out, sizeof out,
                  "{\"ok\":true,\"response\":{\"Output\":{\"data\":\"pong\",\"print\":true},"
                  "\"Messages\":[{\"Target\":\"%s\",\"Data\":\"pong\",\"Tags\":[{\"name\":\"Action\",\"value\":\"Pong\"},"

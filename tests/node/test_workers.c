@@ -548,7 +548,8 @@ static void test_http_answers(void)
 {
     static const aox_http_workers_api api = {
         aox_workers_compute, aox_workers_now, aox_workers_result_by_message,
-        aox_workers_schedule, aox_workers_dry_run,
+        aox_workers_schedule, aox_workers_dry_run, aox_workers_dry_run_ex,
+        aox_workers_snapshot,
     };
     aox_store *s = mem_store();
     aox_procs *p = open_procs(s, SPIN_MS);
