@@ -13,7 +13,11 @@
  *   Echo   Output {"data": <the message's Data>}
  *   Fail   count += 1000, then Error "failed on purpose" (the node must roll the
  *          state back: the next Ping still counts from the old value)
- *   other  (the Process message at slot 0 too) empty Output
+ *   Boots  Output {"data":"booted=<boots>"}; no state change
+ *   Whoami Output {"data":"id=<the message's Id> ts=<its Timestamp>"}
+ *   other  empty Output
+ * The Process message itself (tag Type = Process, slot 0) counts boots += 1 and
+ * answers Output {"data":"booted <boots>"}: the node must evaluate it exactly once.
  * The JSON "parsing" is deliberately naive: it reads the flat {"name","value"}
  * objects of Tags and the top-level "From"/"Data" strings, enough for the test.
  */
@@ -22,6 +26,7 @@ typedef unsigned long size_t;
 extern unsigned char __heap_base;
 static unsigned long heap_top;
 static unsigned long count;
+static unsigned long boots;
 
 /* ---------------------------------------------------------------- allocator */
 
@@ -88,6 +93,25 @@ static int find_str(const char *p, const char *end, const char *key, const char 
     return 0;
 }
 
+/* The digits of the number after `"key":` in p[0..end); 0 if none. */
+static int find_num(const char *p, const char *end, const char *key, const char **v, size_t *n)
+{
+    size_t kl = slen(key);
+    for (; p < end; p++) {
+        if (*p != '"' || !starts(p + 1, key) || p[1 + kl] != '"') continue;
+        const char *q = skip_ws(p + 2 + kl);
+        if (*q != ':') continue;
+        q = skip_ws(q + 1);
+        const char *e = q;
+        while (*e >= '0' && *e <= '9') e++;
+        if (e == q) continue;
+        *v = q;
+        *n = (size_t)(e - q);
+        return 1;
+    }
+    return 0;
+}
+
 /* The value of the tag named `name` (in a flat {...} object holding "name"). */
 static int find_tag(const char *msg, const char *name, const char **v, size_t *n)
 {
@@ -129,14 +153,25 @@ char *handle(const char *msg, const char *env)
     out o = { 0, 0, 1024 + 2 * in };
     o.p = malloc(o.cap);
     if (!o.p) return 0;
-    const char *action = "", *from = "", *data = "";
-    size_t al = 0, fl = 0, dl = 0;
+    const char *action = "", *from = "", *data = "", *type = "", *id = "", *ts = "";
+    size_t al = 0, fl = 0, dl = 0, tl = 0, il = 0, sl = 0;
     find_tag(msg, "Action", &action, &al);
+    find_tag(msg, "Type", &type, &tl);
+    find_str(msg, msg + in, "Id", &id, &il);
+    find_num(msg, msg + in, "Timestamp", &ts, &sl);
     find_str(msg, msg + in, "From", &from, &fl);
     find_str(msg, msg + in, "Data", &data, &dl);
 
     puts_(&o, "{\"ok\":true,\"response\":{");
-    if (al == 4 && starts(action, "Ping")) {
+    if (tl == 7 && starts(type, "Process")) {
+        boots++;
+        puts_(&o, "\"Output\":{\"data\":\"booted "); putu(&o, boots); puts_(&o, "\"},\"Messages\":[]");
+    } else if (al == 5 && starts(action, "Boots")) {
+        puts_(&o, "\"Output\":{\"data\":\"booted="); putu(&o, boots); puts_(&o, "\"},\"Messages\":[]");
+    } else if (al == 6 && starts(action, "Whoami")) {
+        puts_(&o, "\"Output\":{\"data\":\"id="); put(&o, id, il);
+        puts_(&o, " ts="); put(&o, ts, sl); puts_(&o, "\"},\"Messages\":[]");
+    } else if (al == 4 && starts(action, "Ping")) {
         count++;
         puts_(&o, "\"Output\":{\"data\":\"pong "); putu(&o, count);
         puts_(&o, "\",\"prompt\":\"aox> \"},\"Messages\":[{\"Target\":\"");

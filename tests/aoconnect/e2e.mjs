@@ -151,6 +151,10 @@ const send = (action, data) => step(`message ${action}`, () =>
 const resultOf = (message, process = pid) => step('result', () => ao.result({ process, message }));
 const outData = (r) => (r && r.Output && typeof r.Output === 'object') ? r.Output.data : r?.Output;
 
+// slot 0: the Process message itself was evaluated (once), as the legacy CU does
+const r0 = await step('result of the spawn', () => ao.result({ process: pid, message: pid }));
+check(outData(r0) === 'booted 1' && !r0?.Error, 'the Process message is evaluated at slot 0', r0);
+
 const m1 = await send('Ping');
 const r1 = await resultOf(m1);
 check(outData(r1) === 'pong 1', 'result of the first Ping', r1);
@@ -182,6 +186,8 @@ const d2 = await step('dryrun ping', () => ao.dryrun({ process: pid, tags: [{ na
 check(outData(d2) === 'pong 4', 'dryrun of a state-changing message', d2);
 const m6 = await send('Ping');
 check(outData(await resultOf(m6)) === 'pong 4', 'dryruns changed nothing');
+const d3 = await step('dryrun boots', () => ao.dryrun({ process: pid, tags: [{ name: 'Action', value: 'Boots' }] }));
+check(outData(d3) === 'booted=1', 'the boot ran once, its state is kept', d3);
 
 // results: pages of evaluations, cursors
 const all = await step('results', () => ao.results({ process: pid, sort: 'ASC', limit: 25 }));
@@ -199,6 +205,17 @@ if (edges.length >= 3) {
   const upto = await step('results to', () => ao.results({ process: pid, to: edges[1].cursor, sort: 'ASC' }));
   check(upto?.edges?.length === 2 && upto.edges[1].cursor === edges[1].cursor, '`to` is inclusive', upto);
 }
+
+// dryrun fidelity: the guest sees the body's Id, and the latest assignment's time
+const mw = await send('Whoami');
+const rw = outData(await resultOf(mw));
+const tsw = typeof rw === 'string' ? rw.split(' ts=')[1] : undefined;
+check(rw === `id=${mw} ts=${tsw}` && /^[0-9]+$/.test(tsw ?? ''), 'a message sees its own Id and Timestamp', rw);
+await new Promise((r) => setTimeout(r, 20));        // the node clock moves on
+const dw = await step('dryrun whoami', () => ao.dryrun({ process: pid, Id: 'dry-run-id-7', tags: [{ name: 'Action', value: 'Whoami' }] }));
+check(outData(dw) === `id=dry-run-id-7 ts=${tsw}`, 'dryrun: the body Id and the latest assignment timestamp', dw);
+const dd = await step('dryrun whoami default', () => ao.dryrun({ process: pid, tags: [{ name: 'Action', value: 'Whoami' }] }));
+check(outData(dd) === `id=1234 ts=${tsw}`, "dryrun: aoconnect's default Id", dd);
 
 // assign: the Ping m1 (already on the ledger) assigned to a second process
 const pid2 = await step('spawn 2', () => ao.spawn({ module: moduleId, scheduler, signer, tags: [{ name: 'Name', value: 'aox-e2e-2' }] }));

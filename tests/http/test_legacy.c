@@ -294,6 +294,8 @@ static void test_graphql(void)
     CHECK(reqs("GET", "/graphql", NULL, NULL, &j) == 405 && is_err(j, "method_not_allowed"));
 }
 
+static int64_t clock_now;
+
 static void test_reads(void)
 {
     kv q_pid[] = { { "process-id", pid }, { NULL, NULL } };
@@ -378,6 +380,20 @@ static void test_reads(void)
         CHECK(reqs("POST", "/dry-run", body, q_pid, &j) == 200);
         CHECK(jint(json_object_get(j, "Output"), "counter") == 112);     /* not kept */
         json_decref(j);
+        /* the time is the latest assignment's, not the node clock (deterministic) */
+        {
+            aox_msg *a3 = NULL;
+            int64_t ts3 = -1;
+            CHECK(aox_proc_assignment(ctx.procs, pid, 3, &a3, NULL) == 0);
+            CHECK(a3 && aox_msg_get_int(a3, "timestamp", &ts3) == 0);
+            aox_msg_free(a3);
+            clock_now += 86400000;
+            CHECK(reqs("POST", "/dry-run", body, q_pid, &j) == 200);
+            CHECK(jint(json_object_get(j, "Output"), "timestamp") == ts3);
+            CHECK(jint(json_object_get(j, "Output"), "slot") == 4);
+            json_decref(j);
+            clock_now -= 86400000;
+        }
         CHECK(current(pid) == 3);
         CHECK(reqs("POST", "/dry-run", "{\"Tags\":[{\"name\":\"Action\",\"value\":\"fail\"}]}",
                    q_pid, &j) == 200);
@@ -392,9 +408,25 @@ static void test_reads(void)
         CHECK(current(pid) == 3);
     }
 
-    /* /state: test-counter's pages (3 x 256 B) as whole 64 KiB pages */
+    /* /state: test-counter's pages (3 x 256 B) as whole 64 KiB pages; only this
+     * process is snapshotted (another live process ahead of its snapshot is not) */
     {
         aox_http_response resp;
+        aox_procs_stats ps0, ps1;
+        aox_msg *d2 = aox_msg_new(), *m2 = aox_msg_new(), *r2 = NULL;
+        aox_buf k2 = {0}, v2 = {0};
+        char pid2[AOX_ID_LEN + 1];
+        aox_msg_set_str(d2, "type", "Process");
+        aox_msg_set_str(d2, "execution-device", "test-counter@1.0");
+        aox_msg_set_str(d2, "name", "bystander");
+        CHECK(aox_proc_spawn(ctx.procs, d2, pid2, NULL, NULL) == 0);
+        aox_msg_set_int(m2, "value", 3);
+        CHECK(aox_proc_schedule(ctx.procs, pid2, m2, NULL, NULL) == 0);
+        CHECK(aox_proc_compute(ctx.procs, pid2, 1, &r2, NULL, NULL) == 0);
+        aox_msg_free(r2);
+        aox_msg_free(m2);
+        aox_msg_free(d2);
+        aox_procs_stats_get(ctx.procs, &ps0);
         snprintf(path, sizeof path, "/state/%s", pid);
         static char mem[65536 + 1000];
         uint64_t got = 0, nonzero = 0, tail = 0;
@@ -414,6 +446,12 @@ static void test_reads(void)
         }
         CHECK(nonzero > 0 && tail == 0);      /* 3 test-counter pages of 256 B, then zeros */
         aox_http_response_free(&resp);        /* frees the stream */
+        aox_procs_stats_get(ctx.procs, &ps1);
+        CHECK(ps1.snapshots == ps0.snapshots + 1);
+        CHECK(aox_key_proc(&k2, pid2, "snap", 1) == 0);
+        CHECK(aox_store_get(st, k2.data, k2.len, &v2) == AOX_E_NOT_FOUND);
+        aox_buf_free(&k2);
+        aox_buf_free(&v2);
         CHECK(reqs("GET", "/state/" NOID, NULL, NULL, &j) == 404 && is_err(j, "not_found"));
     }
     (void)slot;
@@ -469,7 +507,8 @@ static void test_assign(void)
 
 static json_t *info_fn(void *ud) { (void)ud; return json_pack("{s:s}", "version", "t"); }
 
-static int64_t clock_fixed(void *ud) { (void)ud; return 1700000000000; }
+static int64_t clock_now = 1700000000000;   /* moved by test_reads */
+static int64_t clock_fixed(void *ud) { (void)ud; return clock_now; }
 
 int main(int argc, char **argv)
 {
