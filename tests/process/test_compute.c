@@ -378,6 +378,131 @@ static void test_wall_clock(void)
     aox_procs_close(q);
 }
 
+/* Boot (device `boot` op): slot 0 computes the Process message itself. booting@1.0 is
+ * counting@1.0 with boot on, so the definition's `value` lands in the counter. */
+static int boot_yes(const aox_msg *def) { return aox_msg_get(def, "no-boot") == NULL; }
+static aox_device_ops booting;
+
+static aox_msg *boot_def(int64_t value, const char *action)
+{
+    aox_msg *d = pt_def("booting@1.0", 90);
+    REQUIRE(aox_msg_set_int(d, "value", value) == AOX_OK);
+    if (action)
+        REQUIRE(aox_msg_set_str(d, "action", action) == AOX_OK);
+    return d;
+}
+
+static void boot_spawn(aox_procs *p, aox_msg *d, char pid[44])
+{
+    aox_err err = {0};
+    REQUIRE(aox_proc_spawn(p, d, pid, NULL, &err) == AOX_OK);
+    aox_msg_free(d);
+}
+
+static void test_boot(void)
+{
+    aox_store *s2 = pt_memory();
+    aox_procs *p = pt_open(st, 2, 0), *q;
+    aox_compute_info info;
+    aox_msg *r, *m;
+    aox_buf a = {0}, b = {0};
+    aox_err err = {0};
+    char pid[44], pid2[44];
+    int64_t v = -1;
+
+    booting = pt_counting;
+    booting.name = "booting@1.0";
+    booting.boot = boot_yes;
+    REQUIRE(aox_device_register(&booting) == AOX_OK);
+
+    /* slot 0 is a computed result: the definition's value, once */
+    boot_spawn(p, boot_def(40, NULL), pid);
+    pt_reset_counts();
+    r = pt_compute(p, pid, 0, &info);
+    CHECK(info.started_from == 2 && !aox_result_is_error(r));
+    CHECK(pt_counter(r) == 40 && aox_msg_get_int(r, "slot", &v) == AOX_OK && v == 0);
+    CHECK(aox_msg_get(r, "state-digest") != NULL);
+    CHECK(atomic_load(&pt_inits) == 1 && atomic_load(&pt_computes) == 1);
+    aox_msg_free(r);
+    pt_schedule(p, pid, pt_msg(1, NULL));
+    pt_schedule(p, pid, pt_msg(2, NULL));
+    r = pt_compute(p, pid, 2, &info);
+    CHECK(pt_counter(r) == 43 && atomic_load(&pt_computes) == 3);
+    aox_msg_free(r);
+
+    /* restart: from the snapshot at 2, boot does not run again */
+    aox_procs_close(p);
+    p = pt_open(st, 2, 0);
+    pt_schedule(p, pid, pt_msg(3, NULL));
+    pt_reset_counts();
+    r = pt_compute(p, pid, 3, &info);
+    CHECK(info.started_from == 1 && info.start_slot == 2 && pt_counter(r) == 46);
+    CHECK(atomic_load(&pt_inits) == 0 && atomic_load(&pt_computes) == 1);
+    aox_msg_free(r);
+    for (uint64_t sl = 0; sl <= 3; sl++) {
+        r = pt_compute(p, pid, sl, NULL);
+        pt_encode(r, &a);
+        aox_msg_free(r);
+    }
+
+    /* the same process elsewhere, init + boot + replay: byte-identical results */
+    q = pt_open(s2, 0, 0);
+    boot_spawn(q, boot_def(40, NULL), pid2);
+    CHECK(strcmp(pid, pid2) == 0);
+    for (int i = 1; i <= 3; i++)
+        pt_schedule(q, pid2, pt_msg(i, NULL));
+    r = pt_compute(q, pid2, 3, &info);
+    CHECK(info.started_from == 2 && info.slots_applied == 3);
+    aox_msg_free(r);
+    for (uint64_t sl = 0; sl <= 3; sl++) {
+        r = pt_compute(q, pid2, sl, NULL);
+        pt_encode(r, &b);
+        aox_msg_free(r);
+    }
+    CHECK(a.len > 0 && a.len == b.len && memcmp(a.data, b.data, a.len) == 0);
+    aox_procs_close(q);
+
+    /* a failing boot is slot 0's cached guest error; the state is init's */
+    boot_spawn(p, boot_def(40, "fail"), pid);
+    r = pt_compute(p, pid, 0, NULL);
+    CHECK(aox_result_is_error(r));
+    aox_msg_free(r);
+    pt_schedule(p, pid, pt_msg(5, NULL));
+    r = pt_compute(p, pid, 1, NULL);
+    CHECK(!aox_result_is_error(r) && pt_counter(r) == 5);
+    aox_msg_free(r);
+
+    /* a node fault at boot caches nothing */
+    boot_spawn(p, boot_def(40, "node-fault"), pid);
+    r = NULL;
+    CHECK_RC(aox_proc_compute(p, pid, 0, &r, NULL, &err), AOX_E_IO);
+    CHECK(r == NULL && !pt_store_has(st, pid, "result", 0));
+
+    /* a dry run on a fresh process boots first; its time is the spawn's */
+    boot_spawn(p, boot_def(7, NULL), pid);
+    m = pt_msg(1, NULL);
+    CHECK_RC(aox_proc_dry_run(p, pid, m, &r, &err), AOX_OK);
+    CHECK(r && pt_counter(r) == 8);
+    CHECK(r && aox_msg_get_int(aox_msg_get_msg(r, "output"), "timestamp", &v) == AOX_OK &&
+          v == PT_CLOCK_MS);
+    aox_msg_free(r);
+    aox_msg_free(m);
+
+    /* boot off for this definition: slot 0 is init only, as before */
+    {
+        aox_msg *d = boot_def(40, NULL);
+        REQUIRE(aox_msg_set_int(d, "no-boot", 1) == AOX_OK);
+        boot_spawn(p, d, pid);
+        r = pt_compute(p, pid, 0, NULL);
+        CHECK(aox_msg_get(r, "output") == NULL);
+        aox_msg_free(r);
+    }
+    aox_procs_close(p);
+    aox_store_close(s2);
+    aox_buf_free(&a);
+    aox_buf_free(&b);
+}
+
 int main(void)
 {
     pt_register();
@@ -391,6 +516,7 @@ int main(void)
     PT_RUN(test_dry_run);
     PT_RUN(test_bad_snapshot);
     PT_RUN(test_wall_clock);
+    PT_RUN(test_boot);
     aox_store_close(st);
     PT_DONE();
 }
