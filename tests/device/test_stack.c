@@ -289,6 +289,37 @@ static void test_snapshot_restore(void)
     aox_msg_free(def);
 }
 
+/* boot: the stack boots when a member boots for the definition (and never for a
+ * definition it cannot parse) */
+static int boot_on(const aox_msg *def) { return aox_msg_get(def, "boot-please") != NULL; }
+static aox_device_ops booter_ops;
+
+static void test_boot(void)
+{
+    const char *with[] = { "probe@1.0", "booter@1.0" }, *without[] = { "probe@1.0",
+                                                                      "test-counter@1.0" };
+    aox_msg *d;
+    booter_ops = probe_ops;
+    booter_ops.name = "booter@1.0";
+    booter_ops.boot = boot_on;
+    REQUIRE(aox_device_register(&booter_ops) == AOX_OK);
+    REQUIRE(stack->boot != NULL);
+    d = stack_def(with, 2, 0, 0);
+    CHECK(stack->boot(d) == 0);                     /* the member says no for this def */
+    REQUIRE(aox_msg_set_int(d, "boot-please", 1) == AOX_OK);
+    CHECK(stack->boot(d) != 0);
+    aox_msg_free(d);
+    d = stack_def(without, 2, 0, 0);
+    REQUIRE(aox_msg_set_int(d, "boot-please", 1) == AOX_OK);
+    CHECK(stack->boot(d) == 0);                     /* no member boots */
+    aox_msg_free(d);
+    d = stack_def(with, 0, 0, 0);                   /* empty list: not a stack */
+    REQUIRE(aox_msg_set_int(d, "boot-please", 1) == AOX_OK);
+    CHECK(stack->boot(d) == 0);
+    aox_msg_free(d);
+    CHECK(tc->boot == NULL);                        /* test-counter: slot 0 is init */
+}
+
 int main(void)
 {
     REQUIRE(aox_store_open("memory:", NULL, &st, NULL) == AOX_OK);
@@ -300,6 +331,7 @@ int main(void)
     PT_RUN(test_check);
     PT_RUN(test_passes_and_siblings);
     PT_RUN(test_snapshot_restore);
+    PT_RUN(test_boot);
     aox_store_close(st);
     PT_DONE();
 }
