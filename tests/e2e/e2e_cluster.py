@@ -274,6 +274,105 @@ class Client:
         raise RuntimeError("no node answered %s %s: %r" % (method, path, last))
 
 
+class Ans104:
+    """Signs ANS-104 data items (type 1: RSA-4096 PSS over the deep hash), the bytes
+    the legacy `POST /` route takes (as arbundles writes them)."""
+
+    def __init__(self):
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=4096)
+        self.owner = self.key.public_key().public_numbers().n.to_bytes(512, "big")
+
+    @staticmethod
+    def _deep_hash(parts):
+        import hashlib
+        h = lambda b: hashlib.sha384(b).digest()  # noqa: E731
+        acc = h(b"list%d" % len(parts))
+        for p in parts:
+            acc = h(acc + h(h(b"blob%d" % len(p)) + h(p)))
+        return acc
+
+    @staticmethod
+    def _avro_long(n):
+        n = (n << 1) ^ (n >> 63)
+        out = b""
+        while True:
+            if n < 0x80:
+                return out + bytes([n])
+            out += bytes([(n & 0x7F) | 0x80])
+            n >>= 7
+
+    def item(self, tags, data=b"", target=None):
+        """(raw bytes, id) of an item; target is a process ID (base64url) or None."""
+        import base64
+        import hashlib
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+        tb = b""
+        if tags:
+            tb = self._avro_long(len(tags))
+            for k, v in tags:
+                for x in (k.encode(), v.encode()):
+                    tb += self._avro_long(len(x)) + x
+            tb += b"\x00"
+        tgt = base64.urlsafe_b64decode(target + "=") if target else b""
+        sig = self.key.sign(self._deep_hash([b"dataitem", b"1", b"1", self.owner, tgt, b"",
+                                             tb, data]),
+                            padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32),
+                            hashes.SHA256())
+        raw = (b"\x01\x00" + sig + self.owner + (b"\x01" + tgt if tgt else b"\x00") + b"\x00"
+               + len(tags).to_bytes(8, "little") + len(tb).to_bytes(8, "little") + tb + data)
+        iid = base64.urlsafe_b64encode(hashlib.sha256(sig).digest()).rstrip(b"=").decode()
+        return raw, iid
+
+
+def loaded(n):
+    """The processes n has loaded (GET /~meta@1.0/processes)."""
+    return {p["process"] for p in n.json("GET", "/~meta@1.0/processes?sort=pid")["processes"]}
+
+
+def legacy_forwarding(owner, other):
+    """The legacy ao routes asked of `other` for processes owned by `owner` are served
+    by the owner: `other` never loads them (and could not write their assignments: the
+    fence would refuse it)."""
+    signer = Ans104()
+    p = owner.json("POST", "/spawn", {"execution-device": "test-counter@1.0", "name": "leg-p"})
+    q = owner.json("POST", "/spawn", {"execution-device": "test-counter@1.0", "name": "leg-q"})
+    p, q = p["process"], q["process"]
+    raw1, m1 = signer.item([("Type", "Message"), ("Value", "5")], b"one", target=p)
+    st, _h, b = other.req("POST", "/", raw1, {"Content-Type": "application/octet-stream"})
+    got = json.loads(b)
+    check(st == 200 and got.get("process") == p and got.get("slot") == 1 and got["id"] == m1,
+          "legacy POST / message item through a non-owner: %d %r" % (st, b[:300]))
+    raw2, m2 = signer.item([("Type", "Message"), ("Value", "7")], b"two", target=q)
+    st, _h, b = other.req("POST", "/", raw2, {"Content-Type": "application/octet-stream"})
+    check(st == 200 and json.loads(b).get("slot") == 1, "item on q: %d %r" % (st, b[:300]))
+    st, _h, b = other.req("POST", "/?process-id=%s&assign=%s" % (p, m2))
+    got = json.loads(b)
+    check(st == 200 and got.get("slot") == 2 and got.get("message") == m2,
+          "legacy ?assign= through a non-owner: %d %r" % (st, b[:300]))
+    reads = [("GET", "/result/%s?process-id=%s" % (m1, p), None),
+             ("GET", "/result/%s?process-id=%s" % (m2, p), None),
+             ("GET", "/results/%s?sort=DESC&limit=5" % p, None),
+             ("POST", "/dry-run?process-id=%s" % p,
+              {"Tags": [{"name": "Value", "value": "100"}], "Data": "x"}),
+             ("GET", "/state/%s" % p, None)]
+    for method, path, body in reads:
+        st, h, b = other.req(method, path, body)
+        st2, h2, b2 = owner.req(method, path, body)
+        check(st == st2 and b == b2 and h.get("content-type") == h2.get("content-type"),
+              "%s %s: the non-owner's answer is the owner's: %d %r vs %d %r"
+              % (method, path, st, b[:200], st2, b2[:200]))
+    r = json.loads(other.req("GET", "/result/%s?process-id=%s" % (m2, p))[2])
+    check("Output" in r and "Error" not in r, "cu result of the assigned message: %r" % r)
+    check(not ({p, q} & loaded(other)), "the non-owner never loaded the processes")
+    check({p, q} <= loaded(owner), "the owner did")
+    with open(other.data + ".log", "rb") as f:
+        log = f.read()
+    check(not any(b"lease-acquired" in ln and p.encode() in ln for ln in log.splitlines()),
+          "the non-owner never took the lease of p")
+
+
 def scenario_cluster(tmp):
     redis, rport = start_redis(tmp)
     store = "redis://127.0.0.1:%d" % rport
@@ -371,6 +470,7 @@ def scenario_cluster(tmp):
     check(a.get("slot") == 1 and b.get("slot") == 2, "schedules through the name on two nodes")
     r = survivors[1].json("GET", "/~name/shared/compute/2")
     check(r.get("output", {}).get("counter") == 7, "compute through the name: %r" % r)
+    legacy_forwarding(survivors[0], survivors[1])
     for n in survivors + [ref]:
         n.stop()
     redis.kill()
