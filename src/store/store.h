@@ -29,6 +29,9 @@
  * call is atomic. A batch is applied all-or-nothing by aox_store_batch_commit, and
  * after a successful commit the data is durable (LMDB: fsync'd) — callers rely on
  * this to acknowledge assignments and publish results only after they are safe.
+ * Redis (Cluster-compatible): all-or-nothing per hash slot, i.e. per process
+ * (proc/<pid>/ keys) or per first path component; a batch spanning slots is applied
+ * slot by slot (content-addressed page/, module/, data/ keys first).
  * A handle must not be used across fork(): open the store again in the child.
  */
 #ifndef AOX_STORE_STORE_H
@@ -131,7 +134,11 @@ int aox_store_lease_get(aox_store *s, const char *name, aox_buf *owner_out,
 /* Makes batch b conditional: at commit it is applied only if lease `name` is held
  * (not expired) with `token`, checked atomically with the writes; otherwise commit
  * returns AOX_E_CONFLICT and writes nothing. A fenced empty batch just checks the
- * lease. One fence per batch (a second call: AOX_E_INVALID, and the batch fails). */
+ * lease. One fence per batch (a second call: AOX_E_INVALID, and the batch fails).
+ * Redis: besides keys of the lease's slot (proc/<pid> fences proc/<pid>/...) a fenced
+ * batch may only hold page/, module/ and data/ keys, written before the fence is
+ * checked (they are the same bytes whoever writes them); another key is
+ * AOX_E_INVALID at commit, nothing written. */
 int aox_batch_fence(aox_batch *b, const char *name, uint64_t token);
 
 /* Key builders for the layout of DESIGN.md §4, e.g.

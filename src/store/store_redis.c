@@ -30,8 +30,19 @@
  * is the tag of NAME + "/" — so the lease "proc/<pid>" lives in the process's slot
  * and a fenced batch of that process's keys touches one slot only.
  *
+ * Cluster slots: no command names keys of two hash slots (what a Redis Cluster
+ * refuses with CROSSSLOT). run2 checks every multi-key command (EVAL KEYS, MGET)
+ * before sending it and refuses a cross-slot one with AOX_E_INTERNAL. A batch whose
+ * keys fall in several slots is split into one EVAL per slot: first the slots of
+ * content-addressed groups (page/, module/, data/: written once, same bytes, so
+ * writing them early is harmless), then the others in order of first appearance,
+ * the fence's slot last. A batch is therefore atomic per slot (per process), not
+ * across processes; a fenced batch may only add content-addressed keys outside the
+ * fence's slot (others: AOX_E_INVALID), and those are written before the fence is
+ * checked.
+ *
  * Atomicity: every write (put, del, batch, cas, lease op) is one EVAL of a script
- * below. Redis runs a script without interleaving, and refuses a script that would
+ * below (one per slot for a batch that spans slots, see above). Redis runs a script without interleaving, and refuses a script that would
  * exceed maxmemory before its first write, never half-way; the scripts only issue
  * commands that cannot fail on keys of the right type. The effects reach the AOF as
  * one MULTI/EXEC block, and a block cut short by a crash is dropped at load
@@ -218,6 +229,63 @@ static int phys_key(aox_buf *b, char kind, const uint8_t *g, size_t gl,
         (rc = aox_buf_append(b, rest, rl)))
         return rc;
     return AOX_OK;
+}
+
+/* ================================================================== slots */
+
+static unsigned crc16(const uint8_t *p, size_t n)
+{
+    unsigned crc = 0;
+    for (size_t i = 0; i < n; i++) {
+        crc ^= (unsigned)p[i] << 8;
+        for (int b = 0; b < 8; b++)
+            crc = (crc & 0x8000) ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+    }
+    return crc;
+}
+
+unsigned aox_store_redis_key_slot(const void *key, size_t n)
+{
+    const uint8_t *k = key, *open = memchr(k, '{', n);
+    if (open) {
+        size_t off = (size_t)(open - k) + 1;
+        const uint8_t *close = memchr(k + off, '}', n - off);
+        if (close && close > k + off)
+            return crc16(k + off, (size_t)(close - (k + off))) & 16383;
+    }
+    return crc16(k, n) & 16383;
+}
+
+static _Atomic unsigned long long slot_multi, slot_cross;
+
+void aox_store_redis_slot_stats(unsigned long long *multi_key, unsigned long long *cross_slot)
+{
+    if (multi_key)
+        *multi_key = slot_multi;
+    if (cross_slot)
+        *cross_slot = slot_cross;
+}
+
+/* Slot of logical key k (the slot of its physical keys). */
+static unsigned op_slot(const uint8_t *k, size_t kl)
+{
+    aox_buf b = { 0 };
+    unsigned slot;
+    size_t gl = group_len(k, kl);
+    if (tag_append(&b, k, gl) != 0) {         /* out of memory: any slot will do, */
+        aox_buf_free(&b);                     /* the command build fails anyway */
+        return 0;
+    }
+    slot = aox_store_redis_key_slot(b.data, b.len);
+    aox_buf_free(&b);
+    return slot;
+}
+
+/* Keys written once with the same bytes (content-addressed or immutable by ID). */
+static int content_addressed(const uint8_t *k, size_t kl)
+{
+    return (kl > 5 && memcmp(k, "page/", 5) == 0) || (kl > 7 && memcmp(k, "module/", 7) == 0)
+           || (kl > 5 && memcmp(k, "data/", 5) == 0);
 }
 
 /* ================================================================== commands */
@@ -425,6 +493,36 @@ static void conn_give(redis_store *r, redisContext *c, int ok)
  * errors) and c in one round trip on one connection, and returns c's reply.
  * retry: the exchange may safely run twice (see the file comment). An error reply
  * is returned as AOX_E_IO with its text. */
+/* 1 when the keys of command argv (EVAL's KEYS, MGET's arguments) are in one slot;
+ * counts multi-key commands and refusals. */
+static int one_slot(size_t n, const char *const *argv, const size_t *len)
+{
+    size_t first = 0, count = 0;
+    if (n >= 3 && len[0] == 4 && memcmp(argv[0], "EVAL", 4) == 0) {
+        char num[24];
+        size_t l = len[2] < sizeof num - 1 ? len[2] : sizeof num - 1;
+        memcpy(num, argv[2], l);
+        num[l] = '\0';
+        first = 3;
+        count = (size_t)strtoull(num, NULL, 10);
+        if (count > n - 3)
+            count = n - 3;
+    } else if (n >= 2 && len[0] == 4 && memcmp(argv[0], "MGET", 4) == 0) {
+        first = 1;
+        count = n - 1;
+    }
+    if (count < 2)
+        return 1;
+    slot_multi++;
+    unsigned slot = aox_store_redis_key_slot(argv[first], len[first]);
+    for (size_t i = first + 1; i < first + count; i++)
+        if (aox_store_redis_key_slot(argv[i], len[i]) != slot) {
+            slot_cross++;
+            return 0;
+        }
+    return 1;
+}
+
 static int run2(redis_store *r, cmd *pre, cmd *c, int retry, redisReply **out,
                 aox_err *err)
 {
@@ -448,6 +546,11 @@ static int run2(redis_store *r, cmd *pre, cmd *c, int retry, redisReply **out,
         for (size_t i = 0; i < cs[j]->n; i++)
             argv[j][i] = cs[j]->ext[i] ? cs[j]->ext[i]
                                        : (const char *)cs[j]->arena.data + cs[j]->off[i];
+        if (!one_slot(cs[j]->n, argv[j], cs[j]->len)) {
+            rc = aox_err_set(err, AOX_E_INTERNAL, "redis: a command names keys of several "
+                             "hash slots (not sent)");
+            goto done;
+        }
     }
     for (int attempt = 0;; attempt++) {
         redisContext *ctx;
@@ -561,11 +664,10 @@ done:
     return rc;
 }
 
-/* One EVAL of BATCH_LUA. fence == NULL: unconditional. */
-static int rd_batch_fenced(void *impl, const aox_store_op *ops, size_t n,
-                           const char *fence, uint64_t token, aox_err *err)
+/* One EVAL of BATCH_LUA over ops of one slot. fence == NULL: unconditional. */
+static int batch_eval(redis_store *r, const aox_store_op *ops, size_t n,
+                      const char *fence, uint64_t token, aox_err *err)
 {
-    redis_store *r = impl;
     cmd c = { 0 };
     redisReply *rep = NULL;
     int rc;
@@ -622,6 +724,89 @@ done:
         freeReplyObject(rep);
     cmd_free(&pre);
     cmd_free(&c);
+    return rc;
+}
+
+/* A batch: one EVAL when its keys (and the fence's lease) share a slot, else one per
+ * slot (see the file comment). */
+static int rd_batch_fenced(void *impl, const aox_store_op *ops, size_t n,
+                           const char *fence, uint64_t token, aox_err *err)
+{
+    redis_store *r = impl;
+    unsigned *slots = NULL, *order = NULL, fslot;
+    aox_store_op *sub = NULL;
+    size_t no = 0;
+    int rc = AOX_OK, split = 0;
+
+    if (n == 0)
+        return fence ? batch_eval(r, ops, n, fence, token, err) : AOX_OK;
+    slots = malloc(n * sizeof *slots);
+    if (!slots)
+        return aox_err_set(err, AOX_E_NOMEM, "redis: out of memory");
+    for (size_t i = 0; i < n; i++)
+        slots[i] = op_slot(ops[i].k, ops[i].kl);
+    if (fence) {
+        aox_buf nm = { 0 };
+        rc = aox_buf_append(&nm, fence, strlen(fence));
+        if (!rc)
+            rc = aox_buf_append_u8(&nm, '/');
+        fslot = rc ? 0 : op_slot(nm.data, nm.len);
+        aox_buf_free(&nm);
+        if (rc) {
+            rc = aox_err_set(err, rc, "redis: out of memory");
+            goto done;
+        }
+    } else {
+        fslot = slots[0];
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (slots[i] == fslot)
+            continue;
+        split = 1;
+        if (fence && !content_addressed(ops[i].k, ops[i].kl)) {
+            rc = aox_err_set(err, AOX_E_INVALID, "redis: a fenced batch writes '%.*s', "
+                             "outside the hash slot of lease '%s' (only page/, module/ and "
+                             "data/ keys may be added)", (int)(ops[i].kl > 80 ? 80 : ops[i].kl),
+                             (const char *)ops[i].k, fence);
+            goto done;
+        }
+    }
+    if (!split) {
+        rc = batch_eval(r, ops, n, fence, token, err);
+        goto done;
+    }
+    sub = malloc(n * sizeof *sub);
+    order = malloc((n + 1) * sizeof *order);
+    if (!sub || !order) {
+        rc = aox_err_set(err, AOX_E_NOMEM, "redis: out of memory");
+        goto done;
+    }
+    /* the slots in writing order: content-addressed first, then the others (first
+     * appearance), the fence's slot last (even with no op: the fence is checked) */
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < n; i++) {
+            size_t j = 0;
+            if ((fence && slots[i] == fslot) || content_addressed(ops[i].k, ops[i].kl) != !pass)
+                continue;
+            while (j < no && order[j] != slots[i])
+                j++;
+            if (j == no)
+                order[no++] = slots[i];
+        }
+    }
+    if (fence)
+        order[no++] = fslot;
+    for (size_t o = 0; o < no && !rc; o++) {
+        size_t m = 0;
+        for (size_t j = 0; j < n; j++)
+            if (slots[j] == order[o])
+                sub[m++] = ops[j];
+        rc = batch_eval(r, sub, m, fence && order[o] == fslot ? fence : NULL, token, err);
+    }
+done:
+    free(order);
+    free(sub);
+    free(slots);
     return rc;
 }
 
