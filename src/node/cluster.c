@@ -306,6 +306,7 @@ int aox_cluster_open(const struct aox_node_config *cfg, aox_procs *procs, aox_cl
     memset(&dopts, 0, sizeof dopts);
     dopts.peers = cfg->peers;
     dopts.timeout_ms = cfg->delegate_timeout_ms;
+    dopts.peer_max = cfg->delegate_peer_max;
     dopts.identity = c->identity;
     dopts.forge = (aox_delegate_forge)cfg->test_forge_results;
     dopts.store = aox_procs_store(procs);

@@ -16,6 +16,7 @@
 #include "core/identity.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "http/client.h"
 
 #define DELEGATE_NAME  "delegated@1.0"
@@ -35,9 +36,13 @@ static struct {
     const aox_identity *identity;
     aox_delegate_forge  forge;
     aox_store          *store;
-} cfg = { .mu = PTHREAD_MUTEX_INITIALIZER };
+    uint64_t            peer_max;       /* imported assignments kept (table bound) */
+} cfg = { .mu = PTHREAD_MUTEX_INITIALIZER, .peer_max = 100000 };
 
 static atomic_ullong served_n, rejected_n;
+/* peer table accounting: assignments held over all entries (updated under the
+ * entry's mu, read under cfg.mu), entries, evictions */
+static atomic_ullong held_n, entries_n, evicted_n;
 
 uint64_t aox_delegate_served(void) { return served_n; }
 uint64_t aox_delegate_rejected(void) { return rejected_n; }
@@ -77,6 +82,7 @@ int aox_delegate_configure(const aox_delegate_opts *o, aox_err *err)
     cfg.identity = o->identity;
     cfg.forge = o->forge;
     cfg.store = o->store;
+    cfg.peer_max = o->peer_max ? o->peer_max : 100000;
 done:
     pthread_mutex_unlock(&cfg.mu);
     return rc;
@@ -100,15 +106,39 @@ typedef struct pentry {
     void            *state;             /* state after asg[0..at-1]; NULL = not built */
     size_t           at;
     uint8_t          digest[32];        /* digest of that state (valid if at > 0) */
-    struct pentry   *next;
+    unsigned         refs;              /* requests using it (cfg.mu); 0 = evictable */
+    struct pentry   *next;              /* most recently used first */
 } pentry;
 
 static pentry *table;
+
+static void peer_metrics(uint64_t evicted)
+{
+    static const aox_metric_def dp = { AOX_METRIC_GAUGE, "aox_delegate_peer_processes",
+        "delegated processes held by this node as a peer", NULL, NULL, 0, 0 };
+    static const aox_metric_def da = { AOX_METRIC_GAUGE, "aox_delegate_peer_assignments",
+        "imported assignments held by this node as a delegation peer", NULL, NULL, 0, 0 };
+    static const aox_metric_def de = { AOX_METRIC_COUNTER, "aox_delegate_peer_evictions_total",
+        "delegated processes dropped from the peer table (--delegate-peer-max)", NULL,
+        NULL, 0, 0 };
+    aox_metric_set(aox_metric_get(&dp), NULL, 0, (int64_t)entries_n);
+    aox_metric_set(aox_metric_get(&da), NULL, 0, (int64_t)held_n);
+    aox_metric_inc(aox_metric_get(&de), NULL, 0, evicted);
+}
+
+void aox_delegate_peer_stats(uint64_t *processes, uint64_t *assignments,
+                             uint64_t *evictions)
+{
+    if (processes) *processes = entries_n;
+    if (assignments) *assignments = held_n;
+    if (evictions) *evictions = evicted_n;
+}
 
 static void pentry_free(pentry *e)
 {
     size_t i;
     if (!e) return;
+    held_n -= e->n;
     if (e->state && e->ops) e->ops->free(e->state);
     for (i = 0; i < e->n; i++) { aox_msg_free(e->asg[i]); aox_msg_free(e->res[i]); }
     free(e->asg);
@@ -125,7 +155,34 @@ static void table_clear(void)
         pentry *e = table;
         table = e->next;
         pentry_free(e);
+        entries_n--;
     }
+}
+
+/* Ends a request's use of e; then drops least recently used entries not in use while
+ * the table holds more than peer_max assignments. */
+static void pentry_release(pentry *e)
+{
+    uint64_t dropped = 0;
+    pthread_mutex_lock(&cfg.mu);
+    e->refs--;
+    while (held_n > cfg.peer_max) {
+        pentry **pp, **victim = NULL;
+        for (pp = &table; *pp; pp = &(*pp)->next)
+            if ((*pp)->refs == 0) victim = pp;         /* the last one: least recent */
+        if (!victim) break;
+        e = *victim;
+        *victim = e->next;
+        aox_log(AOX_LOG_INFO, "delegate-peer-evicted",
+                "\"pid\":\"%s\",\"from\":\"%s\",\"assignments\":%llu", e->pid, e->from,
+                (unsigned long long)e->n);
+        pentry_free(e);
+        entries_n--;
+        evicted_n++;
+        dropped++;
+    }
+    peer_metrics(dropped);
+    pthread_mutex_unlock(&cfg.mu);
 }
 
 void aox_delegate_shutdown(void)
@@ -163,13 +220,25 @@ static int pentry_get(const char *from, const char *pid, const aox_msg *def, pen
     rc = aox_msg_encode(def, &enc);
     if (rc) { aox_err_set(err, rc, "cannot encode the definition"); goto fail; }
     pthread_mutex_lock(&cfg.mu);
-    for (e = table; e; e = e->next) if (!strcmp(e->pid, pid) && !strcmp(e->from, from)) break;
+    {
+        pentry **pp;
+        for (pp = &table; *pp; pp = &(*pp)->next)
+            if (!strcmp((*pp)->pid, pid) && !strcmp((*pp)->from, from)) break;
+        e = *pp;
+        if (e && pp != &table) {           /* most recently used first */
+            *pp = e->next;
+            e->next = table;
+            table = e;
+        }
+    }
     if (e) {
-        pthread_mutex_unlock(&cfg.mu);
         if (e->def_enc.len != enc.len || memcmp(e->def_enc.data, enc.data, enc.len)) {
+            pthread_mutex_unlock(&cfg.mu);
             rc = aox_err_set(err, AOX_E_CONFLICT, "process %s: another definition", pid);
             goto fail;
         }
+        e->refs++;
+        pthread_mutex_unlock(&cfg.mu);
         aox_buf_free(&enc);
         *out = e;
         return AOX_OK;
@@ -196,8 +265,10 @@ static int pentry_get(const char *from, const char *pid, const aox_msg *def, pen
     e->def_enc = enc;
     enc = (aox_buf){0};
     e->ops = aox_device_find(inner);
+    e->refs = 1;
     e->next = table;
     table = e;
+    entries_n++;
     pthread_mutex_unlock(&cfg.mu);
     *out = e;
     return AOX_OK;
@@ -209,7 +280,7 @@ fail:
 /* Imports assignments with slot > base (base must be what the entry holds). On a
  * base mismatch sets *have and returns AOX_E_CONFLICT. Caller holds e->mu. */
 static int pentry_import(pentry *e, uint64_t base, const aox_value *list, uint64_t *have,
-                         aox_err *err)
+                         uint64_t max, aox_err *err)
 {
     uint64_t top = e->n ? slot_of(e->asg[e->n - 1]) : 0;
     size_t i;
@@ -236,6 +307,10 @@ static int pentry_import(pentry *e, uint64_t base, const aox_value *list, uint64
                                    (unsigned long long)s);
             continue;
         }
+        if (e->n >= max)
+            return aox_err_set(err, AOX_E_TOO_LARGE, "peer: process %s needs more than %llu "
+                               "imported assignments (--delegate-peer-max)", e->pid,
+                               (unsigned long long)max);
         if (e->n == e->cap) {
             size_t nc = e->cap ? e->cap * 2 : 64;
             aox_msg **na = realloc(e->asg, nc * sizeof *na);
@@ -250,6 +325,7 @@ static int pentry_import(pentry *e, uint64_t base, const aox_value *list, uint64
         if (!e->asg[e->n]) return aox_err_set(err, AOX_E_NOMEM, "out of memory");
         e->res[e->n] = NULL;
         e->n++;
+        held_n++;
         top = s;
     }
     *have = top;
@@ -391,11 +467,13 @@ int aox_delegate_serve(const uint8_t *body, size_t len, int *status, aox_buf *ou
     aox_delegate_forge forge;
     const aox_identity *id;
     char from[AOX_ID_LEN + 1];
+    uint64_t max;
 
     aox_err_clear(&err);
     pthread_mutex_lock(&cfg.mu);
     forge = cfg.forge;
     id = cfg.identity;
+    max = cfg.peer_max;
     pthread_mutex_unlock(&cfg.mu);
     if (!id) { rc = aox_err_set(&err, AOX_E_UNSUPPORTED, "this node has no identity"); goto fail; }
     rc = aox_msg_from_json_text((const char *)body, len, &req, &err);
@@ -415,7 +493,7 @@ int aox_delegate_serve(const uint8_t *body, size_t len, int *status, aox_buf *ou
     if (rc) goto fail;
     pthread_mutex_lock(&e->mu);
     locked = 1;
-    rc = pentry_import(e, (uint64_t)base, aox_msg_get(req, "assignments"), &have, &err);
+    rc = pentry_import(e, (uint64_t)base, aox_msg_get(req, "assignments"), &have, max, &err);
     have_set = 1;
     if (rc) goto fail;
     for (idx = 0; idx < e->n && slot_of(e->asg[idx]) != (uint64_t)slot; idx++) {}
@@ -428,6 +506,8 @@ int aox_delegate_serve(const uint8_t *body, size_t len, int *status, aox_buf *ou
     ans = aox_msg_clone(e->res[idx]);
     pthread_mutex_unlock(&e->mu);
     locked = 0;
+    pentry_release(e);
+    e = NULL;
     if (!ans) { rc = aox_err_set(&err, AOX_E_NOMEM, "out of memory"); goto fail; }
     if (forge == AOX_FORGE_LIE) {
         aox_msg *r = aox_msg_clone(aox_msg_get_msg(ans, "result"));
@@ -457,6 +537,7 @@ int aox_delegate_serve(const uint8_t *body, size_t len, int *status, aox_buf *ou
     return AOX_OK;
 fail:
     if (locked) pthread_mutex_unlock(&e->mu);
+    if (e) pentry_release(e);
     aox_msg_free(ans);
     aox_msg_free(req);
     return answer_error(status, out, &err,

@@ -131,6 +131,10 @@ static const aox_node_opt opts[] = {
     { "delegate-timeout", AOX_OPT_DURATION, "10s",
       "timeout of one delegated-compute request to a peer",
       1, 3600000LL, NULL, OFF(delegate_timeout_ms) },
+    { "delegate-peer-max", AOX_OPT_UINT, "100000",
+      "as a delegation peer: imported assignments kept in memory (over it the least "
+      "recently used processes are dropped)",
+      1, 1000000000LL, NULL, OFF(delegate_peer_max) },
     { "sign-results", AOX_OPT_BOOL, "false",
       "sign results and assignments answered over HTTP with the node key",
       NORANGE, NULL, OFF(sign_results) },

@@ -77,6 +77,7 @@ typedef struct aox_node_config {
     /* issue 6: delegation, signing (node/delegate.h, node/cluster.h) */
     char    *peers;                /* "URL,URL" peers for delegated@1.0 ("" = none) */
     uint64_t delegate_timeout_ms;  /* ms, one peer request, >= 1 */
+    uint64_t delegate_peer_max;    /* as a peer: imported assignments kept, >= 1 */
     int      sign_results;         /* bool: sign answered results/assignments */
     int64_t  test_forge_results;   /* enum off/lie/tamper (tests; AOX_TEST_HOOKS=1) */
     char    *delegate;             /* "NAME,NAME": node processes to delegate */

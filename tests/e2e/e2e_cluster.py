@@ -112,8 +112,44 @@ def scenario_delegate(tmp):
     st, _h, body = d5.req("GET", "/%s/compute/1" % pid7)
     check(st == 502 and b"1 of 2 peers answered" in body, "verify=2, one live peer: %r" % body[:300])
 
-    for n in (p1, p2, liar, tamper, d1, d2, d3, d4, d5, d6):
+    # the peer table is bounded: --delegate-peer-max 8 assignments
+    pb = p("pb", ["--delegate-peer-max", "8"])
+    db = p("db", ["--peers", url(pb)])
+    pa = spawn_and_schedule(db, dict(DELEGATED, note="a"), [1, 2, 3, 4, 5])
+    check(db.json("GET", "/%s/compute/5" % pa)["output"]["counter"] == 15, "a on pb")
+    check(peer_stats(pb) == (1, 5, 0), "pb holds a: %r" % (peer_stats(pb),))
+    pbb = spawn_and_schedule(db, dict(DELEGATED, note="b"), [10, 20, 30, 40, 50])
+    check(db.json("GET", "/%s/compute/5" % pbb)["output"]["counter"] == 150, "b on pb")
+    check(peer_stats(pb) == (1, 5, 1), "10 > 8: a (least recently used) dropped: %r"
+          % (peer_stats(pb),))
+    db.json("POST", "/%s/schedule" % pa, {"value": 6})
+    r = db.json("GET", "/%s/compute/6" % pa)
+    check(r["output"]["counter"] == 21, "a again after its eviction (resent): %r" % r)
+    check(peer_stats(pb) == (1, 6, 2), "then b dropped: %r" % (peer_stats(pb),))
+    pc = spawn_and_schedule(db, dict(DELEGATED, note="c"), list(range(1, 10)))
+    st, _h, body = db.req("GET", "/%s/compute/9" % pc)
+    check(st == 502 and b"needs more than 8" in body and b"delegate-peer-max" in body,
+          "one process over the cap: a clear error: %d %r" % (st, body[:300]))
+    r = db.json("GET", "/%s/compute/8" % pc)
+    check(r["output"]["counter"] == 36, "slots under the cap still compute: %r" % r)
+    procs, held, _ev = peer_stats(pb)
+    check(held <= 8 and procs == 1, "the table stays bounded: %r" % (peer_stats(pb),))
+
+    for n in (p1, p2, liar, tamper, d1, d2, d3, d4, d5, d6, pb, db):
         n.stop()
+
+
+def peer_stats(n):
+    """(processes, assignments, evictions) of n's delegation peer table (/metrics)."""
+    st, _h, body = n.req("GET", "/metrics")
+    vals = {}
+    for line in body.decode().splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0].startswith("aox_delegate_peer_"):
+            vals[parts[0]] = int(float(parts[1]))
+    return (vals.get("aox_delegate_peer_processes", -1),
+            vals.get("aox_delegate_peer_assignments", -1),
+            vals.get("aox_delegate_peer_evictions_total", -1))
 
 
 def restart_in_place(n):
