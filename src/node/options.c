@@ -98,6 +98,10 @@ static const aox_node_opt opts[] = {
     { "store-no-sync", AOX_OPT_BOOL, "false",
       "skip fsync on commit (unsafe: benchmarks only)",
       NORANGE, NULL, OFF(store_no_sync) },
+    { "store-cache-max", AOX_OPT_SIZE, "1GiB",
+      "cache: stores: key and value bytes kept in the local LMDB cache (least recently "
+      "used dropped; 0 = no bound)",
+      0, INT64_MAX, NULL, OFF(store_cache_max) },
     { "workers", AOX_OPT_UINT, "0",
       "worker pool threads running computations (0 = number of cores)",
       0, 1024, NULL, OFF(workers) },

@@ -64,6 +64,7 @@ typedef struct aox_node_config {
     uint64_t http_timeout_ms;      /* ms, idle connection timeout (0 = none) */
     uint64_t schedule_page_max;    /* assignments per GET /<pid>/schedule page */
     int      store_no_sync;        /* bool: skip fsync (benchmarks only: unsafe) */
+    uint64_t store_cache_max;      /* bytes, cache: store bound (0 = none) */
     /* live workers (node/workers.h) */
     uint64_t workers;              /* pool threads (0 = number of cores) */
     uint64_t worker_queue;         /* queued requests per process, >= 1 */

@@ -22,7 +22,8 @@
  *                                else (counters, msg/, scans, seek_le, cas, leases,
  *                                fences) goes to INNER only (store_cache.c). The
  *                                cache assumes those keys never change once
- *                                written except through this handle.
+ *                                written except through this handle. Bounded by
+ *                                opts.cache_max (LRU, in key + value bytes).
  *                                aox_store_backend() names INNER's backend.
  *
  * Thread safety: a store handle may be used from many threads at once. Each single
@@ -52,6 +53,9 @@ typedef struct aox_batch aox_batch;
 typedef struct aox_store_opts {
     size_t   map_size_initial;   /* LMDB: initial map size in bytes (0 = 64 MiB) */
     int      no_sync;            /* 1: skip fsync (tests/benchmarks only) */
+    uint64_t cache_max;          /* cache: key + value bytes kept in the local LMDB;
+                                    over it the least recently used are dropped
+                                    (0 = no bound) */
 } aox_store_opts;
 
 /* Opens a store from a URI (see above). opts may be NULL. */

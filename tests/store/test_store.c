@@ -36,7 +36,8 @@ static char last_uri[320];
 static aox_store *fresh_opts(size_t map_size, int no_sync)
 {
     char uri[320];
-    aox_store_opts o = { map_size, no_sync };
+    /* cache: a tiny bound, so the whole suite also runs with evictions */
+    aox_store_opts o = { map_size, no_sync, is_cache ? 4096 : 0 };
     if (is_lmdb) {
         snprintf(last_dir, sizeof last_dir, "%s/db%d/sub", tmp_root, dir_seq++);
         snprintf(uri, sizeof uri, "lmdb:%s", last_dir);   /* sub/ tests mkdir -p */
@@ -974,7 +975,7 @@ static void test_redis_layout(void)
     CHECK_STR(out, "OK");
     CHECK_EQ_INT(aox_store_open(last_uri, NULL, &s, &err), AOX_E_CONFIG);
     CHECK(strstr(err.msg, "appendfsync always") != NULL);
-    aox_store_opts o = { 0, 1 };
+    aox_store_opts o = { 0, 1, 0 };
     CHECK_EQ_INT(aox_store_open(last_uri, &o, &s, &err), 0);
     aox_store_close(s);
     cli(0, "CONFIG SET appendfsync always", out, sizeof out);
@@ -1275,6 +1276,97 @@ static void test_redis_slots(void)
     aox_store_close(s);
 }
 
+/* Sums key + value bytes of a store (a scan callback). */
+static int sum_fn(void *ud, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl)
+{
+    (void)k; (void)v;
+    ((uint64_t *)ud)[0] += kl + vl;
+    ((uint64_t *)ud)[1]++;
+    return 0;
+}
+
+static aox_store *open_cache(const char *cdir, const char *idir, uint64_t max)
+{
+    char uri[700];
+    aox_store_opts o = { 0, 1, max };
+    aox_store *s = NULL;
+    aox_err err;
+    snprintf(uri, sizeof uri, "cache:%s|lmdb:%s", cdir, idir);
+    REQUIRE(aox_store_open(uri, &o, &s, &err) == 0);
+    return s;
+}
+
+/* The bound of the cache (opts.cache_max): LRU eviction, values over 1/8 of the
+ * bound not cached, the bound applied at open to what the directory holds. */
+static void test_cache_bound(void)
+{
+    char cdir[300], idir[300], k[32], v[600];
+    aox_buf b = { 0 };
+    aox_batch *bt;
+    aox_err err;
+    uint64_t tot[2];
+    aox_store *s, *l;
+
+    snprintf(cdir, sizeof cdir, "%s/cb", tmp_root);
+    snprintf(idir, sizeof idir, "%s/ib", tmp_root);
+    s = open_cache(cdir, idir, 8000);
+    memset(v, 'v', sizeof v);
+    for (int i = 0; i < 10; i++) {                     /* 10 x 508 bytes */
+        snprintf(k, sizeof k, "page/%02d", i);
+        v[0] = (char)('a' + i);
+        CHECK_EQ_INT(aox_store_put(s, k, 7, v, 500), 0);
+    }
+    CHECK_EQ_INT(aox_store_get(s, "page/00", 7, &b), 0);   /* a hit: most recent now */
+    REQUIRE(aox_store_batch_begin(s, &bt) == 0);            /* through the batch path */
+    for (int i = 10; i < 20; i++) {
+        snprintf(k, sizeof k, "page/%02d", i);
+        v[0] = (char)('a' + i);
+        aox_batch_put(bt, k, 7, v, 500);
+        if (i == 14) {
+            CHECK_EQ_INT(aox_store_batch_commit(bt, &err), 0);
+            REQUIRE(aox_store_batch_begin(s, &bt) == 0);
+        }
+    }
+    CHECK_EQ_INT(aox_store_batch_commit(bt, &err), 0);
+    memset(v, 'w', sizeof v);
+    CHECK_EQ_INT(aox_store_put(s, "page/big", 8, v, 1500), 0);   /* > 8000 / 8 */
+    aox_store_close(s);
+    l = reopen(cdir);
+    tot[0] = tot[1] = 0;
+    CHECK_EQ_INT(aox_store_scan(l, "", 0, NULL, 0, 0, sum_fn, tot), 0);
+    CHECK(tot[0] <= 8000 && tot[1] >= 10 && tot[1] < 20);
+    CHECK_EQ_INT(aox_store_get(l, "page/00", 7, &b), 0);           /* touched: kept */
+    CHECK_EQ_INT(aox_store_get(l, "page/01", 7, &b), AOX_E_NOT_FOUND);  /* the LRU one */
+    CHECK_EQ_INT(aox_store_get(l, "page/19", 7, &b), 0);
+    CHECK_EQ_INT(aox_store_get(l, "page/big", 8, &b), AOX_E_NOT_FOUND);
+    aox_store_close(l);
+    /* a smaller bound at open trims the directory */
+    s = open_cache(cdir, idir, 2000);
+    aox_store_close(s);
+    l = reopen(cdir);
+    tot[0] = tot[1] = 0;
+    CHECK_EQ_INT(aox_store_scan(l, "", 0, NULL, 0, 0, sum_fn, tot), 0);
+    CHECK(tot[0] <= 2000 && tot[1] >= 1);
+    aox_store_close(l);
+    /* evictions never change an answer: everything reads through */
+    s = open_cache(cdir, idir, 2000);
+    for (int i = 0; i < 20; i++) {
+        snprintf(k, sizeof k, "page/%02d", i);
+        CHECK_EQ_INT(aox_store_get(s, k, 7, &b), 0);
+        CHECK(b.len == 500 && b.data[0] == 'a' + i && b.data[499] == 'v');
+    }
+    CHECK_EQ_INT(aox_store_get(s, "page/big", 8, &b), 0);
+    CHECK(b.len == 1500 && b.data[0] == 'w');
+    aox_store_close(s);
+    l = reopen(cdir);
+    tot[0] = tot[1] = 0;
+    CHECK_EQ_INT(aox_store_scan(l, "", 0, NULL, 0, 0, sum_fn, tot), 0);
+    CHECK(tot[0] <= 2000);
+    CHECK_EQ_INT(aox_store_get(l, "page/19", 7, &b), 0);           /* the last read */
+    aox_store_close(l);
+    aox_buf_free(&b);
+}
+
 /* ------------------------------------------------------------------ main */
 
 static int rm_fn(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
@@ -1336,8 +1428,10 @@ int main(int argc, char **argv)
             test_reopen();
             test_kill();
         }
-        if (is_cache)
+        if (is_cache) {
             test_cache();
+            test_cache_bound();
+        }
     }
     if (is_redis) {         /* no command of the whole suite named keys of two slots */
         unsigned long long multi = 0, cross = 0;
