@@ -16,6 +16,9 @@
  *     base        slots the sender believes the peer already holds (highest slot)
  *     assignments list of assignments with slot > base, ascending, verbatim
  *     slot        the slot wanted
+ *     dry-run     (optional) an assignment for `slot` to run as a dry run on the state
+ *                 after every assignment held (nothing cached, nothing kept); the
+ *                 answer's state-digest = prev-state-digest = that state's digest
  *   200 answer (JSON message, node-signed: node-key + node-signature, core/identity.h):
  *     process, slot, result (the device's result), state-digest (43 chars, the state
  *     after the slot), prev-state-digest (before it; "" before slot 1)

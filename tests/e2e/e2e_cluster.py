@@ -68,6 +68,19 @@ def scenario_delegate(tmp):
         d1.json("POST", "/%s/schedule" % pid, {"value": v})
     r7 = d1.json("GET", "/%s/compute/7" % pid)
     check(r7.get("output", {}).get("counter") == 28, "after a peer restart, slot 7: %r" % r7)
+    # dry runs: verify=2 peers run the message on the current state and keep nothing
+    dry = {"Tags": [{"name": "Value", "value": "100"}], "Data": ""}
+    for _ in range(2):
+        st, _h, b = d1.req("POST", "/dry-run?process-id=%s" % pid, dry)
+        got = json.loads(b)
+        check(st == 200 and got.get("Output", {}).get("counter") == 128
+              and got["Output"].get("slot") == 8,
+              "delegated dry run on the state at slot 7: %d %r" % (st, b[:300]))
+    check(d1.json("GET", "/%s/slot" % pid) == {"current": 7}, "a dry run schedules nothing")
+    d1.json("POST", "/%s/schedule" % pid, {"value": 8})
+    r8 = d1.json("GET", "/%s/compute/8" % pid)
+    check(r8.get("output", {}).get("counter") == 36,
+          "the peers kept nothing of the dry runs: %r" % r8)
 
     # a local reference: the same messages on test-counter directly give the same
     # counters (the fold differs: it starts from the pid)
@@ -84,6 +97,11 @@ def scenario_delegate(tmp):
           "verify=2 with a lying peer fails naming both peers: %d %r" % (st, body[:400]))
     st, _h, body = d2.req("GET", "/%s/compute/2" % pid2)
     check(st == 502, "a failed delegated slot is not cached (asked again: %d)" % st)
+    # a dry run is checked like a slot: the liar's answer is a disagreement
+    fresh = d2.json("POST", "/spawn", dict(DELEGATED, verify=2, note="dry"))["process"]
+    st, _h, body = d2.req("POST", "/dry-run?process-id=%s" % fresh, dry)
+    check(b"disagree" in body and url(liar).encode() in body,
+          "dry run with a lying peer: %d %r" % (st, body[:300]))
 
     # a tampered answer fails its signature; with verify=1 the next peer answers
     d3 = p("d3", ["--peers", url(tamper)])
