@@ -1300,7 +1300,7 @@ static aox_store *open_cache(const char *cdir, const char *idir, uint64_t max)
  * bound not cached, the bound applied at open to what the directory holds. */
 static void test_cache_bound(void)
 {
-    char cdir[300], idir[300], k[32], v[600];
+    char cdir[300], idir[300], k[32], v[1600];
     aox_buf b = { 0 };
     aox_batch *bt;
     aox_err err;
