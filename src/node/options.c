@@ -38,8 +38,9 @@ static const aox_node_opt opts[] = {
       "data directory; the LMDB store lives here (created if missing)",
       NORANGE, NULL, OFF(data) },
     { "store", AOX_OPT_STRING, "",
-      "store URI: lmdb:DIR, memory:, redis://HOST:PORT, or a cache: URI (an LMDB cache "
-      "in front of another store, see docs/parts/cluster-store.md); empty = lmdb under --data",
+      "store URI: lmdb:DIR, memory:, redis://HOST:PORT (?cluster=1: a Redis Cluster), or a "
+      "cache: URI (an LMDB cache in front of another store, see docs/parts/cluster-store.md); "
+      "empty = lmdb under --data",
       NORANGE, NULL, OFF(store) },
     { "bind", AOX_OPT_STRING, "127.0.0.1",
       "HTTP listen address (IPv4 or IPv6 literal)",

@@ -8,11 +8,13 @@
  *   "lmdb:DIR" or a plain path   LMDB environment in DIR (created if missing); the
  *                                map size grows on demand. The default.
  *   "memory:"                    in-process sorted map, for unit tests.
- *   "redis://host:port[/db][?timeout_ms=N]"
+ *   "redis://host:port[/db][?timeout_ms=N][&cluster=1]"
  *                                shared store for a cluster (store_redis.c; needs
  *                                appendonly yes + appendfsync always unless no_sync;
  *                                docs/parts/cluster-store.md). Connection failures
- *                                are AOX_E_IO; the next call reconnects.
+ *                                are AOX_E_IO; the next call reconnects. cluster=1:
+ *                                host:port is one node of a Redis Cluster (slot
+ *                                map from CLUSTER SLOTS, MOVED/ASK followed).
  *   "cache:DIR|INNER"            e.g. "cache:/data/cache|redis://127.0.0.1:6379":
  *                                INNER is the store (the authority); DIR is a
  *                                local LMDB cache of its immutable keys (proc/<pid>/

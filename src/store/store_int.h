@@ -73,6 +73,8 @@ unsigned aox_store_redis_key_slot(const void *key, size_t n);
  * more than one key (EVAL with several KEYS, MGET) and commands refused before
  * sending because their keys were in different slots (always 0 unless a bug). */
 void aox_store_redis_slot_stats(unsigned long long *multi_key, unsigned long long *cross_slot);
+/* Cluster redirections followed so far (process-wide): MOVED and ASK answers. */
+void aox_store_redis_redirect_stats(unsigned long long *moved, unsigned long long *ask);
 
 /* rest: the URI after "cache:", i.e. "<lmdb-dir>|<inner-uri>" (store_cache.c). */
 int aox_store_cache_open(const char *rest, const aox_store_opts *o,

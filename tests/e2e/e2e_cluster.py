@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Issue 6 end-to-end tests: delegated compute between nodes on loopback, node
-processes (/~name/), node identity. Usage: e2e_cluster.py AOX delegate|names"""
+processes (/~name/), node identity, cluster mode. Usage: e2e_cluster.py AOX
+delegate|names|cluster, or e2e_cluster.py AOX rcluster STORE-URI (a Redis Cluster,
+through tests/store/redis_cluster_run.sh)"""
 import json
 import os
 import re
@@ -427,9 +429,11 @@ def legacy_forwarding(owner, other):
           "the non-owner never took the lease of p")
 
 
-def scenario_cluster(tmp):
-    redis, rport = start_redis(tmp)
-    store = "redis://127.0.0.1:%d" % rport
+def scenario_cluster(tmp, store=None):
+    redis = None
+    if store is None:
+        redis, rport = start_redis(tmp)
+        store = "redis://127.0.0.1:%d" % rport
     conf = os.path.join(tmp, "cluster.conf")
     with open(conf, "w") as f:
         f.write("[processes.shared]\nexecution-device = test-counter@1.0\n")
@@ -527,16 +531,20 @@ def scenario_cluster(tmp):
     legacy_forwarding(survivors[0], survivors[1])
     for n in survivors + [ref]:
         n.stop()
-    redis.kill()
-    redis.wait()
+    if redis:
+        redis.kill()
+        redis.wait()
 
 
 def main():
     core.AOX = os.path.abspath(sys.argv[1])
     tmp = tempfile.mkdtemp(prefix="aox-e2e-cluster-")
     try:
-        {"delegate": scenario_delegate, "names": scenario_names,
-         "cluster": scenario_cluster}[sys.argv[2]](tmp)
+        if sys.argv[2] == "rcluster":   # on a Redis Cluster: redis_cluster_run.sh gives the URI
+            scenario_cluster(tmp, sys.argv[3])
+        else:
+            {"delegate": scenario_delegate, "names": scenario_names,
+             "cluster": scenario_cluster}[sys.argv[2]](tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if core.failures:

@@ -23,7 +23,8 @@
 #include "store/store.h"
 #include "store/store_int.h"   /* redis slot helpers */
 
-static int is_lmdb, is_redis, is_cache;
+static int is_lmdb, is_redis, is_cache, is_cluster;
+static void flush_cluster(void);
 static void sync_mode(const char *mode);
 static const char *backend = "memory";
 static const char *redis_base;       /* "redis://127.0.0.1:PORT" */
@@ -41,6 +42,9 @@ static aox_store *fresh_opts(size_t map_size, int no_sync)
     if (is_lmdb) {
         snprintf(last_dir, sizeof last_dir, "%s/db%d/sub", tmp_root, dir_seq++);
         snprintf(uri, sizeof uri, "lmdb:%s", last_dir);   /* sub/ tests mkdir -p */
+    } else if (is_cluster) {
+        flush_cluster();                           /* a cluster has database 0 only */
+        snprintf(uri, sizeof uri, "%s", redis_base);
     } else if (is_redis) {
         snprintf(uri, sizeof uri, "%s/%d", redis_base, ++dir_seq);   /* an empty db */
     } else if (is_cache) {
@@ -142,6 +146,13 @@ static void test_open_errors(void)
     CHECK_EQ_INT(aox_store_open("redis://h:1/x", NULL, &s, &err), AOX_E_CONFIG);
     CHECK_EQ_INT(aox_store_open("redis://h:1/2?timeout_ms=0", NULL, &s, &err),
                  AOX_E_CONFIG);
+    CHECK_EQ_INT(aox_store_open("redis://h:1?cluster=2", NULL, &s, &err), AOX_E_CONFIG);
+    CHECK_EQ_INT(aox_store_open("redis://h:1/3?cluster=1", NULL, &s, &err), AOX_E_CONFIG);
+    CHECK(strstr(err.msg, "database 0") != NULL);
+    CHECK_EQ_INT(aox_store_open("redis://h:1?timeout_ms=9&cluster=1&x=1", NULL, &s, &err),
+                 AOX_E_CONFIG);
+    CHECK_EQ_INT(aox_store_open("redis://127.0.0.1:1?cluster=1&timeout_ms=500", NULL, &s,
+                                &err), AOX_E_IO);
     CHECK_EQ_INT(aox_store_open("lmdb:/proc/definitely/not/here", NULL, &s, &err),
                  AOX_E_IO);
     CHECK(s == NULL);
@@ -916,6 +927,118 @@ static void ctl(const char *what)
     REQUIRE(system(cmdline) == 0);
 }
 
+/* Redis Cluster (redis_cluster_run.sh): redis-cli on one of the servers. */
+static void ccli(const char *port, const char *args, char *out, size_t n)
+{
+    char cmdline[600];
+    snprintf(cmdline, sizeof cmdline, "redis-cli -h 127.0.0.1 -p %s %s", port, args);
+    FILE *p = popen(cmdline, "r");
+    REQUIRE(p);
+    out[0] = 0;
+    if (!fgets(out, (int)n, p))
+        out[0] = 0;
+    out[strcspn(out, "\r\n")] = 0;
+    pclose(p);
+}
+
+/* Calls fn for each server port of the cluster. */
+static void each_port(void (*fn)(const char *port, void *ud), void *ud)
+{
+    char ports[200], *save = NULL;
+    snprintf(ports, sizeof ports, "%s", getenv("AOX_REDIS_PORTS"));
+    for (char *t = strtok_r(ports, " ", &save); t; t = strtok_r(NULL, " ", &save))
+        fn(t, ud);
+}
+
+static void flush_one(const char *port, void *ud)
+{
+    char out[64];
+    (void)ud;
+    ccli(port, "FLUSHALL", out, sizeof out);
+    CHECK_STR(out, "OK");
+}
+
+static void flush_cluster(void)
+{
+    each_port(flush_one, NULL);
+}
+
+static void count_one(const char *port, void *ud)
+{
+    char out[64];
+    ccli(port, "DBSIZE", out, sizeof out);
+    int *a = ud;
+    a[a[0] + 1] = atoi(out);
+    a[0]++;
+}
+
+/* A real Redis Cluster of 3 masters: keys spread over all of them, a slot moved to
+ * another master under an open handle (MOVED followed), a write into a slot being
+ * migrated (ASK followed), cross-group scans afterwards. */
+static void test_redis_cluster(void)
+{
+    aox_store *s = fresh(0);
+    aox_buf v = { 0 };
+    char k[64], val[16], cmd[64];
+    int dbs[8] = { 0 };
+    unsigned long long moved0, ask0, moved1, ask1;
+    int n = 0;
+
+    for (int i = 0; i < 60; i++) {
+        snprintf(k, sizeof k, "proc/P%02d/slot", i);
+        snprintf(val, sizeof val, "%d", i);
+        CHECK_EQ_INT(put_s(s, k, val), 0);
+    }
+    each_port(count_one, dbs);
+    CHECK_EQ_INT(dbs[0], 3);
+    CHECK(dbs[1] > 0 && dbs[2] > 0 && dbs[3] > 0);       /* on every master */
+    aox_store_redis_redirect_stats(&moved0, &ask0);
+    /* MOVED: P07's slot goes to another master, with its keys */
+    snprintf(cmd, sizeof cmd, "move %u", aox_store_redis_key_slot("P07", 3));
+    ctl(cmd);
+    CHECK_STR(get_s(s, "proc/P07/slot", &v), "7");
+    CHECK_EQ_INT(put_s(s, "proc/P07/slot", "seven"), 0);
+    CHECK_STR(get_s(s, "proc/P07/slot", &v), "seven");
+    aox_store_redis_redirect_stats(&moved1, &ask1);
+    CHECK(moved1 > moved0);
+    /* ASK: QA's slot migrates; once its keys moved, the old owner answers ASK */
+    unsigned qa = aox_store_redis_key_slot("QA", 2);
+    int clash = 0;
+    for (int i = 0; i < 60; i++) {          /* QA must not share a slot with a P key */
+        snprintf(k, sizeof k, "P%02d", i);
+        clash |= aox_store_redis_key_slot(k, 3) == qa;
+    }
+    REQUIRE(!clash);
+    CHECK_EQ_INT(put_s(s, "proc/QA/slot", "qa"), 0);
+    snprintf(cmd, sizeof cmd, "migrating %u", qa);
+    ctl(cmd);
+    CHECK_STR(get_s(s, "proc/QA/slot", &v), "qa");      /* keys still at the source */
+    snprintf(cmd, sizeof cmd, "keys %u", qa);
+    ctl(cmd);                                            /* keys moved, slot not yet */
+    CHECK_STR(get_s(s, "proc/QA/slot", &v), "qa");      /* ASK */
+    CHECK_EQ_INT(put_s(s, "proc/QA/slot", "qa2"), 0);   /* ASK; both keys there */
+    aox_store_redis_redirect_stats(NULL, &ask1);
+    CHECK(ask1 >= ask0 + 2);
+    snprintf(cmd, sizeof cmd, "finish %u", qa);
+    ctl(cmd);
+    CHECK_STR(get_s(s, "proc/QA/slot", &v), "qa2");     /* MOVED */
+    /* a fenced batch on a moved process, and a scan over every process */
+    uint64_t tok = 0;
+    aox_batch *bt;
+    aox_err err;
+    CHECK_EQ_INT(aox_store_lease_acquire(s, "proc/P07", "n", 60000, &tok), 0);
+    REQUIRE(aox_store_batch_begin(s, &bt) == 0);
+    aox_batch_put(bt, "proc/P07/assign", 15, "A", 1);
+    aox_batch_put(bt, "page/x", 6, "X", 1);
+    CHECK_EQ_INT(aox_batch_fence(bt, "proc/P07", tok), 0);
+    CHECK_EQ_INT(aox_store_batch_commit(bt, &err), 0);
+    CHECK_STR(get_s(s, "proc/P07/assign", &v), "A");
+    CHECK_EQ_INT(aox_store_scan(s, "proc/", 5, NULL, 0, 0, count_fn, &n), 0);
+    CHECK(n == 62);                          /* 60 slot keys + QA + P07's assign */
+    aox_buf_free(&v);
+    aox_store_close(s);
+}
+
 static void sync_mode(const char *mode)
 {
     char args[64], out[64];
@@ -1388,7 +1511,15 @@ int main(int argc, char **argv)
     is_redis = strncmp(uri, "redis://", 8) == 0;
     is_cache = strcmp(uri, "cache:") == 0;
     backend = is_lmdb ? "lmdb" : is_redis ? "redis" : "memory";   /* cache: its inner */
-    if (is_redis) {
+    is_cluster = is_redis && strstr(uri, "cluster=1") != NULL;
+    if (is_cluster) {
+        redis_base = uri;
+        if (!getenv("AOX_REDIS_CTL") || !getenv("AOX_REDIS_PORTS")) {
+            fprintf(stderr, "test_store redis://...?cluster=1: run me through "
+                    "redis_cluster_run.sh\n");
+            return 2;
+        }
+    } else if (is_redis) {
         redis_base = uri;
         if (!getenv("AOX_REDIS_CTL") || !getenv("AOX_REDIS_PORT")) {
             fprintf(stderr, "test_store redis://: run me through redis_run.sh\n");
@@ -1412,13 +1543,16 @@ int main(int argc, char **argv)
         test_scan_groups();
         test_seek_le();
         test_cas();
-        if (is_redis)
+        if (is_redis && !is_cluster)
             sync_mode("no");   /* sizes and locking, not durability: spare the fsyncs */
         test_growth();
         test_threads();
-        if (is_redis)
+        if (is_redis && !is_cluster)
             sync_mode("always");
-        if (is_redis) {
+        if (is_cluster) {
+            test_redis_slots();
+            test_redis_cluster();
+        } else if (is_redis) {
             test_redis_slots();
             test_redis_layout();
             test_redis_timeout();
