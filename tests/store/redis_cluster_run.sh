@@ -124,7 +124,6 @@ while [ "$i" -lt 60 ] && [ "$count" -lt 3 ]; do
     fi
 done
 [ "$count" -eq 3 ] || { echo "could not start 3 redis-servers" >&2; exit 1; }
-set -- "$@"
 addrs=""
 for p in $ports; do addrs="$addrs 127.0.0.1:$p"; done
 # shellcheck disable=SC2086
