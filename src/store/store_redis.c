@@ -905,7 +905,13 @@ static int run2(redis_store *r, cmd *pre, cmd *c, int retry, redisReply **out,
         } else {                   /* a cluster: each to the server of its slot, in order */
             if (pre && (rc = routed(r, argv[0], pre->n, pre->len, 1, &rep[0], err)))
                 goto done;
-            if (!rc && (rc = routed(r, argv[1], c->n, c->len, retry, &rep[1], err))) {
+            if (rep[0] && rep[0]->type == REDIS_REPLY_ERROR) {   /* not registered: */
+                rc = aox_err_set(err, AOX_E_IO, "redis: %.*s", (int)rep[0]->len,
+                                 rep[0]->str);                   /* do not write */
+                freeReplyObject(rep[0]);
+                goto done;
+            }
+            if ((rc = routed(r, argv[1], c->n, c->len, retry, &rep[1], err))) {
                 if (rep[0])
                     freeReplyObject(rep[0]);
                 goto done;
