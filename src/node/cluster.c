@@ -344,7 +344,7 @@ void aox_cluster_http(aox_cluster *c, aox_http_ctx *ctx)
 {
     ctx->pre = aox_cluster_pre_route;
     ctx->pre_ud = &c->routes;
-    ctx->owner = legacy_owner;
+    ctx->owner = c->on ? legacy_owner : NULL;      /* one node: nothing to route */
     ctx->owner_ud = c;
 }
 
