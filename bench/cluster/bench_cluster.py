@@ -62,8 +62,11 @@ def main():
     ttl = sys.argv[3] if len(sys.argv) > 3 else "1s"
     tmp = tempfile.mkdtemp(prefix="aox-bench-cluster-")
     try:
-        redis, rport = ec.start_redis(tmp)
-        store = "redis://127.0.0.1:%d" % rport
+        if len(sys.argv) > 4:              # a given store, e.g. a Redis Cluster
+            redis, store = None, sys.argv[4]
+        else:
+            redis, rport = ec.start_redis(tmp)
+            store = "redis://127.0.0.1:%d" % rport
         common = ["--store", store, "--lease-ttl", ttl, "--log-level", "warn"]
         lm = core.Node(os.path.join(tmp, "lmdb")).start()
         print("one node, LMDB:          %8.0f schedules/s (%d processes x %d, + compute)"
@@ -88,8 +91,9 @@ def main():
         print("take-over after kill -9: %8.2f s (lease TTL %s)" % (time.time() - t0, ttl))
         for n in nodes[1:]:
             n.stop()
-        redis.kill()
-        redis.wait()
+        if redis:
+            redis.kill()
+            redis.wait()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

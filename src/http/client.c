@@ -111,3 +111,10 @@ out:
     aox_buf_free(&url);
     return rc;
 }
+
+const char *aox_http_client_content_type(aox_http_client *c)
+{
+    char *ct = NULL;
+    if (curl_easy_getinfo(c->curl, CURLINFO_CONTENT_TYPE, &ct) != CURLE_OK || !ct) return "";
+    return ct;
+}

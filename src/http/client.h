@@ -27,4 +27,8 @@ int aox_http_client_request(aox_http_client *c, const char *method, const char *
                             const void *body, size_t body_len, const char *content_type,
                             long *status, aox_buf *resp, aox_err *err);
 
+/* The Content-Type of the last completed exchange's response ("" when it had none);
+ * valid until the next request or aox_http_client_free. */
+const char *aox_http_client_content_type(aox_http_client *c);
+
 #endif

@@ -150,6 +150,13 @@ typedef struct aox_http_ctx {
     int  (*pre)(void *ud, const struct aox_http_ctx *ctx, const struct aox_http_request *req,
                 struct aox_http_response *resp, int *rc);
     void  *pre_ud;
+    /* Cluster mode (node/cluster.c): the legacy routes (http/legacy.c) call it with
+     * the process a request is about before serving it. Returns 1 when it answered
+     * (forwarded to the node that owns pid; resp filled, *rc the outcome), 0 to serve
+     * the request here. May be NULL. */
+    int  (*owner)(void *ud, const struct aox_http_request *req, const char *pid,
+                  struct aox_http_response *resp, int *rc);
+    void  *owner_ud;
     /* The node's workers (see aox_http_workers_api); both NULL = direct calls. */
     aox_workers                *workers;
     const aox_http_workers_api *wapi;

@@ -1087,11 +1087,49 @@ static int path_id(const char *path, const char *word, char id[AOX_ID_LEN + 1])
     return aox_id_valid(id);
 }
 
+/* The process a legacy request is about (for ctx->owner): the item's own ID for a
+ * Process item, its target for a Message item, ?process-id= or the path's ID.
+ * Returns 0 when there is none (Module items, /graphql, malformed requests: those
+ * are served, or refused, here). */
+static int route_pid(const aox_http_request *req, aox_route_kind kind, const char *id,
+                     char pid[AOX_ID_LEN + 1])
+{
+    const char *p = NULL;
+    if (kind == AOX_R_LEGACY_ITEM) {
+        aox_ans104_item *it = NULL;
+        const aox_ans104_tag *type;
+        const uint8_t *t;
+        size_t tl = 0;
+        int got = 0;
+        if (req->body_len == 0 || aox_ans104_parse(req->body, req->body_len, &it, NULL))
+            return 0;
+        type = aox_ans104_tag_find(it, "Type");
+        t = aox_ans104_target(it, &tl);
+        if (type && type->value_len == 7 && memcmp(type->value, "Process", 7) == 0) {
+            aox_ans104_id(it, pid);
+            got = 1;
+        } else if ((!type || (type->value_len == 7 && memcmp(type->value, "Message", 7) == 0))
+                   && t && tl == 32) {
+            aox_b64url_encode(t, 32, pid);
+            got = 1;
+        }
+        aox_ans104_free(it);
+        return got;
+    }
+    if (kind == AOX_R_LEGACY_ASSIGN || kind == AOX_R_DRY_RUN || kind == AOX_R_CU_RESULT)
+        p = q(req, "process-id");
+    else if (kind == AOX_R_RESULTS || kind == AOX_R_STATE)
+        p = id;
+    if (!valid_pid(p)) return 0;
+    memcpy(pid, p, AOX_ID_LEN + 1);
+    return 1;
+}
+
 int aox_http_legacy_serve(const aox_http_ctx *ctx, const aox_http_request *req,
                           aox_http_response *resp, int *rcp)
 {
     const char *m = req->method, *p = req->path, *allow = NULL;
-    char id[AOX_ID_LEN + 1];
+    char id[AOX_ID_LEN + 1], pid[AOX_ID_LEN + 1];
     aox_route_kind kind;
     aox_err err;
     uint64_t current = 0;
@@ -1126,6 +1164,9 @@ int aox_http_legacy_serve(const aox_http_ctx *ctx, const aox_http_request *req,
                          m, allow);
         goto fail;
     }
+    if (ctx->owner && route_pid(req, kind, id, pid)
+        && ctx->owner(ctx->owner_ud, req, pid, resp, rcp))
+        return 1;                              /* cluster mode: served by the owner */
     switch (kind) {
     case AOX_R_LEGACY_ITEM:   rc = h_item(ctx, req, resp, &err); break;
     case AOX_R_LEGACY_ASSIGN: rc = h_assign(ctx, req, resp, &err); break;

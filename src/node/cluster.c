@@ -217,6 +217,8 @@ struct aox_cluster {
 
 static int owner_of(aox_cluster *c, const char *pid, aox_buf *owner, uint64_t *mine,
                     aox_err *err);
+static int own_or_forward(aox_cluster *c, const aox_http_request *req, const char *pid,
+                          aox_http_response *resp, int *rc);
 
 /* names.c's claim: a node process is spawned only by the node that owns it. */
 static int cluster_claim(void *ud, const char *pid, aox_err *err)
@@ -304,6 +306,7 @@ int aox_cluster_open(const struct aox_node_config *cfg, aox_procs *procs, aox_cl
     memset(&dopts, 0, sizeof dopts);
     dopts.peers = cfg->peers;
     dopts.timeout_ms = cfg->delegate_timeout_ms;
+    dopts.peer_max = cfg->delegate_peer_max;
     dopts.identity = c->identity;
     dopts.forge = (aox_delegate_forge)cfg->test_forge_results;
     dopts.store = aox_procs_store(procs);
@@ -328,10 +331,21 @@ fail:
     return rc;
 }
 
+/* ctx->owner: the legacy routes' request about pid is served by its owner. */
+static int legacy_owner(void *ud, const aox_http_request *req, const char *pid,
+                        aox_http_response *resp, int *rc)
+{
+    aox_cluster *c = ud;
+    if (nested || !c->on) return 0;
+    return own_or_forward(c, req, pid, resp, rc);
+}
+
 void aox_cluster_http(aox_cluster *c, aox_http_ctx *ctx)
 {
     ctx->pre = aox_cluster_pre_route;
     ctx->pre_ud = &c->routes;
+    ctx->owner = c->on ? legacy_owner : NULL;      /* one node: nothing to route */
+    ctx->owner_ud = c;
 }
 
 const char *aox_cluster_address(const aox_cluster *c)
@@ -488,7 +502,8 @@ static int confirm(aox_cluster *c, const char *pid, uint64_t token)
     return AOX_E_CONFLICT;
 }
 
-static const char *const fwd_keys[] = { "slot", "from", "to", "process-id", "limit", "sort", NULL };
+static const char *const fwd_keys[] = { "slot", "from", "to", "process-id", "limit", "sort",
+                                        "assign", "base-layer", NULL };
 
 static void qs_append(aox_buf *b, const char *k, const char *v)
 {
@@ -511,7 +526,7 @@ static int own_or_forward(aox_cluster *c, const aox_http_request *req, const cha
     int forwarded = req->query && req->query(req->query_ud, "aox-fwd");
     aox_buf owner = {0}, path = {0}, body = {0};
     aox_err err;
-    int r, k;
+    int r, k, binary = 0;
 
     aox_err_clear(&err);
     for (;;) {
@@ -542,13 +557,16 @@ static int own_or_forward(aox_cluster *c, const aox_http_request *req, const cha
             if (r == 0)
                 r = aox_http_client_request(cl, req->method, (char *)path.data, req->body,
                                             req->body_len, NULL, &status, &body, &err);
+            /* GET /state answers raw bytes; everything else is JSON */
+            binary = r == 0 && strncmp(aox_http_client_content_type(cl),
+                                       "application/octet-stream", 24) == 0;
             aox_http_client_free(cl);
         }
         if (r == 0 && status != 503) {
             aox_buf_reset(&resp->body);
             aox_buf_append(&resp->body, body.data ? body.data : (const uint8_t *)"", body.len);
             resp->status = (int)status;
-            resp->content_type = CT_JSON;
+            resp->content_type = binary ? "application/octet-stream" : CT_JSON;
             *rc = status < 400 ? AOX_OK : AOX_E_UPSTREAM;
             r = 1;
             goto done;

@@ -18,7 +18,9 @@
  * A request for /<pid>/... (and POST /spawn, by the definition's ID) on a node that
  * does not own the process acquires the lease when it is free, else is forwarded to
  * the owner's URL (query `aox-fwd=1`; a forwarded request reaching a non-owner is
- * answered 503). When the owner does not answer, the node retries until the lease
+ * answered 503). The legacy ao routes (http/legacy.c) are routed the same way through
+ * aox_http_ctx.owner (installed by aox_cluster_http in cluster mode). When the owner
+ * does not answer, the node retries until the lease
  * expires (at most TTL + 3 s) and then takes the process over from the shared store.
  * Fenced: assignment commits of the process layer carry the lease token
  * (aox_procs_set_fence -> aox_batch_fence), so a node that lost a lease cannot

@@ -16,6 +16,7 @@
 #include "core/identity.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "http/client.h"
 
 #define DELEGATE_NAME  "delegated@1.0"
@@ -35,9 +36,13 @@ static struct {
     const aox_identity *identity;
     aox_delegate_forge  forge;
     aox_store          *store;
-} cfg = { .mu = PTHREAD_MUTEX_INITIALIZER };
+    uint64_t            peer_max;       /* imported assignments kept (table bound) */
+} cfg = { .mu = PTHREAD_MUTEX_INITIALIZER, .peer_max = 100000 };
 
 static atomic_ullong served_n, rejected_n;
+/* peer table accounting: assignments held over all entries (updated under the
+ * entry's mu, read under cfg.mu), entries, evictions */
+static atomic_ullong held_n, entries_n, evicted_n;
 
 uint64_t aox_delegate_served(void) { return served_n; }
 uint64_t aox_delegate_rejected(void) { return rejected_n; }
@@ -77,6 +82,7 @@ int aox_delegate_configure(const aox_delegate_opts *o, aox_err *err)
     cfg.identity = o->identity;
     cfg.forge = o->forge;
     cfg.store = o->store;
+    cfg.peer_max = o->peer_max ? o->peer_max : 100000;
 done:
     pthread_mutex_unlock(&cfg.mu);
     return rc;
@@ -100,15 +106,39 @@ typedef struct pentry {
     void            *state;             /* state after asg[0..at-1]; NULL = not built */
     size_t           at;
     uint8_t          digest[32];        /* digest of that state (valid if at > 0) */
-    struct pentry   *next;
+    unsigned         refs;              /* requests using it (cfg.mu); 0 = evictable */
+    struct pentry   *next;              /* most recently used first */
 } pentry;
 
 static pentry *table;
+
+static void peer_metrics(uint64_t evicted)
+{
+    static const aox_metric_def dp = { AOX_METRIC_GAUGE, "aox_delegate_peer_processes",
+        "delegated processes held by this node as a peer", NULL, NULL, 0, 0 };
+    static const aox_metric_def da = { AOX_METRIC_GAUGE, "aox_delegate_peer_assignments",
+        "imported assignments held by this node as a delegation peer", NULL, NULL, 0, 0 };
+    static const aox_metric_def de = { AOX_METRIC_COUNTER, "aox_delegate_peer_evictions_total",
+        "delegated processes dropped from the peer table (--delegate-peer-max)", NULL,
+        NULL, 0, 0 };
+    aox_metric_set(aox_metric_get(&dp), NULL, 0, (int64_t)entries_n);
+    aox_metric_set(aox_metric_get(&da), NULL, 0, (int64_t)held_n);
+    aox_metric_inc(aox_metric_get(&de), NULL, 0, evicted);
+}
+
+void aox_delegate_peer_stats(uint64_t *processes, uint64_t *assignments,
+                             uint64_t *evictions)
+{
+    if (processes) *processes = entries_n;
+    if (assignments) *assignments = held_n;
+    if (evictions) *evictions = evicted_n;
+}
 
 static void pentry_free(pentry *e)
 {
     size_t i;
     if (!e) return;
+    held_n -= e->n;
     if (e->state && e->ops) e->ops->free(e->state);
     for (i = 0; i < e->n; i++) { aox_msg_free(e->asg[i]); aox_msg_free(e->res[i]); }
     free(e->asg);
@@ -125,7 +155,34 @@ static void table_clear(void)
         pentry *e = table;
         table = e->next;
         pentry_free(e);
+        entries_n--;
     }
+}
+
+/* Ends a request's use of e; then drops least recently used entries not in use while
+ * the table holds more than peer_max assignments. */
+static void pentry_release(pentry *e)
+{
+    uint64_t dropped = 0;
+    pthread_mutex_lock(&cfg.mu);
+    e->refs--;
+    while (held_n > cfg.peer_max) {
+        pentry **pp, **victim = NULL;
+        for (pp = &table; *pp; pp = &(*pp)->next)
+            if ((*pp)->refs == 0) victim = pp;         /* the last one: least recent */
+        if (!victim) break;
+        e = *victim;
+        *victim = e->next;
+        aox_log(AOX_LOG_INFO, "delegate-peer-evicted",
+                "\"pid\":\"%s\",\"from\":\"%s\",\"assignments\":%llu", e->pid, e->from,
+                (unsigned long long)e->n);
+        pentry_free(e);
+        entries_n--;
+        evicted_n++;
+        dropped++;
+    }
+    peer_metrics(dropped);
+    pthread_mutex_unlock(&cfg.mu);
 }
 
 void aox_delegate_shutdown(void)
@@ -163,13 +220,25 @@ static int pentry_get(const char *from, const char *pid, const aox_msg *def, pen
     rc = aox_msg_encode(def, &enc);
     if (rc) { aox_err_set(err, rc, "cannot encode the definition"); goto fail; }
     pthread_mutex_lock(&cfg.mu);
-    for (e = table; e; e = e->next) if (!strcmp(e->pid, pid) && !strcmp(e->from, from)) break;
+    {
+        pentry **pp;
+        for (pp = &table; *pp; pp = &(*pp)->next)
+            if (!strcmp((*pp)->pid, pid) && !strcmp((*pp)->from, from)) break;
+        e = *pp;
+        if (e && pp != &table) {           /* most recently used first */
+            *pp = e->next;
+            e->next = table;
+            table = e;
+        }
+    }
     if (e) {
-        pthread_mutex_unlock(&cfg.mu);
         if (e->def_enc.len != enc.len || memcmp(e->def_enc.data, enc.data, enc.len)) {
+            pthread_mutex_unlock(&cfg.mu);
             rc = aox_err_set(err, AOX_E_CONFLICT, "process %s: another definition", pid);
             goto fail;
         }
+        e->refs++;
+        pthread_mutex_unlock(&cfg.mu);
         aox_buf_free(&enc);
         *out = e;
         return AOX_OK;
@@ -196,8 +265,10 @@ static int pentry_get(const char *from, const char *pid, const aox_msg *def, pen
     e->def_enc = enc;
     enc = (aox_buf){0};
     e->ops = aox_device_find(inner);
+    e->refs = 1;
     e->next = table;
     table = e;
+    entries_n++;
     pthread_mutex_unlock(&cfg.mu);
     *out = e;
     return AOX_OK;
@@ -209,7 +280,7 @@ fail:
 /* Imports assignments with slot > base (base must be what the entry holds). On a
  * base mismatch sets *have and returns AOX_E_CONFLICT. Caller holds e->mu. */
 static int pentry_import(pentry *e, uint64_t base, const aox_value *list, uint64_t *have,
-                         aox_err *err)
+                         uint64_t max, aox_err *err)
 {
     uint64_t top = e->n ? slot_of(e->asg[e->n - 1]) : 0;
     size_t i;
@@ -236,6 +307,10 @@ static int pentry_import(pentry *e, uint64_t base, const aox_value *list, uint64
                                    (unsigned long long)s);
             continue;
         }
+        if (e->n >= max)
+            return aox_err_set(err, AOX_E_TOO_LARGE, "peer: process %s needs more than %llu "
+                               "imported assignments (--delegate-peer-max)", e->pid,
+                               (unsigned long long)max);
         if (e->n == e->cap) {
             size_t nc = e->cap ? e->cap * 2 : 64;
             aox_msg **na = realloc(e->asg, nc * sizeof *na);
@@ -250,6 +325,7 @@ static int pentry_import(pentry *e, uint64_t base, const aox_value *list, uint64
         if (!e->asg[e->n]) return aox_err_set(err, AOX_E_NOMEM, "out of memory");
         e->res[e->n] = NULL;
         e->n++;
+        held_n++;
         top = s;
     }
     *have = top;
@@ -269,9 +345,9 @@ static int next_digest(pentry *e, const aox_msg *result, uint8_t out[32])
     return rc;
 }
 
-/* Computes asg[idx] (and everything before it that is not computed), caching the
- * answers. Caller holds e->mu. */
-static int pentry_compute(pentry *e, size_t idx, aox_err *err)
+/* Brings the state to "after asg[0..k-1]" (rebuilding from init when it is past
+ * that), caching the answer of every slot computed. Caller holds e->mu. */
+static int pentry_reach(pentry *e, size_t k, aox_err *err)
 {
     aox_limits lim;
     aox_device_env env;
@@ -281,7 +357,7 @@ static int pentry_compute(pentry *e, size_t idx, aox_err *err)
     env.pid = e->pid;
     env.store = cfg.store;
     env.limits = &lim;
-    if (e->state && e->at > idx + 1) {        /* past it: rebuild from init */
+    if (e->state && e->at > k) {              /* past it: rebuild from init */
         e->ops->free(e->state);
         e->state = NULL;
     }
@@ -293,7 +369,7 @@ static int pentry_compute(pentry *e, size_t idx, aox_err *err)
         if (e->ops->digest && (rc = e->ops->digest(e->state, e->digest)))
             return aox_err_set(err, rc, "digest failed");
     }
-    while (e->at <= idx) {
+    while (e->at < k) {
         const aox_msg *a = e->asg[e->at];
         aox_msg *result = aox_msg_new(), *ans = NULL;
         aox_call call;
@@ -348,6 +424,69 @@ static int pentry_compute(pentry *e, size_t idx, aox_err *err)
     return AOX_OK;
 }
 
+/* A dry run of assignment `dry` (for `slot`, above every slot held) on the state
+ * after all held assignments: the answer (not cached) carries that state's digest as
+ * both prev-state-digest and state-digest. Caller holds e->mu. */
+static int pentry_dry_run(pentry *e, const aox_msg *dry, uint64_t slot, aox_msg **out,
+                          aox_err *err)
+{
+    aox_limits lim;
+    aox_call call;
+    aox_msg *result = NULL, *ans = NULL;
+    int64_t ts = 0, bh = 0;
+    char cur[AOX_ID_LEN + 1];
+    int rc;
+
+    *out = NULL;
+    if (e->n && slot_of(e->asg[e->n - 1]) >= slot)
+        return aox_err_set(err, AOX_E_INVALID, "dry run at slot %llu: the peer holds slot %llu",
+                           (unsigned long long)slot,
+                           (unsigned long long)slot_of(e->asg[e->n - 1]));
+    rc = pentry_reach(e, e->n, err);
+    if (rc) return rc;
+    result = aox_msg_new();
+    if (!result) return aox_err_set(err, AOX_E_NOMEM, "out of memory");
+    memset(&lim, 0, sizeof lim);
+    memset(&call, 0, sizeof call);
+    aox_msg_get_int(dry, "timestamp", &ts);
+    aox_msg_get_int(dry, "block-height", &bh);
+    call.pid = e->pid;
+    call.process = e->def;
+    call.assignment = dry;
+    call.message = aox_msg_get_msg(dry, "body");
+    call.slot = slot;
+    call.timestamp = ts;
+    call.block_height = bh;
+    call.limits = &lim;
+    call.dry_run = 1;
+    rc = e->ops->compute(e->state, &call, result, err);
+    if (rc || aox_msg_get(result, AOX_RESULT_STATE_LOST)) {
+        /* the state is suspect after a failed call: rebuild it next time */
+        e->ops->free(e->state);
+        e->state = NULL;
+        aox_msg_remove(result, AOX_RESULT_STATE_LOST);
+    }
+    if (rc) {
+        aox_msg_free(result);
+        if (err->code == AOX_OK) aox_err_set(err, rc, "device failed in a dry run");
+        return rc;
+    }
+    digest_text(e->digest, cur);
+    ans = aox_msg_new();
+    if (!ans || aox_msg_set_str(ans, "process", e->pid)
+        || aox_msg_set_int(ans, "slot", (int64_t)slot)
+        || aox_msg_take_msg(ans, "result", result)
+        || aox_msg_set_str(ans, "state-digest", cur)
+        || aox_msg_set_str(ans, "prev-state-digest", cur)
+        || aox_msg_set_int(ans, "dry-run", 1)) {
+        if (!ans) aox_msg_free(result);
+        aox_msg_free(ans);
+        return aox_err_set(err, AOX_E_NOMEM, "out of memory");
+    }
+    *out = ans;
+    return AOX_OK;
+}
+
 static int answer_error(int *status, aox_buf *out, const aox_err *err, int64_t have)
 {
     json_t *j = aox_err_to_json(err), *o;
@@ -383,7 +522,7 @@ int aox_delegate_serve(const uint8_t *body, size_t len, int *status, aox_buf *ou
     aox_err err;
     pentry *e = NULL;
     const char *pid;
-    const aox_msg *def;
+    const aox_msg *def, *dry;
     int64_t base = 0, slot = 0;
     uint64_t have = 0;
     size_t idx;
@@ -391,11 +530,13 @@ int aox_delegate_serve(const uint8_t *body, size_t len, int *status, aox_buf *ou
     aox_delegate_forge forge;
     const aox_identity *id;
     char from[AOX_ID_LEN + 1];
+    uint64_t max;
 
     aox_err_clear(&err);
     pthread_mutex_lock(&cfg.mu);
     forge = cfg.forge;
     id = cfg.identity;
+    max = cfg.peer_max;
     pthread_mutex_unlock(&cfg.mu);
     if (!id) { rc = aox_err_set(&err, AOX_E_UNSUPPORTED, "this node has no identity"); goto fail; }
     rc = aox_msg_from_json_text((const char *)body, len, &req, &err);
@@ -411,23 +552,41 @@ int aox_delegate_serve(const uint8_t *body, size_t len, int *status, aox_buf *ou
                          "need process (ID), definition (message), slot >= 1, base >= 0");
         goto fail;
     }
+    dry = aox_msg_get_msg(req, "dry-run");
+    if (aox_msg_get(req, "dry-run") && (!dry || slot_of(dry) != (uint64_t)slot)) {
+        rc = aox_err_set(&err, AOX_E_INVALID, "dry-run must be an assignment for slot %lld",
+                         (long long)slot);
+        goto fail;
+    }
     rc = pentry_get(from, pid, def, &e, &err);
     if (rc) goto fail;
     pthread_mutex_lock(&e->mu);
     locked = 1;
-    rc = pentry_import(e, (uint64_t)base, aox_msg_get(req, "assignments"), &have, &err);
+    rc = pentry_import(e, (uint64_t)base, aox_msg_get(req, "assignments"), &have, max, &err);
     have_set = 1;
     if (rc) goto fail;
+    if (dry) {                       /* after everything held, nothing kept */
+        rc = pentry_dry_run(e, dry, (uint64_t)slot, &ans, &err);
+        if (rc) goto fail;
+        pthread_mutex_unlock(&e->mu);
+        locked = 0;
+        pentry_release(e);
+        e = NULL;
+        goto answer;
+    }
     for (idx = 0; idx < e->n && slot_of(e->asg[idx]) != (uint64_t)slot; idx++) {}
     if (idx == e->n) {
         rc = aox_err_set(&err, AOX_E_CONFLICT, "peer holds no assignment for slot %lld",
                          (long long)slot);
         goto fail;
     }
-    if (!e->res[idx] && (rc = pentry_compute(e, idx, &err))) goto fail;
+    if (!e->res[idx] && (rc = pentry_reach(e, idx + 1, &err))) goto fail;
     ans = aox_msg_clone(e->res[idx]);
     pthread_mutex_unlock(&e->mu);
     locked = 0;
+    pentry_release(e);
+    e = NULL;
+answer:
     if (!ans) { rc = aox_err_set(&err, AOX_E_NOMEM, "out of memory"); goto fail; }
     if (forge == AOX_FORGE_LIE) {
         aox_msg *r = aox_msg_clone(aox_msg_get_msg(ans, "result"));
@@ -457,6 +616,7 @@ int aox_delegate_serve(const uint8_t *body, size_t len, int *status, aox_buf *ou
     return AOX_OK;
 fail:
     if (locked) pthread_mutex_unlock(&e->mu);
+    if (e) pentry_release(e);
     aox_msg_free(ans);
     aox_msg_free(req);
     return answer_error(status, out, &err,
@@ -531,7 +691,7 @@ static int ds_push(dstate *d, const aox_msg *a)
 
 /* The request for peer i: assignments above what it holds. */
 static int build_request(const dstate *d, const aox_identity *id, uint64_t base, uint64_t slot,
-                         aox_buf *out)
+                         const aox_msg *dry, aox_buf *out)
 {
     aox_msg *m = aox_msg_new();
     size_t i;
@@ -539,7 +699,8 @@ static int build_request(const dstate *d, const aox_identity *id, uint64_t base,
 
     if (!m) return rc;
     if (aox_msg_set_str(m, "process", d->pid) || aox_msg_set_msg(m, "definition", d->def)
-        || aox_msg_set_int(m, "base", (int64_t)base) || aox_msg_set_int(m, "slot", (int64_t)slot))
+        || aox_msg_set_int(m, "base", (int64_t)base) || aox_msg_set_int(m, "slot", (int64_t)slot)
+        || (dry && aox_msg_set_msg(m, "dry-run", dry)))
         goto done;
     {   /* an empty list is still a list */
         aox_value empty = { .type = AOX_V_LIST };
@@ -562,7 +723,7 @@ done:
 /* Asks peer `url` for slot; on success *ans is the verified answer. why gets the
  * reason of a failure. rejected: 1 when the peer answered but failed a check. */
 static int ask_peer(dstate *d, const aox_identity *identity, unsigned pi, const char *url,
-                    uint64_t timeout_ms, uint64_t slot,
+                    uint64_t timeout_ms, uint64_t slot, const aox_msg *dry,
                     aox_msg **ans, char *why, size_t why_len, int *rejected)
 {
     aox_http_client *c = NULL;
@@ -581,7 +742,7 @@ static int ask_peer(dstate *d, const aox_identity *identity, unsigned pi, const 
     rc = aox_http_client_new(url, (long)timeout_ms, &c, &err);
     if (rc) goto fail;
     for (round = 0; round < 2; round++) {
-        rc = build_request(d, identity, d->have[pi], slot, &req);
+        rc = build_request(d, identity, d->have[pi], slot, dry, &req);
         if (rc) { aox_err_set(&err, rc, "cannot build the request"); goto fail; }
         rc = aox_http_client_request(c, "POST", "/~delegate@1.0/compute", req.data, req.len,
                                      NULL, &status, &resp, &err);
@@ -628,7 +789,8 @@ static int ask_peer(dstate *d, const aox_identity *identity, unsigned pi, const 
         goto fail;
     }
     *rejected = 0;
-    d->have[pi] = slot;
+    /* a dry run leaves the peer holding our assignments, not the dry one */
+    d->have[pi] = dry ? (d->n ? slot_of(d->asg[d->n - 1]) : 0) : slot;
     *ans = m;
     m = NULL;
     rc = AOX_OK;
@@ -670,8 +832,6 @@ static int ds_compute(void *s, const aox_call *call, aox_msg *result, aox_err *e
     uint8_t h[32];
     const aox_identity *identity;
 
-    if (call->dry_run)
-        return aox_err_set(err, AOX_E_UNSUPPORTED, DELEGATE_NAME ": no dry runs");
     if (d->n && slot_of(d->asg[d->n - 1]) >= call->slot)
         return aox_err_set(err, AOX_E_INTERNAL, DELEGATE_NAME ": slot %llu out of order",
                            (unsigned long long)call->slot);
@@ -684,8 +844,10 @@ static int ds_compute(void *s, const aox_call *call, aox_msg *result, aox_err *e
     pthread_mutex_unlock(&cfg.mu);
     if (np == 0)
         return aox_err_set(err, AOX_E_CONFIG, DELEGATE_NAME ": no peers (--peers)");
-    if ((rc = ds_push(d, call->assignment))) return aox_err_set(err, rc, "out of memory");
-    pushed = 1;
+    if (!call->dry_run) {          /* a dry run: the peers run it on the current state */
+        if ((rc = ds_push(d, call->assignment))) return aox_err_set(err, rc, "out of memory");
+        pushed = 1;
+    }
     /* a stable first peer per process (keeps peers' imported assignments useful) */
     aox_sha256(d->pid, AOX_ID_LEN, h);
     start = h[0] % np;
@@ -695,7 +857,8 @@ static int ds_compute(void *s, const aox_call *call, aox_msg *result, aox_err *e
         char reason[AOX_ERR_MSG_MAX + 8];
         int rejected = 0;
         tried++;
-        rc = ask_peer(d, identity, pi, peers[pi], timeout_ms, call->slot, &ans, reason, sizeof reason,
+        rc = ask_peer(d, identity, pi, peers[pi], timeout_ms, call->slot,
+                      call->dry_run ? call->assignment : NULL, &ans, reason, sizeof reason,
                       &rejected);
         if (rc == 0) {
             got[ngot] = ans;
@@ -743,7 +906,9 @@ static int ds_compute(void *s, const aox_call *call, aox_msg *result, aox_err *e
             }
         }
     }
-    snprintf(d->digest, sizeof d->digest, "%s", aox_msg_get_str(got[0], "state-digest", NULL));
+    if (!call->dry_run)
+        snprintf(d->digest, sizeof d->digest, "%s",
+                 aox_msg_get_str(got[0], "state-digest", NULL));
     rc = AOX_OK;
     pushed = 0;
 fail:

@@ -16,6 +16,9 @@
  *     base        slots the sender believes the peer already holds (highest slot)
  *     assignments list of assignments with slot > base, ascending, verbatim
  *     slot        the slot wanted
+ *     dry-run     (optional) an assignment for `slot` to run as a dry run on the state
+ *                 after every assignment held (nothing cached, nothing kept); the
+ *                 answer's state-digest = prev-state-digest = that state's digest
  *   200 answer (JSON message, node-signed: node-key + node-signature, core/identity.h):
  *     process, slot, result (the device's result), state-digest (43 chars, the state
  *     after the slot), prev-state-digest (before it; "" before slot 1)
@@ -24,7 +27,14 @@
  *
  * The peer imports assignments verbatim into an in-memory table (not its process
  * store), runs `delegate-device` from init over them (env pid = the delegator's
- * pid, no limits) and caches results per slot. The delegator checks: signature,
+ * pid, no limits) and caches results per slot. The table is bounded: once it holds
+ * more than peer_max assignments, after a request the least recently used processes
+ * not in use are dropped (whole: state, assignments, answers) until it fits; a
+ * delegator that asks again gets 409 "have": 0 and resends from slot 1, as after a
+ * peer restart. One process needing more than peer_max is refused with 413
+ * (AOX_E_TOO_LARGE) naming the cap. aox_delegate_peer_stats and the metrics
+ * aox_delegate_peer_processes, aox_delegate_peer_assignments (gauges) and
+ * aox_delegate_peer_evictions_total show it. The delegator checks: signature,
  * process and slot, prev-state-digest equal to the digest it accepted for the slot
  * before, presence of state-digest, and (verify = k) agreement of k peers. A peer
  * failing a check or the transport is skipped (logged) and the next peer is tried
@@ -66,6 +76,8 @@ typedef struct aox_delegate_opts {
     aox_delegate_forge  forge;
     aox_store          *store;       /* passed to the peer-side device (modules); may
                                         be NULL; must outlive use */
+    uint64_t            peer_max;    /* as a peer: imported assignments kept over all
+                                        processes (0 = 100000), see below */
 } aox_delegate_opts;
 
 int  aox_delegate_configure(const aox_delegate_opts *o, aox_err *err);
@@ -83,5 +95,8 @@ int aox_delegate_serve(const uint8_t *body, size_t len, int *status, aox_buf *ou
  * checks (bad signature, digest chain, disagreement) as a delegator. */
 uint64_t aox_delegate_served(void);
 uint64_t aox_delegate_rejected(void);
+/* The peer table now: processes, imported assignments; processes dropped so far. */
+void aox_delegate_peer_stats(uint64_t *processes, uint64_t *assignments,
+                             uint64_t *evictions);
 
 #endif

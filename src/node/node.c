@@ -199,6 +199,7 @@ int aox_node_start(const aox_node_config *cfg, aox_node **out, aox_err *err)
     }
     memset(&so, 0, sizeof so);
     so.no_sync = cfg->store_no_sync;
+    so.cache_max = cfg->store_cache_max;
     rc = aox_store_open(n->store_uri, &so, &n->store, err);
     if (rc) goto fail;
     if (cfg->isolation == 1) {

@@ -38,8 +38,9 @@ static const aox_node_opt opts[] = {
       "data directory; the LMDB store lives here (created if missing)",
       NORANGE, NULL, OFF(data) },
     { "store", AOX_OPT_STRING, "",
-      "store URI: lmdb:DIR, memory:, redis://HOST:PORT, or a cache: URI (an LMDB cache "
-      "in front of another store, see docs/parts/cluster-store.md); empty = lmdb under --data",
+      "store URI: lmdb:DIR, memory:, redis://HOST:PORT (?cluster=1: a Redis Cluster), or a "
+      "cache: URI (an LMDB cache in front of another store, see docs/parts/cluster-store.md); "
+      "empty = lmdb under --data",
       NORANGE, NULL, OFF(store) },
     { "bind", AOX_OPT_STRING, "127.0.0.1",
       "HTTP listen address (IPv4 or IPv6 literal)",
@@ -98,6 +99,10 @@ static const aox_node_opt opts[] = {
     { "store-no-sync", AOX_OPT_BOOL, "false",
       "skip fsync on commit (unsafe: benchmarks only)",
       NORANGE, NULL, OFF(store_no_sync) },
+    { "store-cache-max", AOX_OPT_SIZE, "1GiB",
+      "cache: stores: key and value bytes kept in the local LMDB cache (least recently "
+      "used dropped; 0 = no bound)",
+      0, INT64_MAX, NULL, OFF(store_cache_max) },
     { "workers", AOX_OPT_UINT, "0",
       "worker pool threads running computations (0 = number of cores)",
       0, 1024, NULL, OFF(workers) },
@@ -131,6 +136,10 @@ static const aox_node_opt opts[] = {
     { "delegate-timeout", AOX_OPT_DURATION, "10s",
       "timeout of one delegated-compute request to a peer",
       1, 3600000LL, NULL, OFF(delegate_timeout_ms) },
+    { "delegate-peer-max", AOX_OPT_UINT, "100000",
+      "as a delegation peer: imported assignments kept in memory (over it the least "
+      "recently used processes are dropped)",
+      1, 1000000000LL, NULL, OFF(delegate_peer_max) },
     { "sign-results", AOX_OPT_BOOL, "false",
       "sign results and assignments answered over HTTP with the node key",
       NORANGE, NULL, OFF(sign_results) },

@@ -64,6 +64,7 @@ typedef struct aox_node_config {
     uint64_t http_timeout_ms;      /* ms, idle connection timeout (0 = none) */
     uint64_t schedule_page_max;    /* assignments per GET /<pid>/schedule page */
     int      store_no_sync;        /* bool: skip fsync (benchmarks only: unsafe) */
+    uint64_t store_cache_max;      /* bytes, cache: store bound (0 = none) */
     /* live workers (node/workers.h) */
     uint64_t workers;              /* pool threads (0 = number of cores) */
     uint64_t worker_queue;         /* queued requests per process, >= 1 */
@@ -77,6 +78,7 @@ typedef struct aox_node_config {
     /* issue 6: delegation, signing (node/delegate.h, node/cluster.h) */
     char    *peers;                /* "URL,URL" peers for delegated@1.0 ("" = none) */
     uint64_t delegate_timeout_ms;  /* ms, one peer request, >= 1 */
+    uint64_t delegate_peer_max;    /* as a peer: imported assignments kept, >= 1 */
     int      sign_results;         /* bool: sign answered results/assignments */
     int64_t  test_forge_results;   /* enum off/lie/tamper (tests; AOX_TEST_HOOKS=1) */
     char    *delegate;             /* "NAME,NAME": node processes to delegate */

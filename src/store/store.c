@@ -93,7 +93,7 @@ static int in_scan(const aox_store *s)
 int aox_store_open(const char *uri, const aox_store_opts *opts,
                    aox_store **out, aox_err *err)
 {
-    static const aox_store_opts defaults = { 0, 0 };
+    static const aox_store_opts defaults = { 0, 0, 0 };
     aox_store *s = NULL;
     int rc;
     *out = NULL;

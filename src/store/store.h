@@ -8,11 +8,13 @@
  *   "lmdb:DIR" or a plain path   LMDB environment in DIR (created if missing); the
  *                                map size grows on demand. The default.
  *   "memory:"                    in-process sorted map, for unit tests.
- *   "redis://host:port[/db][?timeout_ms=N]"
+ *   "redis://host:port[/db][?timeout_ms=N][&cluster=1]"
  *                                shared store for a cluster (store_redis.c; needs
  *                                appendonly yes + appendfsync always unless no_sync;
  *                                docs/parts/cluster-store.md). Connection failures
- *                                are AOX_E_IO; the next call reconnects.
+ *                                are AOX_E_IO; the next call reconnects. cluster=1:
+ *                                host:port is one node of a Redis Cluster (slot
+ *                                map from CLUSTER SLOTS, MOVED/ASK followed).
  *   "cache:DIR|INNER"            e.g. "cache:/data/cache|redis://127.0.0.1:6379":
  *                                INNER is the store (the authority); DIR is a
  *                                local LMDB cache of its immutable keys (proc/<pid>/
@@ -22,13 +24,17 @@
  *                                else (counters, msg/, scans, seek_le, cas, leases,
  *                                fences) goes to INNER only (store_cache.c). The
  *                                cache assumes those keys never change once
- *                                written except through this handle.
+ *                                written except through this handle. Bounded by
+ *                                opts.cache_max (LRU, in key + value bytes).
  *                                aox_store_backend() names INNER's backend.
  *
  * Thread safety: a store handle may be used from many threads at once. Each single
  * call is atomic. A batch is applied all-or-nothing by aox_store_batch_commit, and
  * after a successful commit the data is durable (LMDB: fsync'd) — callers rely on
  * this to acknowledge assignments and publish results only after they are safe.
+ * Redis (Cluster-compatible): all-or-nothing per hash slot, i.e. per process
+ * (proc/<pid>/ keys) or per first path component; a batch spanning slots is applied
+ * slot by slot (content-addressed page/, module/, data/ keys first).
  * A handle must not be used across fork(): open the store again in the child.
  */
 #ifndef AOX_STORE_STORE_H
@@ -49,6 +55,9 @@ typedef struct aox_batch aox_batch;
 typedef struct aox_store_opts {
     size_t   map_size_initial;   /* LMDB: initial map size in bytes (0 = 64 MiB) */
     int      no_sync;            /* 1: skip fsync (tests/benchmarks only) */
+    uint64_t cache_max;          /* cache: key + value bytes kept in the local LMDB;
+                                    over it the least recently used are dropped
+                                    (0 = no bound) */
 } aox_store_opts;
 
 /* Opens a store from a URI (see above). opts may be NULL. */
@@ -131,7 +140,11 @@ int aox_store_lease_get(aox_store *s, const char *name, aox_buf *owner_out,
 /* Makes batch b conditional: at commit it is applied only if lease `name` is held
  * (not expired) with `token`, checked atomically with the writes; otherwise commit
  * returns AOX_E_CONFLICT and writes nothing. A fenced empty batch just checks the
- * lease. One fence per batch (a second call: AOX_E_INVALID, and the batch fails). */
+ * lease. One fence per batch (a second call: AOX_E_INVALID, and the batch fails).
+ * Redis: besides keys of the lease's slot (proc/<pid> fences proc/<pid>/...) a fenced
+ * batch may only hold page/, module/ and data/ keys, written before the fence is
+ * checked (they are the same bytes whoever writes them); another key is
+ * AOX_E_INVALID at commit, nothing written. */
 int aox_batch_fence(aox_batch *b, const char *name, uint64_t token);
 
 /* Key builders for the layout of DESIGN.md §4, e.g.

@@ -9,6 +9,12 @@
  *              are copied to / deleted from LMDB, best effort (a cache failure is
  *              ignored: the next get just misses).
  *   scan, seek_le, leases: the inner store only.
+ * Bound (opts->cache_max, 0 = none): an in-memory LRU list of the cached keys with
+ * their key + value bytes (rebuilt by a scan of DIR at open, in key order). Every
+ * cache write and every hit updates it; when the total exceeds the bound the least
+ * recently used entries are deleted from LMDB (one batch) until it is at most 7/8 of
+ * the bound. A value larger than 1/8 of the bound is not cached. The LRU mutex is
+ * held across each LMDB cache write, so the list and DIR agree.
  * Both stores are opened through the public API (aox_store_open), so leases and
  * fences behave exactly as the inner backend's do. aox_store_backend() of a cache
  * store is the inner backend's name: callers that key behaviour off "redis" (cluster
@@ -16,14 +22,189 @@
  */
 #include "store/store_int.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* One cached key in the LRU list and the hash table. */
+typedef struct centry {
+    struct centry *hnext;            /* hash chain */
+    struct centry *prev, *next;      /* LRU list: head = most recently used */
+    uint64_t       h;
+    uint64_t       size;             /* key + value bytes */
+    size_t         kl;
+    uint8_t        k[];
+} centry;
 
 typedef struct cache_impl {
     aox_store    *cache;     /* LMDB */
     aox_store    *inner;     /* the authority */
     aox_store_ops ops;       /* cache_ops named after the inner backend */
+    /* bound (max == 0: none, the fields below stay empty) */
+    uint64_t        max;
+    pthread_mutex_t mu;      /* the LRU; held across LMDB cache writes */
+    centry        **bucket;
+    size_t          nb, n;
+    centry         *head, *tail;
+    uint64_t        bytes, evictions;
 } cache_impl;
+
+static uint64_t key_hash(const uint8_t *k, size_t kl)
+{
+    uint64_t h = 1469598103934665603ULL;               /* FNV-1a */
+    for (size_t i = 0; i < kl; i++)
+        h = (h ^ k[i]) * 1099511628211ULL;
+    return h;
+}
+
+static centry *lru_find(cache_impl *c, const uint8_t *k, size_t kl, uint64_t h)
+{
+    centry *e = c->nb ? c->bucket[h & (c->nb - 1)] : NULL;
+    while (e && !(e->h == h && e->kl == kl && memcmp(e->k, k, kl) == 0))
+        e = e->hnext;
+    return e;
+}
+
+static void lru_unlink(cache_impl *c, centry *e)
+{
+    if (e->prev) e->prev->next = e->next; else c->head = e->next;
+    if (e->next) e->next->prev = e->prev; else c->tail = e->prev;
+    e->prev = e->next = NULL;
+}
+
+static void lru_front(cache_impl *c, centry *e)
+{
+    e->next = c->head;
+    if (c->head) c->head->prev = e; else c->tail = e;
+    c->head = e;
+}
+
+/* Removes e from the table and the list and frees it. */
+static void lru_drop(cache_impl *c, centry *e)
+{
+    centry **pp = &c->bucket[e->h & (c->nb - 1)];
+    while (*pp != e)
+        pp = &(*pp)->hnext;
+    *pp = e->hnext;
+    lru_unlink(c, e);
+    c->bytes -= e->size;
+    c->n--;
+    free(e);
+}
+
+static int lru_grow(cache_impl *c)
+{
+    size_t nb = c->nb ? c->nb * 2 : 1024;
+    centry **nbk = calloc(nb, sizeof *nbk);
+    if (!nbk)
+        return AOX_E_NOMEM;
+    for (size_t i = 0; i < c->nb; i++) {
+        centry *e = c->bucket[i];
+        while (e) {
+            centry *nx = e->hnext;
+            e->hnext = nbk[e->h & (nb - 1)];
+            nbk[e->h & (nb - 1)] = e;
+            e = nx;
+        }
+    }
+    free(c->bucket);
+    c->bucket = nbk;
+    c->nb = nb;
+    return AOX_OK;
+}
+
+/* Records k (size bytes) as the most recently used entry. */
+static int lru_add(cache_impl *c, const uint8_t *k, size_t kl, uint64_t size)
+{
+    uint64_t h = key_hash(k, kl);
+    centry *e = lru_find(c, k, kl, h);
+    if (e) {
+        c->bytes = c->bytes - e->size + size;
+        e->size = size;
+        lru_unlink(c, e);
+        lru_front(c, e);
+        return AOX_OK;
+    }
+    if (c->n >= c->nb && lru_grow(c))
+        return AOX_E_NOMEM;
+    e = malloc(sizeof *e + kl);
+    if (!e)
+        return AOX_E_NOMEM;
+    memset(e, 0, sizeof *e);
+    e->h = h;
+    e->size = size;
+    e->kl = kl;
+    memcpy(e->k, k, kl);
+    e->hnext = c->bucket[h & (c->nb - 1)];
+    c->bucket[h & (c->nb - 1)] = e;
+    lru_front(c, e);
+    c->bytes += size;
+    c->n++;
+    return AOX_OK;
+}
+
+static void lru_forget(cache_impl *c, const uint8_t *k, size_t kl)
+{
+    centry *e = lru_find(c, k, kl, key_hash(k, kl));
+    if (e)
+        lru_drop(c, e);
+}
+
+/* Over the bound: deletes least recently used entries from LMDB (one batch) until
+ * the total is at most 7/8 of the bound. Caller holds c->mu. */
+static void lru_evict(cache_impl *c)
+{
+    aox_batch *b = NULL;
+    if (c->bytes <= c->max || aox_store_batch_begin(c->cache, &b))
+        return;
+    while (c->tail && c->bytes > c->max - c->max / 8) {
+        centry *e = c->tail;
+        (void)aox_batch_del(b, e->k, e->kl);
+        lru_drop(c, e);
+        c->evictions++;
+    }
+    (void)aox_store_batch_commit(b, NULL);
+}
+
+/* Caches k = v (bounded: under c->mu, with the LRU updated). */
+static void cache_put(cache_impl *c, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl)
+{
+    if (!c->max) {
+        (void)aox_store_put(c->cache, k, kl, v, vl);
+        return;
+    }
+    if ((uint64_t)kl + vl > c->max / 8)
+        return;                               /* too large to be worth a slot */
+    pthread_mutex_lock(&c->mu);
+    if (aox_store_put(c->cache, k, kl, v, vl) == AOX_OK && lru_add(c, k, kl, kl + vl) == 0)
+        lru_evict(c);
+    pthread_mutex_unlock(&c->mu);
+}
+
+static void cache_del(cache_impl *c, const uint8_t *k, size_t kl)
+{
+    if (c->max)
+        pthread_mutex_lock(&c->mu);
+    (void)aox_store_del(c->cache, k, kl);
+    if (c->max) {
+        lru_forget(c, k, kl);
+        pthread_mutex_unlock(&c->mu);
+    }
+}
+
+static void cache_hit(cache_impl *c, const uint8_t *k, size_t kl)
+{
+    centry *e;
+    if (!c->max)
+        return;
+    pthread_mutex_lock(&c->mu);
+    e = lru_find(c, k, kl, key_hash(k, kl));
+    if (e) {
+        lru_unlink(c, e);
+        lru_front(c, e);
+    }
+    pthread_mutex_unlock(&c->mu);
+}
 
 static int has(const uint8_t *k, size_t kl, const char *p)
 {
@@ -54,12 +235,13 @@ static int c_get(void *impl, const uint8_t *k, size_t kl, aox_buf *out)
     cache_impl *c = impl;
     if (!cacheable(k, kl))
         return aox_store_get(c->inner, k, kl, out);
-    if (aox_store_get(c->cache, k, kl, out) == AOX_OK)
+    if (aox_store_get(c->cache, k, kl, out) == AOX_OK) {
+        cache_hit(c, k, kl);
         return AOX_OK;
+    }
     int rc = aox_store_get(c->inner, k, kl, out);
     if (rc == AOX_OK)
-        (void)aox_store_put(c->cache, k, kl, out->data ? out->data : (const uint8_t *)"",
-                            out->len);
+        cache_put(c, k, kl, out->data ? out->data : (const uint8_t *)"", out->len);
     return rc;
 }
 
@@ -68,7 +250,7 @@ static int c_put(void *impl, const uint8_t *k, size_t kl, const uint8_t *v, size
     cache_impl *c = impl;
     int rc = aox_store_put(c->inner, k, kl, v, vl);
     if (rc == AOX_OK && cacheable(k, kl))
-        (void)aox_store_put(c->cache, k, kl, v, vl);
+        cache_put(c, k, kl, v, vl);
     return rc;
 }
 
@@ -77,7 +259,7 @@ static int c_del(void *impl, const uint8_t *k, size_t kl)
     cache_impl *c = impl;
     int rc = aox_store_del(c->inner, k, kl);
     if (rc == AOX_OK && cacheable(k, kl))
-        (void)aox_store_del(c->cache, k, kl);
+        cache_del(c, k, kl);
     return rc;
 }
 
@@ -89,17 +271,34 @@ static void mirror(cache_impl *c, const aox_store_op *ops, size_t n)
     size_t m = 0;
     for (size_t i = 0; i < n; i++)
         m += cacheable(ops[i].k, ops[i].kl) != 0;
-    if (m == 0 || aox_store_batch_begin(c->cache, &b))
+    if (m == 0)
         return;
+    if (c->max)
+        pthread_mutex_lock(&c->mu);
+    if (aox_store_batch_begin(c->cache, &b))
+        goto out;
     for (size_t i = 0; i < n; i++) {
         if (!cacheable(ops[i].k, ops[i].kl))
             continue;
         if (ops[i].del)
             (void)aox_batch_del(b, ops[i].k, ops[i].kl);
-        else
+        else if (!c->max || (uint64_t)ops[i].kl + ops[i].vl <= c->max / 8)
             (void)aox_batch_put(b, ops[i].k, ops[i].kl, ops[i].v, ops[i].vl);
     }
-    (void)aox_store_batch_commit(b, NULL);   /* a failed batch writes nothing */
+    if (aox_store_batch_commit(b, NULL) == AOX_OK && c->max) {  /* a failed one writes nothing */
+        for (size_t i = 0; i < n; i++) {
+            if (!cacheable(ops[i].k, ops[i].kl))
+                continue;
+            if (ops[i].del)
+                lru_forget(c, ops[i].k, ops[i].kl);
+            else if ((uint64_t)ops[i].kl + ops[i].vl <= c->max / 8)
+                (void)lru_add(c, ops[i].k, ops[i].kl, ops[i].kl + ops[i].vl);
+        }
+        lru_evict(c);
+    }
+out:
+    if (c->max)
+        pthread_mutex_unlock(&c->mu);
 }
 
 static int c_batch_fenced(void *impl, const aox_store_op *ops, size_t n,
@@ -151,9 +350,9 @@ static int c_cas(void *impl, const uint8_t *k, size_t kl, const uint8_t *expect,
     int rc = aox_store_cas(c->inner, k, kl, expect, el, v, vl, cur);
     if (rc == AOX_OK && cacheable(k, kl)) {
         if (v)
-            (void)aox_store_put(c->cache, k, kl, v, vl);
+            cache_put(c, k, kl, v, vl);
         else
-            (void)aox_store_del(c->cache, k, kl);
+            cache_del(c, k, kl);
     }
     return rc;
 }
@@ -182,6 +381,14 @@ static void c_close(void *impl)
         return;
     aox_store_close(c->cache);
     aox_store_close(c->inner);
+    while (c->head) {
+        centry *e = c->head;
+        c->head = e->next;
+        free(e);
+    }
+    free(c->bucket);
+    if (c->max)
+        pthread_mutex_destroy(&c->mu);
     free(c);
 }
 
@@ -198,6 +405,12 @@ static const aox_store_ops cache_ops = {
     .lease = c_lease,
     .batch_fenced = c_batch_fenced,
 };
+
+static int lru_load(void *ud, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl)
+{
+    (void)v;
+    return lru_add(ud, k, kl, kl + vl) ? AOX_E_NOMEM : 0;
+}
 
 int aox_store_cache_open(const char *rest, const aox_store_opts *o,
                          const aox_store_ops **ops, void **impl, aox_err *err)
@@ -229,6 +442,18 @@ int aox_store_cache_open(const char *rest, const aox_store_opts *o,
     if ((rc = aox_store_open(dir, o, &c->cache, err)))
         goto fail;
     free(dir);
+    if (o && o->cache_max) {             /* the bound: what DIR holds already */
+        c->max = o->cache_max;
+        pthread_mutex_init(&c->mu, NULL);
+        rc = aox_store_scan(c->cache, "", 0, NULL, 0, 0, lru_load, c);
+        if (rc) {
+            rc = aox_err_set(err, rc, "store: cannot read the cache directory");
+            goto fail;
+        }
+        pthread_mutex_lock(&c->mu);
+        lru_evict(c);
+        pthread_mutex_unlock(&c->mu);
+    }
     /* aox_store_backend reports the inner backend ("redis" turns cluster mode on) */
     c->ops = cache_ops;
     c->ops.name = aox_store_backend(c->inner);

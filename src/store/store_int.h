@@ -66,6 +66,16 @@ int aox_store_lmdb_open(const char *dir, const aox_store_opts *o,
 int aox_store_redis_open(const char *rest, const aox_store_opts *o,
                          const aox_store_ops **ops, void **impl, aox_err *err);
 
+/* Redis Cluster hash slot of a key (CRC16/XMODEM of the key, or of its hash tag: the
+ * bytes between the first '{' and the next '}' when non-empty), 0..16383. */
+unsigned aox_store_redis_key_slot(const void *key, size_t n);
+/* Process-wide counters of the redis backend, for tests: commands sent that name
+ * more than one key (EVAL with several KEYS, MGET) and commands refused before
+ * sending because their keys were in different slots (always 0 unless a bug). */
+void aox_store_redis_slot_stats(unsigned long long *multi_key, unsigned long long *cross_slot);
+/* Cluster redirections followed so far (process-wide): MOVED and ASK answers. */
+void aox_store_redis_redirect_stats(unsigned long long *moved, unsigned long long *ask);
+
 /* rest: the URI after "cache:", i.e. "<lmdb-dir>|<inner-uri>" (store_cache.c). */
 int aox_store_cache_open(const char *rest, const aox_store_opts *o,
                          const aox_store_ops **ops, void **impl, aox_err *err);

@@ -30,8 +30,29 @@
  * is the tag of NAME + "/" — so the lease "proc/<pid>" lives in the process's slot
  * and a fenced batch of that process's keys touches one slot only.
  *
+ * Redis Cluster ("?cluster=1"): host:port is any node. open reads the slot map
+ * (CLUSTER SLOTS: slot -> server, every slot must be served) and checks the
+ * durability settings on every server that serves slots. Each command goes to the
+ * server of its first key's slot, on that server's own connection pool; a MOVED
+ * answer updates that slot and marks the map for a reload (CLUSTER SLOTS) before
+ * the next command, ASK sends ASKING + the command to the named server once,
+ * TRYAGAIN is retried (see routed()). A connection error also marks the map stale
+ * (a failover may have promoted a replica). The groups registration (pre) and the
+ * command are then two round trips, in that order. Database 0 only.
+ *
+ * Cluster slots: no command names keys of two hash slots (what a Redis Cluster
+ * refuses with CROSSSLOT). run2 checks every multi-key command (EVAL KEYS, MGET)
+ * before sending it and refuses a cross-slot one with AOX_E_INTERNAL. A batch whose
+ * keys fall in several slots is split into one EVAL per slot: first the slots of
+ * content-addressed groups (page/, module/, data/: written once, same bytes, so
+ * writing them early is harmless), then the others in order of first appearance,
+ * the fence's slot last. A batch is therefore atomic per slot (per process), not
+ * across processes; a fenced batch may only add content-addressed keys outside the
+ * fence's slot (others: AOX_E_INVALID), and those are written before the fence is
+ * checked.
+ *
  * Atomicity: every write (put, del, batch, cas, lease op) is one EVAL of a script
- * below. Redis runs a script without interleaving, and refuses a script that would
+ * below (one per slot for a batch that spans slots, see above). Redis runs a script without interleaving, and refuses a script that would
  * exceed maxmemory before its first write, never half-way; the scripts only issue
  * commands that cannot fail on keys of the right type. The effects reach the AOF as
  * one MULTI/EXEC block, and a block cut short by a crash is dropped at load
@@ -78,14 +99,26 @@
 #define PAGE        256          /* ... doubling up to this many per round trip */
 #define IDLE_MAX    32           /* idle connections kept in the pool */
 
-typedef struct redis_store {
+#define NODES_MAX   64           /* cluster nodes known to one handle */
+#define HOPS_MAX    8            /* MOVED/ASK/TRYAGAIN answers followed per command */
+
+/* One server and its pool of idle connections. */
+typedef struct rnode {
     char            host[256];
     int             port;
-    int             db;
-    int             timeout_ms;
-    pthread_mutex_t mu;          /* guards idle/nidle */
     redisContext   *idle[IDLE_MAX];
     int             nidle;
+} rnode;
+
+typedef struct redis_store {
+    int             db;
+    int             timeout_ms;
+    int             cluster;     /* ?cluster=1: a Redis Cluster, commands routed by slot */
+    pthread_mutex_t mu;          /* guards the pools, nodes/nnodes, slot_node, stale */
+    rnode          *nodes[NODES_MAX];   /* [0] = the URI's server; never removed */
+    int             nnodes;
+    uint8_t         slot_node[16384];   /* cluster: hash slot -> nodes[] index */
+    int             stale;       /* cluster: reload the slot map before the next command */
 } redis_store;
 
 /* ================================================================== scripts */
@@ -220,6 +253,71 @@ static int phys_key(aox_buf *b, char kind, const uint8_t *g, size_t gl,
     return AOX_OK;
 }
 
+/* ================================================================== slots */
+
+static unsigned crc16(const uint8_t *p, size_t n)
+{
+    unsigned crc = 0;
+    for (size_t i = 0; i < n; i++) {
+        crc ^= (unsigned)p[i] << 8;
+        for (int b = 0; b < 8; b++)
+            crc = (crc & 0x8000) ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+    }
+    return crc;
+}
+
+unsigned aox_store_redis_key_slot(const void *key, size_t n)
+{
+    const uint8_t *k = key, *open = memchr(k, '{', n);
+    if (open) {
+        size_t off = (size_t)(open - k) + 1;
+        const uint8_t *close = memchr(k + off, '}', n - off);
+        if (close && close > k + off)
+            return crc16(k + off, (size_t)(close - (k + off))) & 16383;
+    }
+    return crc16(k, n) & 16383;
+}
+
+static _Atomic unsigned long long slot_multi, slot_cross, redir_moved, redir_ask;
+
+void aox_store_redis_redirect_stats(unsigned long long *moved, unsigned long long *ask)
+{
+    if (moved)
+        *moved = redir_moved;
+    if (ask)
+        *ask = redir_ask;
+}
+
+void aox_store_redis_slot_stats(unsigned long long *multi_key, unsigned long long *cross_slot)
+{
+    if (multi_key)
+        *multi_key = slot_multi;
+    if (cross_slot)
+        *cross_slot = slot_cross;
+}
+
+/* Slot of logical key k (the slot of its physical keys). */
+static unsigned op_slot(const uint8_t *k, size_t kl)
+{
+    aox_buf b = { 0 };
+    unsigned slot;
+    size_t gl = group_len(k, kl);
+    if (tag_append(&b, k, gl) != 0) {         /* out of memory: any slot will do, */
+        aox_buf_free(&b);                     /* the command build fails anyway */
+        return 0;
+    }
+    slot = aox_store_redis_key_slot(b.data, b.len);
+    aox_buf_free(&b);
+    return slot;
+}
+
+/* Keys written once with the same bytes (content-addressed or immutable by ID). */
+static int content_addressed(const uint8_t *k, size_t kl)
+{
+    return (kl > 5 && memcmp(k, "page/", 5) == 0) || (kl > 7 && memcmp(k, "module/", 7) == 0)
+           || (kl > 5 && memcmp(k, "data/", 5) == 0);
+}
+
 /* ================================================================== commands */
 
 /* An argument list; arguments are copied into an arena (kept as offsets, since the
@@ -349,25 +447,25 @@ static void sigpipe_restore(const sigset_t *old)
     pthread_sigmask(SIG_SETMASK, old, NULL);
 }
 
-static int io_fail(aox_err *err, const redis_store *r, const char *what, const char *why)
+static int io_fail(aox_err *err, const rnode *nd, const char *what, const char *why)
 {
-    return aox_err_set(err, AOX_E_IO, "redis %s:%d: %s: %s", r->host, r->port, what, why);
+    return aox_err_set(err, AOX_E_IO, "redis %s:%d: %s: %s", nd->host, nd->port, what, why);
 }
 
-static int conn_open(redis_store *r, redisContext **out, aox_err *err)
+static int conn_open(redis_store *r, rnode *nd, redisContext **out, aox_err *err)
 {
     struct timeval tv = { r->timeout_ms / 1000, (r->timeout_ms % 1000) * 1000 };
-    redisContext *c = redisConnectWithTimeout(r->host, r->port, tv);
+    redisContext *c = redisConnectWithTimeout(nd->host, nd->port, tv);
     int rc = AOX_OK;
     *out = NULL;
     if (!c)
         return aox_err_set(err, AOX_E_NOMEM, "redis: out of memory");
     if (c->err) {
-        rc = io_fail(err, r, "connect", c->errstr);
+        rc = io_fail(err, nd, "connect", c->errstr);
         goto fail;
     }
     if (redisSetTimeout(c, tv) != REDIS_OK) {
-        rc = io_fail(err, r, "set timeout", c->errstr);
+        rc = io_fail(err, nd, "set timeout", c->errstr);
         goto fail;
     }
     if (r->db) {
@@ -377,7 +475,7 @@ static int conn_open(redis_store *r, redisContext **out, aox_err *err)
         sigpipe_restore(&old);
         if (!rep || rep->type == REDIS_REPLY_ERROR) {
             rc = rep ? aox_err_set(err, AOX_E_CONFIG, "redis: SELECT %d: %s", r->db, rep->str)
-                     : io_fail(err, r, "SELECT", c->errstr);
+                     : io_fail(err, nd, "SELECT", c->errstr);
             if (rep)
                 freeReplyObject(rep);
             goto fail;
@@ -391,40 +489,372 @@ fail:
     return rc;
 }
 
-static int conn_take(redis_store *r, redisContext **out, aox_err *err)
+static int conn_take(redis_store *r, rnode *nd, redisContext **out, aox_err *err)
 {
     pthread_mutex_lock(&r->mu);
-    *out = r->nidle ? r->idle[--r->nidle] : NULL;
+    *out = nd->nidle ? nd->idle[--nd->nidle] : NULL;
     pthread_mutex_unlock(&r->mu);
     if (*out)
         return AOX_OK;
-    return conn_open(r, out, err);
+    return conn_open(r, nd, out, err);
 }
 
-/* ok: back to the pool. !ok: the connection broke; drop it and every idle one. */
-static void conn_give(redis_store *r, redisContext *c, int ok)
+/* ok: back to the pool. !ok: the connection broke; drop it and every idle one of
+ * that server (and, in a cluster, reload the slot map: a failover may follow). */
+static void conn_give(redis_store *r, rnode *nd, redisContext *c, int ok)
 {
     redisContext *drop[IDLE_MAX + 1];
-    int nd = 0;
+    int n = 0;
     pthread_mutex_lock(&r->mu);
-    if (ok && r->nidle < IDLE_MAX) {
-        r->idle[r->nidle++] = c;
+    if (ok && nd->nidle < IDLE_MAX) {
+        nd->idle[nd->nidle++] = c;
         c = NULL;
     } else if (!ok) {
-        while (r->nidle)
-            drop[nd++] = r->idle[--r->nidle];
+        while (nd->nidle)
+            drop[n++] = nd->idle[--nd->nidle];
+        if (r->cluster)
+            r->stale = 1;
     }
     pthread_mutex_unlock(&r->mu);
     if (c)
         redisFree(c);
-    for (int i = 0; i < nd; i++)
+    for (int i = 0; i < n; i++)
         redisFree(drop[i]);
+}
+
+/* The index of server host:port in r->nodes, added when new; -1 when the table is
+ * full. */
+static int node_index(redis_store *r, const char *host, size_t hl, int port)
+{
+    int i;
+    if (hl == 0 || hl >= sizeof r->nodes[0]->host)
+        return -1;
+    pthread_mutex_lock(&r->mu);
+    for (i = 0; i < r->nnodes; i++)
+        if (r->nodes[i]->port == port && strlen(r->nodes[i]->host) == hl &&
+            memcmp(r->nodes[i]->host, host, hl) == 0)
+            break;
+    if (i == r->nnodes) {
+        rnode *nd = i < NODES_MAX ? calloc(1, sizeof *nd) : NULL;
+        if (!nd) {
+            i = -1;
+        } else {
+            memcpy(nd->host, host, hl);
+            nd->host[hl] = 0;
+            nd->port = port;
+            r->nodes[r->nnodes++] = nd;
+        }
+    }
+    pthread_mutex_unlock(&r->mu);
+    return i;
+}
+
+/* Sends the k commands argv[j] (argc[j] arguments of lens[j] bytes) pipelined on one
+ * connection to nd and returns their replies in rep[] (error replies included).
+ * retry: once more on a fresh connection after a connection error. */
+static int exchange(redis_store *r, rnode *nd, int k, const char **const *argv,
+                    const size_t *argc, const size_t *const *lens, int retry,
+                    redisReply **rep, aox_err *err)
+{
+    for (int attempt = 0;; attempt++) {
+        redisContext *ctx;
+        sigset_t old;
+        int ok = 1, timed_out = 0, rc;
+        for (int j = 0; j < k; j++)
+            rep[j] = NULL;
+        if ((rc = conn_take(r, nd, &ctx, err)))
+            return rc;
+        sigpipe_block(&old);
+        for (int j = 0; j < k && ok; j++)
+            if (redisAppendCommandArgv(ctx, (int)argc[j], argv[j], lens[j]) != REDIS_OK)
+                ok = 0;
+        for (int j = 0; j < k && ok; j++) {
+            void *rp = NULL;
+            if (redisGetReply(ctx, &rp) != REDIS_OK)
+                ok = 0;
+            rep[j] = rp;
+        }
+        if (!ok)
+            timed_out = ctx->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK);
+        sigpipe_restore(&old);
+        if (ok) {
+            conn_give(r, nd, ctx, 1);
+            return AOX_OK;
+        }
+        for (int j = 0; j < k; j++) {
+            if (rep[j])
+                freeReplyObject(rep[j]);
+            rep[j] = NULL;
+        }
+        rc = io_fail(err, nd, timed_out ? "command timed out" : "connection lost",
+                     ctx->errstr);
+        conn_give(r, nd, ctx, 0);
+        if (retry && attempt == 0)
+            continue;
+        if (!retry && err) {
+            char why[AOX_ERR_MSG_MAX];
+            snprintf(why, sizeof why, "%s", err->msg);
+            aox_err_set(err, AOX_E_IO, "%s (the outcome of the write is unknown)", why);
+        }
+        return rc;
+    }
+}
+
+/* Reloads the slot map of a cluster from CLUSTER SLOTS, asking the known servers in
+ * turn. AOX_E_CONFIG when the answer leaves a slot unserved. */
+static int refresh_slots(redis_store *r, aox_err *err)
+{
+    static const char *const av[2] = { "CLUSTER", "SLOTS" };
+    static const size_t al[2] = { 7, 5 };
+    const char **avp = (const char **)av;
+    const size_t *alp = al;
+    size_t ac = 2;
+    uint8_t *map = malloc(16384);
+    unsigned char *seen = calloc(16384, 1);
+    int rc = AOX_E_IO, n;
+
+    if (!map || !seen) {
+        free(map);
+        free(seen);
+        return aox_err_set(err, AOX_E_NOMEM, "redis: out of memory");
+    }
+    pthread_mutex_lock(&r->mu);
+    n = r->nnodes;
+    pthread_mutex_unlock(&r->mu);
+    for (int i = 0; i < n && rc == AOX_E_IO; i++) {
+        rnode *nd;
+        redisReply *rep = NULL;
+        pthread_mutex_lock(&r->mu);
+        nd = r->nodes[i];
+        pthread_mutex_unlock(&r->mu);
+        if ((rc = exchange(r, nd, 1, &avp, &ac, &alp, 1, &rep, err)))
+            continue;
+        if (rep->type != REDIS_REPLY_ARRAY) {
+            rc = aox_err_set(err, AOX_E_CONFIG, "redis %s:%d: CLUSTER SLOTS: %.*s "
+                             "(not a cluster?)", nd->host, nd->port,
+                             rep->type == REDIS_REPLY_ERROR ? (int)rep->len : 0,
+                             rep->type == REDIS_REPLY_ERROR ? rep->str : "");
+            freeReplyObject(rep);
+            break;
+        }
+        memset(seen, 0, 16384);
+        for (size_t e = 0; e < rep->elements && rc == AOX_OK; e++) {
+            redisReply *x = rep->element[e], *m;
+            long long lo, hi;
+            int idx;
+            if (x->type != REDIS_REPLY_ARRAY || x->elements < 3 ||
+                x->element[0]->type != REDIS_REPLY_INTEGER ||
+                x->element[1]->type != REDIS_REPLY_INTEGER ||
+                (m = x->element[2])->type != REDIS_REPLY_ARRAY || m->elements < 2 ||
+                m->element[0]->type != REDIS_REPLY_STRING ||
+                m->element[1]->type != REDIS_REPLY_INTEGER) {
+                rc = aox_err_set(err, AOX_E_CORRUPT, "redis: unexpected CLUSTER SLOTS reply");
+                break;
+            }
+            lo = x->element[0]->integer;
+            hi = x->element[1]->integer;
+            if (lo < 0 || hi > 16383 || lo > hi) {
+                rc = aox_err_set(err, AOX_E_CORRUPT, "redis: CLUSTER SLOTS range %lld-%lld",
+                                 lo, hi);
+                break;
+            }
+            /* an empty host: the server we asked */
+            if (m->element[0]->len)
+                idx = node_index(r, m->element[0]->str, m->element[0]->len,
+                                 (int)m->element[1]->integer);
+            else
+                idx = node_index(r, nd->host, strlen(nd->host), (int)m->element[1]->integer);
+            if (idx < 0) {
+                rc = aox_err_set(err, AOX_E_CONFIG, "redis: more than %d cluster nodes",
+                                 NODES_MAX);
+                break;
+            }
+            for (long long sl = lo; sl <= hi; sl++) {
+                map[sl] = (uint8_t)idx;
+                seen[sl] = 1;
+            }
+        }
+        freeReplyObject(rep);
+        for (int sl = 0; sl < 16384 && rc == AOX_OK; sl++)
+            if (!seen[sl])
+                rc = aox_err_set(err, AOX_E_CONFIG, "redis cluster: slot %d is not served "
+                                 "by any node", sl);
+    }
+    if (rc == AOX_OK) {
+        pthread_mutex_lock(&r->mu);
+        memcpy(r->slot_node, map, 16384);
+        r->stale = 0;
+        pthread_mutex_unlock(&r->mu);
+    }
+    free(map);
+    free(seen);
+    return rc;
+}
+
+/* The slot a command is about: its first key (EVAL: KEYS[1]); -1 for none. */
+static int cmd_key_slot(size_t n, const char *const *argv, const size_t *len)
+{
+    if (n >= 4 && len[0] == 4 && memcmp(argv[0], "EVAL", 4) == 0)
+        return len[2] == 1 && argv[2][0] == '0' ? -1
+                                                : (int)aox_store_redis_key_slot(argv[3], len[3]);
+    if (n >= 2 && len[0] == 6 && memcmp(argv[0], "CONFIG", 6) == 0)
+        return -1;
+    if (n >= 2)
+        return (int)aox_store_redis_key_slot(argv[1], len[1]);
+    return -1;
+}
+
+/* "MOVED|ASK <slot> <host>:<port>": 1 MOVED, 2 ASK, 0 other. */
+static int redirect_of(const redisReply *x, int *slot, const char **host, size_t *hl,
+                       int *port)
+{
+    const char *p, *colon;
+    int kind;
+    char *end;
+    if (x->type != REDIS_REPLY_ERROR)
+        return 0;
+    if (strncmp(x->str, "MOVED ", 6) == 0) {
+        kind = 1;
+        p = x->str + 6;
+    } else if (strncmp(x->str, "ASK ", 4) == 0) {
+        kind = 2;
+        p = x->str + 4;
+    } else {
+        return 0;
+    }
+    long sl = strtol(p, &end, 10);
+    if (end == p || *end != ' ' || sl < 0 || sl > 16383)
+        return 0;
+    p = end + 1;
+    colon = strrchr(p, ':');
+    if (!colon || colon == p)
+        return 0;
+    long pt = strtol(colon + 1, &end, 10);
+    if (end == colon + 1 || pt <= 0 || pt > 65535)
+        return 0;
+    *slot = (int)sl;
+    *host = p;
+    *hl = (size_t)(colon - p);
+    *port = (int)pt;
+    return kind;
+}
+
+/* One command to the server of its slot, following MOVED (the slot map is updated
+ * and reloaded before the next command), ASK (ASKING + the command, once) and
+ * TRYAGAIN (a multi-key command during a slot migration: retried after 20 ms). A
+ * redirection means the command was not executed, so it is safe to resend. A
+ * multi-key command creating keys in a slot being migrated gets TRYAGAIN until the
+ * migration ends: retried every 20 ms for up to 2 s, then AOX_E_IO. */
+static int routed(redis_store *r, const char **argv, size_t argc, const size_t *lens,
+                  int retry, redisReply **out, aox_err *err)
+{
+    static const char *const asking[1] = { "ASKING" };
+    static const size_t asking_len[1] = { 6 };
+    int slot = cmd_key_slot(argc, argv, lens), ask = -1, rc, tries = 0;
+    rnode *nd;
+
+    *out = NULL;
+    pthread_mutex_lock(&r->mu);
+    int stale = r->stale;
+    pthread_mutex_unlock(&r->mu);
+    if (stale)
+        (void)refresh_slots(r, NULL);    /* on failure: the old map, then redirections */
+    for (int hop = 0; hop < HOPS_MAX; hop++) {
+        const char **av[2];
+        size_t ac[2];
+        const size_t *ln[2];
+        redisReply *rep[2] = { NULL, NULL };
+        int k = 0, s, port, kind;
+        const char *host;
+        size_t hl;
+        pthread_mutex_lock(&r->mu);
+        nd = r->nodes[ask >= 0 ? ask : slot >= 0 ? r->slot_node[slot] : 0];
+        pthread_mutex_unlock(&r->mu);
+        if (ask >= 0) {
+            av[k] = (const char **)asking;
+            ac[k] = 1;
+            ln[k] = asking_len;
+            k++;
+        }
+        av[k] = argv;
+        ac[k] = argc;
+        ln[k] = lens;
+        k++;
+        if ((rc = exchange(r, nd, k, (const char **const *)av, ac,
+                           (const size_t *const *)ln, retry, rep, err)))
+            return rc;
+        if (k == 2)
+            freeReplyObject(rep[0]);
+        redisReply *x = rep[k - 1];
+        ask = -1;
+        kind = redirect_of(x, &s, &host, &hl, &port);
+        if (kind) {
+            int idx = node_index(r, host, hl, port);
+            freeReplyObject(x);
+            if (idx < 0)
+                return aox_err_set(err, AOX_E_IO, "redis: more than %d cluster nodes",
+                                   NODES_MAX);
+            if (kind == 1) {
+                redir_moved++;
+                pthread_mutex_lock(&r->mu);
+                r->slot_node[s] = (uint8_t)idx;
+                r->stale = 1;
+                pthread_mutex_unlock(&r->mu);
+            } else {
+                redir_ask++;
+                ask = idx;
+            }
+            continue;
+        }
+        if (x->type == REDIS_REPLY_ERROR && strncmp(x->str, "TRYAGAIN", 8) == 0
+            && tries++ < 100) {          /* a slot migration: up to 2 s, from the start */
+            struct timespec ts = { 0, 20 * 1000000L };
+            freeReplyObject(x);
+            nanosleep(&ts, NULL);
+            hop = -1;
+            continue;
+        }
+        *out = x;
+        return AOX_OK;
+    }
+    return aox_err_set(err, AOX_E_IO, "redis: more than %d cluster redirections for one "
+                       "command", HOPS_MAX);
 }
 
 /* Sends pre (if non-NULL: an idempotent registration, its reply is only checked for
  * errors) and c in one round trip on one connection, and returns c's reply.
  * retry: the exchange may safely run twice (see the file comment). An error reply
  * is returned as AOX_E_IO with its text. */
+/* 1 when the keys of command argv (EVAL's KEYS, MGET's arguments) are in one slot;
+ * counts multi-key commands and refusals. */
+static int one_slot(size_t n, const char *const *argv, const size_t *len)
+{
+    size_t first = 0, count = 0;
+    if (n >= 3 && len[0] == 4 && memcmp(argv[0], "EVAL", 4) == 0) {
+        char num[24];
+        size_t l = len[2] < sizeof num - 1 ? len[2] : sizeof num - 1;
+        memcpy(num, argv[2], l);
+        num[l] = '\0';
+        first = 3;
+        count = (size_t)strtoull(num, NULL, 10);
+        if (count > n - 3)
+            count = n - 3;
+    } else if (n >= 2 && len[0] == 4 && memcmp(argv[0], "MGET", 4) == 0) {
+        first = 1;
+        count = n - 1;
+    }
+    if (count < 2)
+        return 1;
+    slot_multi++;
+    unsigned slot = aox_store_redis_key_slot(argv[first], len[first]);
+    for (size_t i = first + 1; i < first + count; i++)
+        if (aox_store_redis_key_slot(argv[i], len[i]) != slot) {
+            slot_cross++;
+            return 0;
+        }
+    return 1;
+}
+
 static int run2(redis_store *r, cmd *pre, cmd *c, int retry, redisReply **out,
                 aox_err *err)
 {
@@ -448,45 +878,45 @@ static int run2(redis_store *r, cmd *pre, cmd *c, int retry, redisReply **out,
         for (size_t i = 0; i < cs[j]->n; i++)
             argv[j][i] = cs[j]->ext[i] ? cs[j]->ext[i]
                                        : (const char *)cs[j]->arena.data + cs[j]->off[i];
+        if (!one_slot(cs[j]->n, argv[j], cs[j]->len)) {
+            rc = aox_err_set(err, AOX_E_INTERNAL, "redis: a command names keys of several "
+                             "hash slots (not sent)");
+            goto done;
+        }
     }
-    for (int attempt = 0;; attempt++) {
-        redisContext *ctx;
+    {
         redisReply *rep[2] = { NULL, NULL };
-        sigset_t old;
-        int ok = 1, timed_out = 0;
-        if ((rc = conn_take(r, &ctx, err)))
-            goto done;
-        sigpipe_block(&old);
-        for (int j = 0; j < 2 && ok; j++)
-            if (cs[j] && redisAppendCommandArgv(ctx, (int)cs[j]->n, argv[j], cs[j]->len)
-                         != REDIS_OK)
-                ok = 0;
-        for (int j = 0; j < 2 && ok; j++) {
-            void *rp = NULL;
-            if (cs[j] && redisGetReply(ctx, &rp) != REDIS_OK)
-                ok = 0;
-            rep[j] = rp;
-        }
-        if (!ok)
-            timed_out = ctx->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK);
-        sigpipe_restore(&old);
-        if (!ok) {
-            for (int j = 0; j < 2; j++)
-                if (rep[j])
-                    freeReplyObject(rep[j]);
-            rc = io_fail(err, r, timed_out ? "command timed out" : "connection lost",
-                         ctx->errstr);
-            conn_give(r, ctx, 0);
-            if (retry && attempt == 0)
-                continue;
-            if (!retry && err) {
-                char why[AOX_ERR_MSG_MAX];
-                snprintf(why, sizeof why, "%s", err->msg);
-                aox_err_set(err, AOX_E_IO, "%s (the outcome of the write is unknown)", why);
+        if (!r->cluster) {         /* one server: both on one connection, one round trip */
+            const char **av[2];
+            size_t ac[2];
+            const size_t *ln[2];
+            int k = 0;
+            for (int j = 0; j < 2; j++) {
+                if (!cs[j])
+                    continue;
+                av[k] = argv[j];
+                ac[k] = cs[j]->n;
+                ln[k] = cs[j]->len;
+                k++;
             }
-            goto done;
+            if ((rc = exchange(r, r->nodes[0], k, (const char **const *)av, ac,
+                               (const size_t *const *)ln, retry, rep + (pre ? 0 : 1), err)))
+                goto done;
+        } else {                   /* a cluster: each to the server of its slot, in order */
+            if (pre && (rc = routed(r, argv[0], pre->n, pre->len, 1, &rep[0], err)))
+                goto done;
+            if (rep[0] && rep[0]->type == REDIS_REPLY_ERROR) {   /* not registered: */
+                rc = aox_err_set(err, AOX_E_IO, "redis: %.*s", (int)rep[0]->len,
+                                 rep[0]->str);                   /* do not write */
+                freeReplyObject(rep[0]);
+                goto done;
+            }
+            if ((rc = routed(r, argv[1], c->n, c->len, retry, &rep[1], err))) {
+                if (rep[0])
+                    freeReplyObject(rep[0]);
+                goto done;
+            }
         }
-        conn_give(r, ctx, 1);
         for (int j = 0; j < 2; j++) {
             if (rep[j] && rep[j]->type == REDIS_REPLY_ERROR && !rc)
                 rc = aox_err_set(err, AOX_E_IO, "redis: %.*s", (int)rep[j]->len,
@@ -498,7 +928,6 @@ static int run2(redis_store *r, cmd *pre, cmd *c, int retry, redisReply **out,
             freeReplyObject(rep[1]);
         else
             *out = rep[1];
-        goto done;
     }
 done:
     free(argv[0]);
@@ -561,11 +990,10 @@ done:
     return rc;
 }
 
-/* One EVAL of BATCH_LUA. fence == NULL: unconditional. */
-static int rd_batch_fenced(void *impl, const aox_store_op *ops, size_t n,
-                           const char *fence, uint64_t token, aox_err *err)
+/* One EVAL of BATCH_LUA over ops of one slot. fence == NULL: unconditional. */
+static int batch_eval(redis_store *r, const aox_store_op *ops, size_t n,
+                      const char *fence, uint64_t token, aox_err *err)
 {
-    redis_store *r = impl;
     cmd c = { 0 };
     redisReply *rep = NULL;
     int rc;
@@ -622,6 +1050,89 @@ done:
         freeReplyObject(rep);
     cmd_free(&pre);
     cmd_free(&c);
+    return rc;
+}
+
+/* A batch: one EVAL when its keys (and the fence's lease) share a slot, else one per
+ * slot (see the file comment). */
+static int rd_batch_fenced(void *impl, const aox_store_op *ops, size_t n,
+                           const char *fence, uint64_t token, aox_err *err)
+{
+    redis_store *r = impl;
+    unsigned *slots = NULL, *order = NULL, fslot;
+    aox_store_op *sub = NULL;
+    size_t no = 0;
+    int rc = AOX_OK, split = 0;
+
+    if (n == 0)
+        return fence ? batch_eval(r, ops, n, fence, token, err) : AOX_OK;
+    slots = malloc(n * sizeof *slots);
+    if (!slots)
+        return aox_err_set(err, AOX_E_NOMEM, "redis: out of memory");
+    for (size_t i = 0; i < n; i++)
+        slots[i] = op_slot(ops[i].k, ops[i].kl);
+    if (fence) {
+        aox_buf nm = { 0 };
+        rc = aox_buf_append(&nm, fence, strlen(fence));
+        if (!rc)
+            rc = aox_buf_append_u8(&nm, '/');
+        fslot = rc ? 0 : op_slot(nm.data, nm.len);
+        aox_buf_free(&nm);
+        if (rc) {
+            rc = aox_err_set(err, rc, "redis: out of memory");
+            goto done;
+        }
+    } else {
+        fslot = slots[0];
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (slots[i] == fslot)
+            continue;
+        split = 1;
+        if (fence && !content_addressed(ops[i].k, ops[i].kl)) {
+            rc = aox_err_set(err, AOX_E_INVALID, "redis: a fenced batch writes '%.*s', "
+                             "outside the hash slot of lease '%s' (only page/, module/ and "
+                             "data/ keys may be added)", (int)(ops[i].kl > 80 ? 80 : ops[i].kl),
+                             (const char *)ops[i].k, fence);
+            goto done;
+        }
+    }
+    if (!split) {
+        rc = batch_eval(r, ops, n, fence, token, err);
+        goto done;
+    }
+    sub = malloc(n * sizeof *sub);
+    order = malloc((n + 1) * sizeof *order);
+    if (!sub || !order) {
+        rc = aox_err_set(err, AOX_E_NOMEM, "redis: out of memory");
+        goto done;
+    }
+    /* the slots in writing order: content-addressed first, then the others (first
+     * appearance), the fence's slot last (even with no op: the fence is checked) */
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < n; i++) {
+            size_t j = 0;
+            if ((fence && slots[i] == fslot) || content_addressed(ops[i].k, ops[i].kl) != !pass)
+                continue;
+            while (j < no && order[j] != slots[i])
+                j++;
+            if (j == no)
+                order[no++] = slots[i];
+        }
+    }
+    if (fence)
+        order[no++] = fslot;
+    for (size_t o = 0; o < no && !rc; o++) {
+        size_t m = 0;
+        for (size_t j = 0; j < n; j++)
+            if (slots[j] == order[o])
+                sub[m++] = ops[j];
+        rc = batch_eval(r, sub, m, fence && order[o] == fslot ? fence : NULL, token, err);
+    }
+done:
+    free(order);
+    free(sub);
+    free(slots);
     return rc;
 }
 
@@ -1127,8 +1638,11 @@ static void rd_close(void *impl)
     redis_store *r = impl;
     if (!r)
         return;
-    for (int i = 0; i < r->nidle; i++)
-        redisFree(r->idle[i]);
+    for (int n = 0; n < r->nnodes; n++) {
+        for (int i = 0; i < r->nodes[n]->nidle; i++)
+            redisFree(r->nodes[n]->idle[i]);
+        free(r->nodes[n]);
+    }
     pthread_mutex_destroy(&r->mu);
     free(r);
 }
@@ -1147,23 +1661,22 @@ static const aox_store_ops redis_ops = {
     .batch_fenced = rd_batch_fenced,
 };
 
-/* "host:port[/db][?timeout_ms=N]" (after "redis://"). */
+/* "host:port[/db][?timeout_ms=N][&cluster=1]" (after "redis://"; the parameters in
+ * any order). Adds the URI's server as nodes[0]. */
 static int parse_uri(redis_store *r, const char *u, aox_err *err)
 {
     const char *e = u + strcspn(u, ":/?");
     size_t hl = (size_t)(e - u);
     char *end;
-    if (hl == 0 || hl >= sizeof r->host)
+    int port = 6379;
+    if (hl == 0 || hl >= sizeof r->nodes[0]->host)
         return aox_err_set(err, AOX_E_CONFIG, "redis: bad host in URI");
-    memcpy(r->host, u, hl);
-    r->host[hl] = 0;
-    r->port = 6379;
     r->timeout_ms = 5000;
     if (*e == ':') {
-        long port = strtol(e + 1, &end, 10);
-        if (end == e + 1 || port <= 0 || port > 65535)
+        long pt = strtol(e + 1, &end, 10);
+        if (end == e + 1 || pt <= 0 || pt > 65535)
             return aox_err_set(err, AOX_E_CONFIG, "redis: bad port in URI");
-        r->port = (int)port;
+        port = (int)pt;
         e = end;
     }
     if (*e == '/' && e[1] && e[1] != '?') {
@@ -1175,15 +1688,27 @@ static int parse_uri(redis_store *r, const char *u, aox_err *err)
     } else if (*e == '/') {
         e++;
     }
-    if (strncmp(e, "?timeout_ms=", 12) == 0) {
-        long t = strtol(e + 12, &end, 10);
-        if (end == e + 12 || t <= 0 || t > 3600000 || *end)
-            return aox_err_set(err, AOX_E_CONFIG, "redis: bad timeout_ms in URI");
-        r->timeout_ms = (int)t;
-        e = end;
+    for (char sep = '?'; *e == sep; sep = '&') {
+        if (strncmp(e + 1, "timeout_ms=", 11) == 0) {
+            long t = strtol(e + 12, &end, 10);
+            if (end == e + 12 || t <= 0 || t > 3600000 || (*end && *end != '&'))
+                return aox_err_set(err, AOX_E_CONFIG, "redis: bad timeout_ms in URI");
+            r->timeout_ms = (int)t;
+            e = end;
+        } else if (strncmp(e + 1, "cluster=", 8) == 0 && (e[9] == '0' || e[9] == '1')
+                   && (!e[10] || e[10] == '&')) {
+            r->cluster = e[9] == '1';
+            e += 10;
+        } else {
+            break;
+        }
     }
     if (*e)
         return aox_err_set(err, AOX_E_CONFIG, "redis: unexpected '%s' in URI", e);
+    if (r->cluster && r->db)
+        return aox_err_set(err, AOX_E_CONFIG, "redis: a cluster has database 0 only");
+    if (node_index(r, u, hl, port) != 0)
+        return aox_err_set(err, AOX_E_NOMEM, "redis: out of memory");
     return AOX_OK;
 }
 
@@ -1211,10 +1736,20 @@ int aox_store_redis_open(const char *rest, const aox_store_opts *o,
     if (!r)
         return aox_err_set(err, AOX_E_NOMEM, "redis: out of memory");
     pthread_mutex_init(&r->mu, NULL);
-    if ((rc = parse_uri(r, rest, err)) || (rc = conn_open(r, &c, err)))
+    if ((rc = parse_uri(r, rest, err)))
         goto fail;
-    {
-        int io1 = 0, io2 = 0, io3 = 0, aof = 1, fs = 1;
+    if (r->cluster && (rc = refresh_slots(r, err)))
+        goto fail;
+    /* every server that serves slots (one without a cluster) has to be durable */
+    for (int n = 0; n < (r->cluster ? r->nnodes : 1); n++) {
+        rnode *nd = r->nodes[n];
+        int io1 = 0, io2 = 0, io3 = 0, aof = 1, fs = 1, serves = !r->cluster;
+        for (int sl = 0; sl < 16384 && !serves; sl++)
+            serves = r->slot_node[sl] == n;
+        if (!serves)
+            continue;
+        if ((rc = conn_take(r, nd, &c, err)))
+            goto fail;
         sigpipe_block(&old);
         int ev = config_is(c, "maxmemory-policy", "noeviction", &io3);
         if (!o->no_sync) {
@@ -1223,23 +1758,24 @@ int aox_store_redis_open(const char *rest, const aox_store_opts *o,
         }
         sigpipe_restore(&old);
         if (io1 || io2 || io3) {
-            rc = io_fail(err, r, "CONFIG GET", c->errstr);
+            rc = io_fail(err, nd, "CONFIG GET", c->errstr);
             goto fail;
         }
         if (ev == 0) {
             rc = aox_err_set(err, AOX_E_CONFIG,
                              "redis %s:%d: maxmemory-policy must be noeviction (an "
-                             "evicting server drops data)", r->host, r->port);
+                             "evicting server drops data)", nd->host, nd->port);
             goto fail;
         }
         if (aof == 0 || fs == 0) {
             rc = aox_err_set(err, AOX_E_CONFIG,
                              "redis %s:%d: durable commits need appendonly yes and "
-                             "appendfsync always", r->host, r->port);
+                             "appendfsync always", nd->host, nd->port);
             goto fail;
         }
+        conn_give(r, nd, c, 1);
+        c = NULL;
     }
-    conn_give(r, c, 1);
     *ops = &redis_ops;
     *impl = r;
     return AOX_OK;

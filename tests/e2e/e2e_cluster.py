@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Issue 6 end-to-end tests: delegated compute between nodes on loopback, node
-processes (/~name/), node identity. Usage: e2e_cluster.py AOX delegate|names"""
+processes (/~name/), node identity, cluster mode. Usage: e2e_cluster.py AOX
+delegate|names|cluster, or e2e_cluster.py AOX rcluster STORE-URI (a Redis Cluster,
+through tests/store/redis_cluster_run.sh)"""
 import json
 import os
 import re
@@ -68,6 +70,19 @@ def scenario_delegate(tmp):
         d1.json("POST", "/%s/schedule" % pid, {"value": v})
     r7 = d1.json("GET", "/%s/compute/7" % pid)
     check(r7.get("output", {}).get("counter") == 28, "after a peer restart, slot 7: %r" % r7)
+    # dry runs: verify=2 peers run the message on the current state and keep nothing
+    dry = {"Tags": [{"name": "Value", "value": "100"}], "Data": ""}
+    for _ in range(2):
+        st, _h, b = d1.req("POST", "/dry-run?process-id=%s" % pid, dry)
+        got = json.loads(b)
+        check(st == 200 and got.get("Output", {}).get("counter") == 128
+              and got["Output"].get("slot") == 8,
+              "delegated dry run on the state at slot 7: %d %r" % (st, b[:300]))
+    check(d1.json("GET", "/%s/slot" % pid) == {"current": 7}, "a dry run schedules nothing")
+    d1.json("POST", "/%s/schedule" % pid, {"value": 8})
+    r8 = d1.json("GET", "/%s/compute/8" % pid)
+    check(r8.get("output", {}).get("counter") == 36,
+          "the peers kept nothing of the dry runs: %r" % r8)
 
     # a local reference: the same messages on test-counter directly give the same
     # counters (the fold differs: it starts from the pid)
@@ -84,6 +99,11 @@ def scenario_delegate(tmp):
           "verify=2 with a lying peer fails naming both peers: %d %r" % (st, body[:400]))
     st, _h, body = d2.req("GET", "/%s/compute/2" % pid2)
     check(st == 502, "a failed delegated slot is not cached (asked again: %d)" % st)
+    # a dry run is checked like a slot: the liar's answer is a disagreement
+    fresh = d2.json("POST", "/spawn", dict(DELEGATED, verify=2, note="dry"))["process"]
+    st, _h, body = d2.req("POST", "/dry-run?process-id=%s" % fresh, dry)
+    check(b"disagree" in body and url(liar).encode() in body,
+          "dry run with a lying peer: %d %r" % (st, body[:300]))
 
     # a tampered answer fails its signature; with verify=1 the next peer answers
     d3 = p("d3", ["--peers", url(tamper)])
@@ -112,8 +132,44 @@ def scenario_delegate(tmp):
     st, _h, body = d5.req("GET", "/%s/compute/1" % pid7)
     check(st == 502 and b"1 of 2 peers answered" in body, "verify=2, one live peer: %r" % body[:300])
 
-    for n in (p1, p2, liar, tamper, d1, d2, d3, d4, d5, d6):
+    # the peer table is bounded: --delegate-peer-max 8 assignments
+    pb = p("pb", ["--delegate-peer-max", "8"])
+    db = p("db", ["--peers", url(pb)])
+    pa = spawn_and_schedule(db, dict(DELEGATED, note="a"), [1, 2, 3, 4, 5])
+    check(db.json("GET", "/%s/compute/5" % pa)["output"]["counter"] == 15, "a on pb")
+    check(peer_stats(pb) == (1, 5, 0), "pb holds a: %r" % (peer_stats(pb),))
+    pbb = spawn_and_schedule(db, dict(DELEGATED, note="b"), [10, 20, 30, 40, 50])
+    check(db.json("GET", "/%s/compute/5" % pbb)["output"]["counter"] == 150, "b on pb")
+    check(peer_stats(pb) == (1, 5, 1), "10 > 8: a (least recently used) dropped: %r"
+          % (peer_stats(pb),))
+    db.json("POST", "/%s/schedule" % pa, {"value": 6})
+    r = db.json("GET", "/%s/compute/6" % pa)
+    check(r["output"]["counter"] == 21, "a again after its eviction (resent): %r" % r)
+    check(peer_stats(pb) == (1, 6, 2), "then b dropped: %r" % (peer_stats(pb),))
+    pc = spawn_and_schedule(db, dict(DELEGATED, note="c"), list(range(1, 10)))
+    st, _h, body = db.req("GET", "/%s/compute/9" % pc)
+    check(st == 502 and b"needs more than 8" in body and b"delegate-peer-max" in body,
+          "one process over the cap: a clear error: %d %r" % (st, body[:300]))
+    r = db.json("GET", "/%s/compute/8" % pc)
+    check(r["output"]["counter"] == 36, "slots under the cap still compute: %r" % r)
+    procs, held, _ev = peer_stats(pb)
+    check(held <= 8 and procs == 1, "the table stays bounded: %r" % (peer_stats(pb),))
+
+    for n in (p1, p2, liar, tamper, d1, d2, d3, d4, d5, d6, pb, db):
         n.stop()
+
+
+def peer_stats(n):
+    """(processes, assignments, evictions) of n's delegation peer table (/metrics)."""
+    st, _h, body = n.req("GET", "/metrics")
+    vals = {}
+    for line in body.decode().splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0].startswith("aox_delegate_peer_"):
+            vals[parts[0]] = int(float(parts[1]))
+    return (vals.get("aox_delegate_peer_processes", -1),
+            vals.get("aox_delegate_peer_assignments", -1),
+            vals.get("aox_delegate_peer_evictions_total", -1))
 
 
 def restart_in_place(n):
@@ -274,9 +330,110 @@ class Client:
         raise RuntimeError("no node answered %s %s: %r" % (method, path, last))
 
 
-def scenario_cluster(tmp):
-    redis, rport = start_redis(tmp)
-    store = "redis://127.0.0.1:%d" % rport
+class Ans104:
+    """Signs ANS-104 data items (type 1: RSA-4096 PSS over the deep hash), the bytes
+    the legacy `POST /` route takes (as arbundles writes them)."""
+
+    def __init__(self):
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=4096)
+        self.owner = self.key.public_key().public_numbers().n.to_bytes(512, "big")
+
+    @staticmethod
+    def _deep_hash(parts):
+        import hashlib
+        h = lambda b: hashlib.sha384(b).digest()  # noqa: E731
+        acc = h(b"list%d" % len(parts))
+        for p in parts:
+            acc = h(acc + h(h(b"blob%d" % len(p)) + h(p)))
+        return acc
+
+    @staticmethod
+    def _avro_long(n):
+        n = (n << 1) ^ (n >> 63)
+        out = b""
+        while True:
+            if n < 0x80:
+                return out + bytes([n])
+            out += bytes([(n & 0x7F) | 0x80])
+            n >>= 7
+
+    def item(self, tags, data=b"", target=None):
+        """(raw bytes, id) of an item; target is a process ID (base64url) or None."""
+        import base64
+        import hashlib
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+        tb = b""
+        if tags:
+            tb = self._avro_long(len(tags))
+            for k, v in tags:
+                for x in (k.encode(), v.encode()):
+                    tb += self._avro_long(len(x)) + x
+            tb += b"\x00"
+        tgt = base64.urlsafe_b64decode(target + "=") if target else b""
+        sig = self.key.sign(self._deep_hash([b"dataitem", b"1", b"1", self.owner, tgt, b"",
+                                             tb, data]),
+                            padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32),
+                            hashes.SHA256())
+        raw = (b"\x01\x00" + sig + self.owner + (b"\x01" + tgt if tgt else b"\x00") + b"\x00"
+               + len(tags).to_bytes(8, "little") + len(tb).to_bytes(8, "little") + tb + data)
+        iid = base64.urlsafe_b64encode(hashlib.sha256(sig).digest()).rstrip(b"=").decode()
+        return raw, iid
+
+
+def loaded(n):
+    """The processes n has loaded (GET /~meta@1.0/processes)."""
+    return {p["process"] for p in n.json("GET", "/~meta@1.0/processes?sort=pid")["processes"]}
+
+
+def legacy_forwarding(owner, other):
+    """The legacy ao routes asked of `other` for processes owned by `owner` are served
+    by the owner: `other` never loads them (and could not write their assignments: the
+    fence would refuse it)."""
+    signer = Ans104()
+    p = owner.json("POST", "/spawn", {"execution-device": "test-counter@1.0", "name": "leg-p"})
+    q = owner.json("POST", "/spawn", {"execution-device": "test-counter@1.0", "name": "leg-q"})
+    p, q = p["process"], q["process"]
+    raw1, m1 = signer.item([("Type", "Message"), ("Value", "5")], b"one", target=p)
+    st, _h, b = other.req("POST", "/", raw1, {"Content-Type": "application/octet-stream"})
+    got = json.loads(b)
+    check(st == 200 and got.get("process") == p and got.get("slot") == 1 and got["id"] == m1,
+          "legacy POST / message item through a non-owner: %d %r" % (st, b[:300]))
+    raw2, m2 = signer.item([("Type", "Message"), ("Value", "7")], b"two", target=q)
+    st, _h, b = other.req("POST", "/", raw2, {"Content-Type": "application/octet-stream"})
+    check(st == 200 and json.loads(b).get("slot") == 1, "item on q: %d %r" % (st, b[:300]))
+    st, _h, b = other.req("POST", "/?process-id=%s&assign=%s" % (p, m2))
+    got = json.loads(b)
+    check(st == 200 and got.get("slot") == 2 and got.get("message") == m2,
+          "legacy ?assign= through a non-owner: %d %r" % (st, b[:300]))
+    reads = [("GET", "/result/%s?process-id=%s" % (m1, p), None),
+             ("GET", "/result/%s?process-id=%s" % (m2, p), None),
+             ("GET", "/results/%s?sort=DESC&limit=5" % p, None),
+             ("POST", "/dry-run?process-id=%s" % p,
+              {"Tags": [{"name": "Value", "value": "100"}], "Data": "x"}),
+             ("GET", "/state/%s" % p, None)]
+    for method, path, body in reads:
+        st, h, b = other.req(method, path, body)
+        st2, h2, b2 = owner.req(method, path, body)
+        check(st == st2 and b == b2 and h.get("content-type") == h2.get("content-type"),
+              "%s %s: the non-owner's answer is the owner's: %d %r vs %d %r"
+              % (method, path, st, b[:200], st2, b2[:200]))
+    r = json.loads(other.req("GET", "/result/%s?process-id=%s" % (m2, p))[2])
+    check("Output" in r and "Error" not in r, "cu result of the assigned message: %r" % r)
+    check(not ({p, q} & loaded(other)), "the non-owner never loaded the processes")
+    check({p, q} <= loaded(owner), "the owner did")
+    with open(other.data + ".log", "rb") as f:
+        log = f.read()
+    check(not any(b"lease-acquired" in ln and p.encode() in ln for ln in log.splitlines()),
+          "the non-owner never took the lease of p")
+
+
+def scenario_cluster(tmp, store=None):
+    redis = None
+    if store is None:
+        redis, rport = start_redis(tmp)
+        store = "redis://127.0.0.1:%d" % rport
     conf = os.path.join(tmp, "cluster.conf")
     with open(conf, "w") as f:
         f.write("[processes.shared]\nexecution-device = test-counter@1.0\n")
@@ -371,18 +528,23 @@ def scenario_cluster(tmp):
     check(a.get("slot") == 1 and b.get("slot") == 2, "schedules through the name on two nodes")
     r = survivors[1].json("GET", "/~name/shared/compute/2")
     check(r.get("output", {}).get("counter") == 7, "compute through the name: %r" % r)
+    legacy_forwarding(survivors[0], survivors[1])
     for n in survivors + [ref]:
         n.stop()
-    redis.kill()
-    redis.wait()
+    if redis:
+        redis.kill()
+        redis.wait()
 
 
 def main():
     core.AOX = os.path.abspath(sys.argv[1])
     tmp = tempfile.mkdtemp(prefix="aox-e2e-cluster-")
     try:
-        {"delegate": scenario_delegate, "names": scenario_names,
-         "cluster": scenario_cluster}[sys.argv[2]](tmp)
+        if sys.argv[2] == "rcluster":   # on a Redis Cluster: redis_cluster_run.sh gives the URI
+            scenario_cluster(tmp, sys.argv[3])
+        else:
+            {"delegate": scenario_delegate, "names": scenario_names,
+             "cluster": scenario_cluster}[sys.argv[2]](tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if core.failures:

@@ -21,8 +21,10 @@
 #include <unistd.h>
 #include "../core/check.h"
 #include "store/store.h"
+#include "store/store_int.h"   /* redis slot helpers */
 
-static int is_lmdb, is_redis, is_cache;
+static int is_lmdb, is_redis, is_cache, is_cluster;
+static void flush_cluster(void);
 static void sync_mode(const char *mode);
 static const char *backend = "memory";
 static const char *redis_base;       /* "redis://127.0.0.1:PORT" */
@@ -35,10 +37,14 @@ static char last_uri[320];
 static aox_store *fresh_opts(size_t map_size, int no_sync)
 {
     char uri[320];
-    aox_store_opts o = { map_size, no_sync };
+    /* cache: a tiny bound, so the whole suite also runs with evictions */
+    aox_store_opts o = { map_size, no_sync, is_cache ? 4096 : 0 };
     if (is_lmdb) {
         snprintf(last_dir, sizeof last_dir, "%s/db%d/sub", tmp_root, dir_seq++);
         snprintf(uri, sizeof uri, "lmdb:%s", last_dir);   /* sub/ tests mkdir -p */
+    } else if (is_cluster) {
+        flush_cluster();                           /* a cluster has database 0 only */
+        snprintf(uri, sizeof uri, "%s", redis_base);
     } else if (is_redis) {
         snprintf(uri, sizeof uri, "%s/%d", redis_base, ++dir_seq);   /* an empty db */
     } else if (is_cache) {
@@ -140,6 +146,13 @@ static void test_open_errors(void)
     CHECK_EQ_INT(aox_store_open("redis://h:1/x", NULL, &s, &err), AOX_E_CONFIG);
     CHECK_EQ_INT(aox_store_open("redis://h:1/2?timeout_ms=0", NULL, &s, &err),
                  AOX_E_CONFIG);
+    CHECK_EQ_INT(aox_store_open("redis://h:1?cluster=2", NULL, &s, &err), AOX_E_CONFIG);
+    CHECK_EQ_INT(aox_store_open("redis://h:1/3?cluster=1", NULL, &s, &err), AOX_E_CONFIG);
+    CHECK(strstr(err.msg, "database 0") != NULL);
+    CHECK_EQ_INT(aox_store_open("redis://h:1?timeout_ms=9&cluster=1&x=1", NULL, &s, &err),
+                 AOX_E_CONFIG);
+    CHECK_EQ_INT(aox_store_open("redis://127.0.0.1:1?cluster=1&timeout_ms=500", NULL, &s,
+                                &err), AOX_E_IO);
     CHECK_EQ_INT(aox_store_open("lmdb:/proc/definitely/not/here", NULL, &s, &err),
                  AOX_E_IO);
     CHECK(s == NULL);
@@ -768,7 +781,9 @@ static void test_lease(void)
     CHECK_EQ_INT(fenced_put(a, "proc/P", t1, "proc/P/slot", "1"), 0);
     CHECK_STR(get_s(a, "proc/P/slot", &v), "1");
     CHECK_EQ_INT(fenced_put(b, "proc/P", t1 + 7, "proc/P/slot", "2"), AOX_E_CONFLICT);
-    CHECK_EQ_INT(fenced_put(b, "proc/Q", t1, "proc/P/slot", "2"), AOX_E_CONFLICT);
+    /* another lease: refused (Redis: the keys are outside that lease's hash slot) */
+    int wrong = fenced_put(b, "proc/Q", t1, "proc/P/slot", "2");
+    CHECK(wrong == AOX_E_CONFLICT || (is_redis && wrong == AOX_E_INVALID));
     CHECK_STR(get_s(a, "proc/P/slot", &v), "1");
     CHECK_STR(get_s(a, "proc/P/other", &v), "1");
     /* the same owner acquiring again gets a new token; the old one is dead */
@@ -912,6 +927,118 @@ static void ctl(const char *what)
     REQUIRE(system(cmdline) == 0);
 }
 
+/* Redis Cluster (redis_cluster_run.sh): redis-cli on one of the servers. */
+static void ccli(const char *port, const char *args, char *out, size_t n)
+{
+    char cmdline[600];
+    snprintf(cmdline, sizeof cmdline, "redis-cli -h 127.0.0.1 -p %s %s", port, args);
+    FILE *p = popen(cmdline, "r");
+    REQUIRE(p);
+    out[0] = 0;
+    if (!fgets(out, (int)n, p))
+        out[0] = 0;
+    out[strcspn(out, "\r\n")] = 0;
+    pclose(p);
+}
+
+/* Calls fn for each server port of the cluster. */
+static void each_port(void (*fn)(const char *port, void *ud), void *ud)
+{
+    char ports[200], *save = NULL;
+    snprintf(ports, sizeof ports, "%s", getenv("AOX_REDIS_PORTS"));
+    for (char *t = strtok_r(ports, " ", &save); t; t = strtok_r(NULL, " ", &save))
+        fn(t, ud);
+}
+
+static void flush_one(const char *port, void *ud)
+{
+    char out[64];
+    (void)ud;
+    ccli(port, "FLUSHALL", out, sizeof out);
+    CHECK_STR(out, "OK");
+}
+
+static void flush_cluster(void)
+{
+    each_port(flush_one, NULL);
+}
+
+static void count_one(const char *port, void *ud)
+{
+    char out[64];
+    ccli(port, "DBSIZE", out, sizeof out);
+    int *a = ud;
+    a[a[0] + 1] = atoi(out);
+    a[0]++;
+}
+
+/* A real Redis Cluster of 3 masters: keys spread over all of them, a slot moved to
+ * another master under an open handle (MOVED followed), a write into a slot being
+ * migrated (ASK followed), cross-group scans afterwards. */
+static void test_redis_cluster(void)
+{
+    aox_store *s = fresh(0);
+    aox_buf v = { 0 };
+    char k[64], val[16], cmd[64];
+    int dbs[8] = { 0 };
+    unsigned long long moved0, ask0, moved1, ask1;
+    int n = 0;
+
+    for (int i = 0; i < 60; i++) {
+        snprintf(k, sizeof k, "proc/P%02d/slot", i);
+        snprintf(val, sizeof val, "%d", i);
+        CHECK_EQ_INT(put_s(s, k, val), 0);
+    }
+    each_port(count_one, dbs);
+    CHECK_EQ_INT(dbs[0], 3);
+    CHECK(dbs[1] > 0 && dbs[2] > 0 && dbs[3] > 0);       /* on every master */
+    aox_store_redis_redirect_stats(&moved0, &ask0);
+    /* MOVED: P07's slot goes to another master, with its keys */
+    snprintf(cmd, sizeof cmd, "move %u", aox_store_redis_key_slot("P07", 3));
+    ctl(cmd);
+    CHECK_STR(get_s(s, "proc/P07/slot", &v), "7");
+    CHECK_EQ_INT(put_s(s, "proc/P07/slot", "seven"), 0);
+    CHECK_STR(get_s(s, "proc/P07/slot", &v), "seven");
+    aox_store_redis_redirect_stats(&moved1, &ask1);
+    CHECK(moved1 > moved0);
+    /* ASK: QA's slot migrates; once its keys moved, the old owner answers ASK */
+    unsigned qa = aox_store_redis_key_slot("QA", 2);
+    int clash = 0;
+    for (int i = 0; i < 60; i++) {          /* QA must not share a slot with a P key */
+        snprintf(k, sizeof k, "P%02d", i);
+        clash |= aox_store_redis_key_slot(k, 3) == qa;
+    }
+    REQUIRE(!clash);
+    CHECK_EQ_INT(put_s(s, "proc/QA/slot", "qa"), 0);
+    snprintf(cmd, sizeof cmd, "migrating %u", qa);
+    ctl(cmd);
+    CHECK_STR(get_s(s, "proc/QA/slot", &v), "qa");      /* keys still at the source */
+    snprintf(cmd, sizeof cmd, "keys %u", qa);
+    ctl(cmd);                                            /* keys moved, slot not yet */
+    CHECK_STR(get_s(s, "proc/QA/slot", &v), "qa");      /* ASK */
+    CHECK_EQ_INT(put_s(s, "proc/QA/slot", "qa2"), 0);   /* ASK; both keys there */
+    aox_store_redis_redirect_stats(NULL, &ask1);
+    CHECK(ask1 >= ask0 + 2);
+    snprintf(cmd, sizeof cmd, "finish %u", qa);
+    ctl(cmd);
+    CHECK_STR(get_s(s, "proc/QA/slot", &v), "qa2");     /* MOVED */
+    /* a fenced batch on a moved process, and a scan over every process */
+    uint64_t tok = 0;
+    aox_batch *bt;
+    aox_err err;
+    CHECK_EQ_INT(aox_store_lease_acquire(s, "proc/P07", "n", 60000, &tok), 0);
+    REQUIRE(aox_store_batch_begin(s, &bt) == 0);
+    aox_batch_put(bt, "proc/P07/assign", 15, "A", 1);
+    aox_batch_put(bt, "page/x", 6, "X", 1);
+    CHECK_EQ_INT(aox_batch_fence(bt, "proc/P07", tok), 0);
+    CHECK_EQ_INT(aox_store_batch_commit(bt, &err), 0);
+    CHECK_STR(get_s(s, "proc/P07/assign", &v), "A");
+    CHECK_EQ_INT(aox_store_scan(s, "proc/", 5, NULL, 0, 0, count_fn, &n), 0);
+    CHECK(n == 62);                          /* 60 slot keys + QA + P07's assign */
+    aox_buf_free(&v);
+    aox_store_close(s);
+}
+
 static void sync_mode(const char *mode)
 {
     char args[64], out[64];
@@ -971,7 +1098,7 @@ static void test_redis_layout(void)
     CHECK_STR(out, "OK");
     CHECK_EQ_INT(aox_store_open(last_uri, NULL, &s, &err), AOX_E_CONFIG);
     CHECK(strstr(err.msg, "appendfsync always") != NULL);
-    aox_store_opts o = { 0, 1 };
+    aox_store_opts o = { 0, 1, 0 };
     CHECK_EQ_INT(aox_store_open(last_uri, &o, &s, &err), 0);
     aox_store_close(s);
     cli(0, "CONFIG SET appendfsync always", out, sizeof out);
@@ -1191,6 +1318,178 @@ static void test_cache(void)
     aox_buf_free(&bad); aox_buf_free(&nk); aox_buf_free(&ck);
 }
 
+/* Redis Cluster slots: the slot function against values Redis documents, batches
+ * spanning slots (split per slot, content-addressed keys first), fenced batches with
+ * content-addressed extras and with a foreign key. */
+static void test_redis_slots(void)
+{
+    aox_store *s = fresh(0);
+    aox_batch *bt;
+    aox_buf v = { 0 };
+    aox_err err;
+    uint64_t tok = 0;
+    unsigned long long multi0, cross0, multi1, cross1;
+
+    CHECK_EQ_INT((int)aox_store_redis_key_slot("123456789", 9), 0x31C3);  /* CRC16 check */
+    CHECK_EQ_INT((int)aox_store_redis_key_slot("foo", 3), 12182);
+    CHECK_EQ_INT((int)aox_store_redis_key_slot("somekey", 7), 11058);
+    CHECK_EQ_INT((int)aox_store_redis_key_slot("foo{hash_tag}", 13), 2515);
+    CHECK_EQ_INT((int)aox_store_redis_key_slot("x{hash_tag}y", 12), 2515);
+    /* an empty tag hashes the whole key */
+    CHECK(aox_store_redis_key_slot("a{}1", 4) != aox_store_redis_key_slot("a{}2", 4));
+    /* tags of two processes, and of page/, are different slots here */
+    CHECK(aox_store_redis_key_slot("{PA}", 4) != aox_store_redis_key_slot("{PB}", 4));
+    CHECK(aox_store_redis_key_slot("{PA}", 4) != aox_store_redis_key_slot("{page/}", 7));
+
+    aox_store_redis_slot_stats(&multi0, &cross0);
+    /* unfenced: two processes, pages and a module in one batch */
+    REQUIRE(aox_store_batch_begin(s, &bt) == 0);
+    aox_batch_put(bt, "proc/PA/slot", 12, "1", 1);
+    aox_batch_put(bt, "page/h1", 7, "P1", 2);
+    aox_batch_put(bt, "proc/PB/slot", 12, "2", 1);
+    aox_batch_put(bt, "proc/PA/assign", 14, "A", 1);
+    aox_batch_put(bt, "module/m1", 9, "M", 1);
+    aox_batch_put(bt, "page/h2", 7, "P2", 2);
+    CHECK_EQ_INT(aox_store_batch_commit(bt, &err), 0);
+    CHECK_STR(get_s(s, "proc/PA/slot", &v), "1");
+    CHECK_STR(get_s(s, "proc/PB/slot", &v), "2");
+    CHECK_STR(get_s(s, "proc/PA/assign", &v), "A");
+    CHECK_STR(get_s(s, "page/h1", &v), "P1");
+    CHECK_STR(get_s(s, "page/h2", &v), "P2");
+    CHECK_STR(get_s(s, "module/m1", &v), "M");
+    /* fenced: the process's keys plus pages */
+    CHECK_EQ_INT(aox_store_lease_acquire(s, "proc/PA", "node-a", 60000, &tok), 0);
+    REQUIRE(aox_store_batch_begin(s, &bt) == 0);
+    aox_batch_put(bt, "page/h3", 7, "P3", 2);
+    aox_batch_put(bt, "proc/PA/slot", 12, "3", 1);
+    aox_batch_put(bt, "data/d1", 7, "D", 1);
+    CHECK_EQ_INT(aox_batch_fence(bt, "proc/PA", tok), 0);
+    CHECK_EQ_INT(aox_store_batch_commit(bt, &err), 0);
+    CHECK_STR(get_s(s, "proc/PA/slot", &v), "3");
+    CHECK_STR(get_s(s, "page/h3", &v), "P3");
+    CHECK_STR(get_s(s, "data/d1", &v), "D");
+    /* a stale token: the process's keys are not written (pages may be: they were
+     * written first, and are the same bytes whoever writes them) */
+    REQUIRE(aox_store_batch_begin(s, &bt) == 0);
+    aox_batch_put(bt, "page/h4", 7, "P4", 2);
+    aox_batch_put(bt, "proc/PA/slot", 12, "4", 1);
+    CHECK_EQ_INT(aox_batch_fence(bt, "proc/PA", tok + 1), 0);
+    CHECK_EQ_INT(aox_store_batch_commit(bt, &err), AOX_E_CONFLICT);
+    CHECK_STR(get_s(s, "proc/PA/slot", &v), "3");
+    /* a fenced batch writing another process's key: refused, nothing written */
+    REQUIRE(aox_store_batch_begin(s, &bt) == 0);
+    aox_batch_put(bt, "page/h5", 7, "P5", 2);
+    aox_batch_put(bt, "proc/PA/slot", 12, "5", 1);
+    aox_batch_put(bt, "proc/PB/slot", 12, "5", 1);
+    CHECK_EQ_INT(aox_batch_fence(bt, "proc/PA", tok), 0);
+    CHECK_EQ_INT(aox_store_batch_commit(bt, &err), AOX_E_INVALID);
+    CHECK(strstr(err.msg, "proc/PB/slot") != NULL);
+    CHECK_STR(get_s(s, "proc/PA/slot", &v), "3");
+    CHECK_STR(get_s(s, "proc/PB/slot", &v), "2");
+    CHECK_EQ_INT(aox_store_get(s, "page/h5", 7, &v), AOX_E_NOT_FOUND);
+    /* a fenced batch of pages only is still an ownership check */
+    REQUIRE(aox_store_batch_begin(s, &bt) == 0);
+    aox_batch_put(bt, "page/h6", 7, "P6", 2);
+    CHECK_EQ_INT(aox_batch_fence(bt, "proc/PA", tok + 1), 0);
+    CHECK_EQ_INT(aox_store_batch_commit(bt, &err), AOX_E_CONFLICT);
+    aox_store_redis_slot_stats(&multi1, &cross1);
+    CHECK(multi1 > multi0);          /* multi-key EVALs were checked ... */
+    CHECK(cross1 == 0);              /* ... and none had to be refused */
+    aox_buf_free(&v);
+    aox_store_close(s);
+}
+
+/* Sums key + value bytes of a store (a scan callback). */
+static int sum_fn(void *ud, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl)
+{
+    (void)k; (void)v;
+    ((uint64_t *)ud)[0] += kl + vl;
+    ((uint64_t *)ud)[1]++;
+    return 0;
+}
+
+static aox_store *open_cache(const char *cdir, const char *idir, uint64_t max)
+{
+    char uri[700];
+    aox_store_opts o = { 0, 1, max };
+    aox_store *s = NULL;
+    aox_err err;
+    snprintf(uri, sizeof uri, "cache:%s|lmdb:%s", cdir, idir);
+    REQUIRE(aox_store_open(uri, &o, &s, &err) == 0);
+    return s;
+}
+
+/* The bound of the cache (opts.cache_max): LRU eviction, values over 1/8 of the
+ * bound not cached, the bound applied at open to what the directory holds. */
+static void test_cache_bound(void)
+{
+    char cdir[300], idir[300], k[32], v[1600];
+    aox_buf b = { 0 };
+    aox_batch *bt;
+    aox_err err;
+    uint64_t tot[2];
+    aox_store *s, *l;
+
+    snprintf(cdir, sizeof cdir, "%s/cb", tmp_root);
+    snprintf(idir, sizeof idir, "%s/ib", tmp_root);
+    s = open_cache(cdir, idir, 8000);
+    memset(v, 'v', sizeof v);
+    for (int i = 0; i < 10; i++) {                     /* 10 x 508 bytes */
+        snprintf(k, sizeof k, "page/%02d", i);
+        v[0] = (char)('a' + i);
+        CHECK_EQ_INT(aox_store_put(s, k, 7, v, 500), 0);
+    }
+    CHECK_EQ_INT(aox_store_get(s, "page/00", 7, &b), 0);   /* a hit: most recent now */
+    REQUIRE(aox_store_batch_begin(s, &bt) == 0);            /* through the batch path */
+    for (int i = 10; i < 20; i++) {
+        snprintf(k, sizeof k, "page/%02d", i);
+        v[0] = (char)('a' + i);
+        aox_batch_put(bt, k, 7, v, 500);
+        if (i == 14) {
+            CHECK_EQ_INT(aox_store_batch_commit(bt, &err), 0);
+            REQUIRE(aox_store_batch_begin(s, &bt) == 0);
+        }
+    }
+    CHECK_EQ_INT(aox_store_batch_commit(bt, &err), 0);
+    memset(v, 'w', sizeof v);
+    CHECK_EQ_INT(aox_store_put(s, "page/big", 8, v, 1500), 0);   /* > 8000 / 8 */
+    aox_store_close(s);
+    l = reopen(cdir);
+    tot[0] = tot[1] = 0;
+    CHECK_EQ_INT(aox_store_scan(l, "", 0, NULL, 0, 0, sum_fn, tot), 0);
+    CHECK(tot[0] <= 8000 && tot[1] >= 10 && tot[1] < 20);
+    CHECK_EQ_INT(aox_store_get(l, "page/00", 7, &b), 0);           /* touched: kept */
+    CHECK_EQ_INT(aox_store_get(l, "page/01", 7, &b), AOX_E_NOT_FOUND);  /* the LRU one */
+    CHECK_EQ_INT(aox_store_get(l, "page/19", 7, &b), 0);
+    CHECK_EQ_INT(aox_store_get(l, "page/big", 8, &b), AOX_E_NOT_FOUND);
+    aox_store_close(l);
+    /* a smaller bound at open trims the directory */
+    s = open_cache(cdir, idir, 2000);
+    aox_store_close(s);
+    l = reopen(cdir);
+    tot[0] = tot[1] = 0;
+    CHECK_EQ_INT(aox_store_scan(l, "", 0, NULL, 0, 0, sum_fn, tot), 0);
+    CHECK(tot[0] <= 2000 && tot[1] >= 1);
+    aox_store_close(l);
+    /* evictions never change an answer: everything reads through */
+    s = open_cache(cdir, idir, 2000);
+    for (int i = 0; i < 20; i++) {
+        snprintf(k, sizeof k, "page/%02d", i);
+        CHECK_EQ_INT(aox_store_get(s, k, 7, &b), 0);
+        CHECK(b.len == 500 && b.data[0] == 'a' + i && b.data[499] == 'v');
+    }
+    CHECK_EQ_INT(aox_store_get(s, "page/big", 8, &b), 0);
+    CHECK(b.len == 1500 && b.data[0] == 'w');
+    aox_store_close(s);
+    l = reopen(cdir);
+    tot[0] = tot[1] = 0;
+    CHECK_EQ_INT(aox_store_scan(l, "", 0, NULL, 0, 0, sum_fn, tot), 0);
+    CHECK(tot[0] <= 2000);
+    CHECK_EQ_INT(aox_store_get(l, "page/19", 7, &b), 0);           /* the last read */
+    aox_store_close(l);
+    aox_buf_free(&b);
+}
+
 /* ------------------------------------------------------------------ main */
 
 static int rm_fn(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
@@ -1212,7 +1511,15 @@ int main(int argc, char **argv)
     is_redis = strncmp(uri, "redis://", 8) == 0;
     is_cache = strcmp(uri, "cache:") == 0;
     backend = is_lmdb ? "lmdb" : is_redis ? "redis" : "memory";   /* cache: its inner */
-    if (is_redis) {
+    is_cluster = is_redis && strstr(uri, "cluster=1") != NULL;
+    if (is_cluster) {
+        redis_base = uri;
+        if (!getenv("AOX_REDIS_CTL") || !getenv("AOX_REDIS_PORTS")) {
+            fprintf(stderr, "test_store redis://...?cluster=1: run me through "
+                    "redis_cluster_run.sh\n");
+            return 2;
+        }
+    } else if (is_redis) {
         redis_base = uri;
         if (!getenv("AOX_REDIS_CTL") || !getenv("AOX_REDIS_PORT")) {
             fprintf(stderr, "test_store redis://: run me through redis_run.sh\n");
@@ -1236,13 +1543,17 @@ int main(int argc, char **argv)
         test_scan_groups();
         test_seek_le();
         test_cas();
-        if (is_redis)
+        if (is_redis && !is_cluster)
             sync_mode("no");   /* sizes and locking, not durability: spare the fsyncs */
         test_growth();
         test_threads();
-        if (is_redis)
+        if (is_redis && !is_cluster)
             sync_mode("always");
-        if (is_redis) {
+        if (is_cluster) {
+            test_redis_slots();
+            test_redis_cluster();
+        } else if (is_redis) {
+            test_redis_slots();
             test_redis_layout();
             test_redis_timeout();
             test_redis_kill();
@@ -1251,8 +1562,16 @@ int main(int argc, char **argv)
             test_reopen();
             test_kill();
         }
-        if (is_cache)
+        if (is_cache) {
             test_cache();
+            test_cache_bound();
+        }
+    }
+    if (is_redis) {         /* no command of the whole suite named keys of two slots */
+        unsigned long long multi = 0, cross = 0;
+        aox_store_redis_slot_stats(&multi, &cross);
+        CHECK(multi > 0);
+        CHECK(cross == 0);
     }
     if (is_lmdb || is_cache)
         nftw(tmp_root, rm_fn, 16, FTW_DEPTH | FTW_PHYS);
