@@ -772,12 +772,12 @@ static int exchange(pstate *s, int type, const aox_buf *req, aox_snap_writer *w,
         aox_err_set(err, AOX_E_TIMEOUT, "isolated worker (pid %d) stopped at the wall-clock "
                     "limit", (int)s->pid);
     else
-        aox_err_set(err, AOX_E_IO, "isolated worker (pid %d) died or broke the protocol",
+        aox_err_set(err, AOX_E_CRASHED, "isolated worker (pid %d) died or broke the protocol",
                     (int)s->pid);
     aox_log(AOX_LOG_WARN, "isolated_worker_lost", "\"pid\":%d,\"code\":\"%s\"", (int)s->pid,
-            aox_code_name(rc == AOX_E_TIMEOUT ? rc : AOX_E_IO));
+            aox_code_name(rc == AOX_E_TIMEOUT ? rc : AOX_E_CRASHED));
     kill_worker(s);
-    rc = rc == AOX_E_TIMEOUT ? AOX_E_TIMEOUT : AOX_E_IO;
+    rc = rc == AOX_E_TIMEOUT ? AOX_E_TIMEOUT : AOX_E_CRASHED;
 done:
     aox_buf_free(&in);
     aox_buf_free(&out);

@@ -24,7 +24,7 @@
  * memory management, futex, clocks, exit, signal return...).
  *
  * A worker that dies (crash, seccomp kill, SIGKILL, wall-clock limit) makes the
- * proxy call return a node fault (AOX_E_IO, or AOX_E_TIMEOUT for the wall clock):
+ * proxy call return a node fault (AOX_E_CRASHED, or AOX_E_TIMEOUT for the wall clock):
  * nothing is cached, the process layer drops the state and rebuilds it from the last
  * snapshot on the next call, in a new worker.
  */
