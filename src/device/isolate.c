@@ -577,7 +577,8 @@ static int request_pending(int zfd)
  * fresh fork, and answers the pid with the socket (SCM_RIGHTS). Between requests it
  * refills the spares up to opts.prefork, one fork at a time, a request always first;
  * while it waits it watches the spares' sockets, so a spare that dies (killed from
- * outside) is dropped and replaced at once. */
+ * outside, or unable to open the store) is dropped and replaced within a second
+ * (not at once, so a spare that cannot start does not make a fork loop). */
 static void zygote_main(int zfd)
 {
     struct sigaction sa;
@@ -622,7 +623,10 @@ static void zygote_main(int zfd)
             continue;
         }
         for (unsigned i = z_nspare; i-- > 0;)
-            if (pf[1 + i].revents) drop_spare(i);   /* a spare never speaks first: dead */
+            if (pf[1 + i].revents) {                /* a spare never speaks first: dead */
+                drop_spare(i);
+                refill_failed = 1;   /* e.g. it cannot open the store: no fork loop */
+            }
         if (!pf[0].revents) continue;
         r = read(zfd, &req, 1);
         if (r < 0 && errno == EINTR) continue;
