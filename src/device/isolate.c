@@ -773,7 +773,7 @@ static int exchange(pstate *s, int type, const aox_buf *req, aox_snap_writer *w,
     aox_buf in = {0}, out = {0};
     int rc, wrc = AOX_OK;
 
-    if (s->fd < 0) return aox_err_set(err, AOX_E_IO, "isolated worker is gone");
+    if (s->fd < 0) return aox_err_set(err, AOX_E_CRASHED, "isolated worker is gone");
     rc = send_frame(s->fd, type, req->data, req->len);
     while (rc == AOX_OK) {
         int t = 0;
