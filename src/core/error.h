@@ -38,7 +38,8 @@
     X(AOX_E_INTERNAL,      "internal",          500, AOX_EG_NODE)       \
     X(AOX_E_TIMEOUT,       "timeout",           504, AOX_EG_NODE)       \
     X(AOX_E_BUSY,          "busy",              503, AOX_EG_NODE)       \
-    X(AOX_E_UPSTREAM,      "upstream",          502, AOX_EG_NODE)
+    X(AOX_E_UPSTREAM,      "upstream",          502, AOX_EG_NODE)       \
+    X(AOX_E_CRASHED,       "worker_crashed",    500, AOX_EG_NODE)
 
 typedef enum aox_error_group {
     AOX_EG_NONE, AOX_EG_CALLER, AOX_EG_GUEST, AOX_EG_NODE

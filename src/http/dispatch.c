@@ -561,8 +561,8 @@ static int h_log_level(const aox_http_request *req, int set, aox_http_response *
                                          aox_log_level_name(aox_log_get_level())));
 }
 
-int aox_http_dispatch(const aox_http_ctx *ctx, const aox_http_request *req,
-                      aox_http_response *resp)
+static int dispatch(const aox_http_ctx *ctx, const aox_http_request *req,
+                    aox_http_response *resp)
 {
     aox_route r;
     aox_err err;
@@ -652,5 +652,17 @@ int aox_http_dispatch(const aox_http_ctx *ctx, const aox_http_request *req,
 fail:
     if (err.code == AOX_OK) aox_err_set(&err, rc, "%s", aox_code_name(rc));
     error_with(resp, &err, NULL);
+    return rc;
+}
+
+/* Every 503 carries a Retry-After: the handlers set the workers' value on a busy
+ * answer; any other 503 (a route that met AOX_E_BUSY elsewhere, a cluster node that
+ * does not own the process, /readyz) gets the default of one second. */
+int aox_http_dispatch(const aox_http_ctx *ctx, const aox_http_request *req,
+                      aox_http_response *resp)
+{
+    int rc = dispatch(ctx, req, resp);
+    if (resp->status == 503 && resp->retry_after == 0)
+        resp->retry_after = AOX_HTTP_RETRY_AFTER_DEFAULT;
     return rc;
 }

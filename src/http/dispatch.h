@@ -193,8 +193,13 @@ typedef struct aox_http_response {
     uint64_t     stream_len;
 } aox_http_response;
 
+/* Retry-After (s) of a 503 whose handler did not set one. */
+#define AOX_HTTP_RETRY_AFTER_DEFAULT 1u
+
 /* Serves one request. Always fills resp (an error becomes an error response);
- * returns the aox code of the outcome (0 on success) for logs and tests. */
+ * returns the aox code of the outcome (0 on success) for logs and tests. Every 503
+ * answer has a non-zero retry_after (the workers' value for backpressure, else
+ * AOX_HTTP_RETRY_AFTER_DEFAULT). */
 int  aox_http_dispatch(const aox_http_ctx *ctx, const aox_http_request *req,
                        aox_http_response *resp);
 void aox_http_response_free(aox_http_response *resp);

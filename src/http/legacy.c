@@ -449,15 +449,18 @@ out:
     return rc;
 }
 
-/* Schedules item (already verified) on pid. */
+/* Schedules item (already verified) on pid. A busy answer (schedules in flight at
+ * --schedules-max) sets the response's Retry-After. */
 static int schedule_item(const aox_http_ctx *ctx, const aox_ans104_item *it, const char *pid,
-                         aox_msg **asg, aox_err *err)
+                         aox_msg **asg, aox_http_response *resp, aox_err *err)
 {
     aox_msg *msg = NULL;
     int rc = aox_ans104_to_msg(it, &msg, err);
-    if (!rc && ctx->workers && ctx->wapi)          /* bounded, group-committed */
-        rc = ctx->wapi->schedule(ctx->workers, pid, msg, asg, NULL, err);
-    else if (!rc)
+    if (!rc && ctx->workers && ctx->wapi) {        /* bounded, group-committed */
+        aox_work_info wi;
+        rc = ctx->wapi->schedule(ctx->workers, pid, msg, asg, &wi, err);
+        if (rc == AOX_E_BUSY) resp->retry_after = wi.retry_after_s ? wi.retry_after_s : 1;
+    } else if (!rc)
         rc = aox_proc_schedule(ctx->procs, pid, msg, asg, err);
     aox_msg_free(msg);
     return rc;
@@ -474,7 +477,7 @@ static int h_message_item(const aox_http_ctx *ctx, const aox_ans104_item *it,
     if (!t || tl != 32)
         return aox_err_set(err, AOX_E_INVALID, "Message item %s has no target process", id);
     aox_b64url_encode(t, 32, pid);
-    rc = schedule_item(ctx, it, pid, &asg, err);
+    rc = schedule_item(ctx, it, pid, &asg, resp, err);
     if (rc == 0) rc = reply_json(resp, 200, assignment_reply(id, pid, asg, NULL), err);
     aox_msg_free(asg);
     return rc;
@@ -533,7 +536,7 @@ static int h_assign(const aox_http_ctx *ctx, const aox_http_request *req,
                            "assignments are not supported by aox");
     rc = load_item(aox_procs_store(ctx->procs), mid, &it, err);
     if (!rc) rc = aox_ans104_verify(it, err);
-    if (!rc) rc = schedule_item(ctx, it, pid, &asg, err);
+    if (!rc) rc = schedule_item(ctx, it, pid, &asg, resp, err);
     if (!rc) rc = aox_msg_id(asg, aid);
     if (rc) {
         if (err->code == AOX_OK) aox_err_set(err, rc, "assign: cannot identify the assignment");

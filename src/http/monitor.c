@@ -210,6 +210,10 @@ static void procs_collect(aox_procs *procs)
         { "aox_evictions_total", "Live states dropped by the memory bound.", F(evictions), 0 },
         { "aox_group_commits_total", "Store commits carrying assignments.", F(group_commits),
           0 },
+        { "aox_worker_crashes_total", "Compute attempts whose isolated worker died.",
+          F(worker_crashes), 0 },
+        { "aox_worker_crash_retries_total", "Compute attempts retried from the last "
+          "snapshot after a worker death.", F(worker_crash_retries), 0 },
 #undef F
     };
     static const struct { const char *limit; size_t off; } lim[] = {

@@ -207,6 +207,7 @@ int aox_node_start(const aox_node_config *cfg, aox_node **out, aox_err *err)
         aox_isolate_opts io;
         memset(&io, 0, sizeof io);
         io.store_uri = n->store_uri;
+        io.prefork = (unsigned)cfg->prefork;
         rc = aox_isolate_start(&io, err);
         if (rc) goto fail;
     }
@@ -359,9 +360,11 @@ json_t *aox_node_info(aox_node *n)
         json_object_set_new(j, "address", json_string(aox_cluster_address(n->cluster)));
     if (j)
         json_object_set_new(j, "isolation",
-                            json_pack("{s:s,s:b}", "mode",
+                            json_pack("{s:s,s:b,s:I}", "mode",
                                       n->cfg->isolation == 1 ? "process" : "thread",
                                       "seccomp", n->cfg->isolation == 1 &&
-                                                 aox_isolate_seccomp_enabled()));
+                                                 aox_isolate_seccomp_enabled(),
+                                      "prefork", (json_int_t)(n->cfg->isolation == 1
+                                                              ? n->cfg->prefork : 0)));
     return j;
 }

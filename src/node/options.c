@@ -57,6 +57,10 @@ static const aox_node_opt opts[] = {
     { "isolation", AOX_OPT_ENUM, "thread",
       "where device states run: thread (in the node) or process (one sandboxed worker "
       "process each: rlimits, seccomp)", NORANGE, isolation_words, OFF(isolation) },
+    { "prefork", AOX_OPT_UINT, "2",
+      "with --isolation=process: idle worker processes kept forked, so a new device "
+      "state does not wait for a fork (0 = fork on request)",
+      0, 64, NULL, OFF(prefork) },
     { "snapshot-every", AOX_OPT_UINT, "64",
       "take a state snapshot every K computed slots",
       1, 1000000000LL, NULL, OFF(snapshot_every) },

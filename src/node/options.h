@@ -50,6 +50,8 @@ typedef struct aox_node_config {
     char    *config;               /* config file path ("" = none) */
     int64_t  log_level;            /* aox_log_level as enum index */
     int64_t  isolation;            /* enum: 0 thread, 1 process (device/isolate.h) */
+    uint64_t prefork;              /* process isolation: spare pre-forked workers
+                                      (0 = fork each worker on request), <= 64 */
     uint64_t snapshot_every;       /* slots between snapshots, >= 1 */
     int64_t  block_height;         /* recorded in every assignment, >= 0 */
     int64_t  clock_fixed_ms;       /* -1 = real clock; else fixed timestamp (tests) */

@@ -38,6 +38,7 @@
 #include "process/proc_int.h"
 
 #define FLUSH_SLOTS 64
+#define PROC_CRASH_TRIES 3      /* attempts of one compute whose worker keeps dying */
 #define FLUSH_BYTES (4u << 20)
 
 /* Adds process, slot and state-digest to a result and encodes it. */
@@ -482,8 +483,18 @@ static int advance(aox_procs *p, proc_entry *e, proc_run *r, uint64_t to, aox_ms
             aox_log(AOX_LOG_WARN, "node_fault", "\"pid\":\"%s\",\"slot\":%llu,\"code\":\"%s\"",
                     e->pid, (unsigned long long)s, aox_code_name(rc));
             proc_act_error(e, rc, 1, s, err ? err->msg : "node fault");
+            if (rc == AOX_E_CRASHED) {
+                if (e->crash_count && e->crash_slot == s) {
+                    e->crash_count++;
+                } else {
+                    e->crash_slot = s;
+                    e->crash_count = 1;
+                }
+            }
             goto fail;
         }
+        if (e->crash_count && e->crash_slot == s)
+            e->crash_count = 0;                   /* computed at last: a transient death */
         PROC_COUNT(p, n_computed, 1);
         proc_act_result(e, s, res);
         if (aox_msg_get(res, AOX_RESULT_STATE_LOST)) {
@@ -832,6 +843,38 @@ int aox_proc_compute(aox_procs *p, const char *pid, uint64_t slot,
     }
     atomic_fetch_add_explicit(&e->act.computes, 1, memory_order_relaxed);
     rc = reach(p, e, slot, 1, &scratch, &r, &res, info, err);
+    /* A lost worker (AOX_E_CRASHED: an isolated device process died) is a node fault
+     * that may be transient (killed from outside): retry at once from the last
+     * snapshot, up to PROC_CRASH_TRIES attempts in all. Then answer a clear error:
+     * nothing is recorded for the slot (a crash is not a deterministic result). */
+    for (int tries = 1; rc == AOX_E_CRASHED; tries++) {
+        PROC_COUNT(p, n_crashes, 1);
+        if (tries >= PROC_CRASH_TRIES) {
+            char last[200];
+            snprintf(last, sizeof last, "%.150s", err ? err->msg : "worker died");
+            if (e->crash_count)
+                aox_err_set(err, AOX_E_CRASHED, "slot %llu of %s not computed: its worker "
+                            "died %u times in a row computing slot %llu (last: %s); a "
+                            "crash is a node fault, no result is recorded",
+                            (unsigned long long)slot, pid, e->crash_count,
+                            (unsigned long long)e->crash_slot, last);
+            else
+                aox_err_set(err, AOX_E_CRASHED, "slot %llu of %s not computed: its worker "
+                            "died %d times in a row starting the state (last: %s); no "
+                            "result is recorded", (unsigned long long)slot, pid, tries, last);
+            proc_act_error(e, AOX_E_CRASHED, 1, e->crash_count ? e->crash_slot : slot,
+                           err ? err->msg : "worker died");
+            break;
+        }
+        PROC_COUNT(p, n_crash_retries, 1);
+        aox_log(AOX_LOG_WARN, "worker_crash_retry", "\"pid\":\"%s\",\"slot\":%llu,"
+                "\"attempt\":%d", pid, (unsigned long long)slot, tries + 1);
+        aox_msg_free(res);
+        res = NULL;
+        if (err)
+            aox_err_clear(err);
+        rc = reach(p, e, slot, 1, &scratch, &r, &res, info, err);
+    }
 
 done:
     if (locked) {

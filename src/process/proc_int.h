@@ -86,6 +86,8 @@ typedef struct proc_entry {
     proc_pending         *pending;      /* schedules waiting for their group commit */
     /* state_mu */
     proc_run              live;
+    uint64_t              crash_slot;   /* slot whose compute last lost its worker */
+    unsigned              crash_count;  /* consecutive AOX_E_CRASHED there (0: none) */
     /* procs->mu */
     int                   refs;
     int                   in_lru;
@@ -127,7 +129,7 @@ struct aox_procs {
     /* counters for aox_procs_stats_get */
     atomic_uint_fast64_t n_assign, n_computed, n_hits, n_guest, n_faults, n_snaps,
                          n_snap_bytes, n_evict, n_groups, n_limit_result,
-                         n_limit_message, n_timeouts;
+                         n_limit_message, n_timeouts, n_crashes, n_crash_retries;
 };
 
 /* procs.c: entries */

@@ -82,6 +82,9 @@ typedef struct aox_procs_stats {
     uint64_t limit_result_bytes;   /* results replaced by a limit_exceeded error */
     uint64_t limit_message_bytes;  /* schedules refused: message over the limit */
     uint64_t wall_timeouts;        /* device calls stopped at the wall-clock limit */
+    /* Added with the isolation retry (AOX_E_CRASHED, see aox_proc_compute): */
+    uint64_t worker_crashes;       /* compute attempts that lost their device worker */
+    uint64_t worker_crash_retries; /* of those, retried at once from the last snapshot */
 } aox_procs_stats;
 void aox_procs_stats_get(aox_procs *p, aox_procs_stats *out);
 
@@ -171,7 +174,11 @@ typedef struct aox_compute_info {
 } aox_compute_info;
 
 /* The result of slot N (DESIGN.md §3). AOX_E_NOT_YET when N is not assigned yet
- * (err names the current slot; info->current_slot has it). info may be NULL. */
+ * (err names the current slot; info->current_slot has it). info may be NULL.
+ * A device call that returns AOX_E_CRASHED (its isolated worker died) is retried at
+ * once from the last snapshot, 3 attempts in all; then AOX_E_CRASHED, whose message
+ * names the slot that kept losing its worker and how many times in a row (counted
+ * across calls until that slot computes). Nothing is recorded for the slot. */
 int aox_proc_compute(aox_procs *p, const char *pid, uint64_t slot,
                      aox_msg **result, aox_compute_info *info, aox_err *err);
 /* The result at the highest assigned slot (computing up to it). */

@@ -80,6 +80,8 @@ void aox_procs_stats_get(aox_procs *p, aox_procs_stats *out)
     out->limit_result_bytes = LOAD(n_limit_result);
     out->limit_message_bytes = LOAD(n_limit_message);
     out->wall_timeouts = LOAD(n_timeouts);
+    out->worker_crashes = LOAD(n_crashes);
+    out->worker_crash_retries = LOAD(n_crash_retries);
 }
 #undef LOAD
 

@@ -5,14 +5,23 @@
 
   1. identical results: the same workload (test-counter, and lua@5.3 when the node
      offers it) gives byte-identical results in both modes (fixed clock);
-  2. process mode, worker killed (SIGKILL from the test): the next compute is a node
-     fault (5xx, nothing cached), the one after rebuilds from the last snapshot in a
-     new worker and matches the thread-mode result; the node keeps serving;
-  3. process mode, test-only `crash` action (abort() in the worker): 5xx node fault,
-     not cached, node keeps serving; in thread mode the action is a guest error;
+  2. process mode, worker killed (SIGKILL from the test): the next compute finds the
+     worker dead, is retried at once from the last snapshot in a new worker (200,
+     from=snapshot, aox_worker_crash_retries_total + 1, status last-error
+     worker_crashed) and matches the thread-mode result; the node keeps serving;
+  3. process mode, test-only `crash` action (abort() in the worker every time): after
+     3 attempts a 500 `worker_crashed` naming the slot and the deaths in a row (3,
+     then 6 on the next request), nothing cached, the slot before and other
+     processes still served; in thread mode the action is a guest error;
   4. process mode, `forbidden-syscall` (socket()): the seccomp filter kills
      the worker (5xx) — or, in AddressSanitizer builds where the filter is off (the
-     node's info says so), the action reports the open as a guest error.
+     node's info says so), the action reports the open as a guest error;
+  5. prefork pool (--prefork, default 2): the zygote keeps 2 idle spares
+     (aox_isolation_spare_workers), replaces spares killed from outside, and a new
+     device state takes a spare (workers_started_total{from="spare"} + 1, no fork on
+     request, the serving worker is one of the zygote's children from before the
+     request) while a replacement is forked; with --prefork 0 no spares exist and the
+     worker is forked on request (from="fork").
 """
 import json
 import os
@@ -51,6 +60,39 @@ def children(pid):
         if int(fields[1]) == pid:
             out.append(int(d))
     return out
+
+
+def metric(node, series):
+    """The value of one /metrics series (e.g. 'aox_x{a="b"}'), or None."""
+    st, _h, body = node.req("GET", "/metrics")
+    core.check(st == 200, "/metrics -> %d" % st)
+    for line in body.decode().splitlines():
+        if line.startswith(series + " "):
+            return float(line.split()[-1])
+    return None
+
+
+def wait_metric(node, series, want, secs=10.0):
+    v = None
+    end = time.time() + secs
+    while time.time() < end:
+        v = metric(node, series)
+        if v == want:
+            return v
+        time.sleep(0.05)
+    return v
+
+
+def zygote_children(node):
+    out = set()
+    for z in children(node.proc.pid):
+        out |= set(children(z))
+    return out
+
+
+SPARES = "aox_isolation_spare_workers"
+FROM_SPARE = 'aox_isolation_workers_started_total{from="spare"}'
+FROM_FORK = 'aox_isolation_workers_started_total{from="fork"}'
 
 
 def workload(node, defn, msgs):
@@ -107,31 +149,51 @@ def main():
         for w in workers_before:
             os.kill(w, signal.SIGKILL)
         time.sleep(0.2)
+        # the killed spares are noticed and replaced without any request
+        core.check(wait_metric(prc, SPARES, 2) == 2, "spares replaced after the kill")
+        core.check(not (zygote_children(prc) & set(workers_before)),
+                   "killed workers are gone from the zygote's children")
         more = [{"value": 100}, {"value": 200}]
         for m in more:
             prc.json("POST", "/%s/schedule" % pid_p, m)
             thr.json("POST", "/%s/schedule" % _p1, m)
         n = len(msgs)
-        st, _h, body = prc.req("GET", "/%s/compute?slot=%d" % (pid_p, n + 1))
-        core.check(st >= 500, "compute after SIGKILL -> %d (want a node fault)" % st)
+        r0 = metric(prc, "aox_worker_crash_retries_total")
+        want = thr.json("GET", "/%s/compute?slot=%d" % (_p1, n + 1))
+        st, h, body = prc.req("GET", "/%s/compute?slot=%d" % (pid_p, n + 1))
+        core.check(st == 200, "compute after SIGKILL -> %d %r (want a retry)" % (st, body[:200]))
+        core.check(st == 200 and json.loads(body) == want, "retried result differs")
+        core.check("from=snapshot" in h.get("x-aox-compute", ""),
+                   "retried from a snapshot: %r" % h.get("x-aox-compute"))
+        core.check(metric(prc, "aox_worker_crash_retries_total") == r0 + 1,
+                   "one crash retry counted")
         stat = prc.json("GET", "/%s/status" % pid_p)
         le = stat.get("last-error") or {}
-        core.check(le.get("kind") == "node", "status after the kill %r" % stat)
+        core.check(le.get("kind") == "node" and le.get("code") == "worker_crashed",
+                   "status after the kill %r" % stat)
         want = thr.json("GET", "/%s/compute?slot=%d" % (_p1, n + 2))
         st, h, body = prc.req("GET", "/%s/compute?slot=%d" % (pid_p, n + 2))
-        core.check(st == 200, "recompute after the kill -> %d %r" % (st, body[:200]))
-        core.check(st == 200 and json.loads(body) == want, "rebuilt result differs")
-        core.check("from=snapshot" in h.get("x-aox-compute", ""),
-                   "rebuilt from a snapshot: %r" % h.get("x-aox-compute"))
-        st, _h, body = prc.req("GET", "/%s/compute?slot=%d" % (pid_p, n + 1))
-        core.check(st == 200, "slot %d computed on replay -> %d" % (n + 1, st))
+        core.check(st == 200 and json.loads(body) == want, "next result differs")
 
         # 3. crash action
         c = prc.json("POST", "/spawn", dict(tc, name="crash"))["process"]
         prc.json("POST", "/%s/schedule" % c, {"value": 1})
         prc.json("POST", "/%s/schedule" % c, {"action": "crash"})
-        st, _h, _b = prc.req("GET", "/%s/compute?slot=2" % c)
-        core.check(st >= 500, "crash action -> %d (want a node fault)" % st)
+        c0 = metric(prc, "aox_worker_crashes_total")
+        for times in (3, 6):
+            st, _h, b = prc.req("GET", "/%s/compute?slot=2" % c)
+            e = (json.loads(b) if st != 200 else {}).get("error") or {}
+            core.check(st == 500 and e.get("code") == "worker_crashed",
+                       "crash action -> %d %r (want worker_crashed)" % (st, b[:300]))
+            core.check("slot 2 of %s not computed" % c in e.get("message", "") and
+                       "died %d times in a row computing slot 2" % times
+                       in e.get("message", ""), "crash error names slot and count: %r"
+                       % e.get("message"))
+        core.check(metric(prc, "aox_worker_crashes_total") == c0 + 6,
+                   "6 worker deaths counted")
+        cs = prc.json("GET", "/%s/status" % c)
+        core.check(cs.get("computed") == 1 and cs.get("current") == 2,
+                   "no result recorded for the crashing slot: %r" % cs)
         st, _h, _b = prc.req("GET", "/%s/compute?slot=1" % c)
         core.check(st == 200, "slot 1 of the crashing process -> %d" % st)
         core.check(prc.json("GET", "/healthz").get("ok") is True, "node alive after crash")
@@ -153,6 +215,40 @@ def main():
             core.check(st == 200 and b"could open a socket" in body,
                        "no seccomp (sanitizer build): %d %r" % (st, body[:200]))
         core.check(prc.json("GET", "/healthz").get("ok") is True, "node alive after seccomp")
+
+        # 5. prefork pool
+        core.check(iso.get("prefork") == 2, "info prefork %r" % iso)
+        core.check(wait_metric(prc, SPARES, 2) == 2, "two spares ready")
+        before = zygote_children(prc)
+        s0, f0 = metric(prc, FROM_SPARE), metric(prc, FROM_FORK)
+        q = prc.json("POST", "/spawn", dict(tc, name="prefork"))["process"]
+        prc.json("POST", "/%s/schedule" % q, {"value": 7})
+        st, _h, body = prc.req("GET", "/%s/compute?slot=1" % q)
+        core.check(st == 200 and json.loads(body)["output"]["counter"] == 7,
+                   "compute on a spare -> %d %r" % (st, body[:200]))
+        core.check(metric(prc, FROM_SPARE) == s0 + 1 and metric(prc, FROM_FORK) == f0,
+                   "the new state took a spare: spare %r->%r fork %r->%r"
+                   % (s0, metric(prc, FROM_SPARE), f0, metric(prc, FROM_FORK)))
+        core.check(wait_metric(prc, SPARES, 2) == 2, "spares refilled")
+        after = zygote_children(prc)
+        core.check(before <= after and len(after - before) == 1,
+                   "the worker was pre-forked; one replacement forked: %r -> %r"
+                   % (sorted(before), sorted(after)))
+
+        p0 = core.Node(os.path.join(tmp, "p0"), ["--isolation", "process",
+                                                 "--prefork", "0"]).start()
+        nodes.append(p0)
+        core.check((p0.json("GET", "/~meta@1.0/info").get("isolation") or {}).get("prefork")
+                   == 0, "info prefork 0")
+        core.check(metric(p0, SPARES) == 0 and zygote_children(p0) == set(), "no spares")
+        q0 = p0.json("POST", "/spawn", dict(tc, name="prefork"))["process"]
+        p0.json("POST", "/%s/schedule" % q0, {"value": 7})
+        st, _h, body0 = p0.req("GET", "/%s/compute?slot=1" % q0)
+        core.check(st == 200 and body0 == body, "on-demand worker gives the same result")
+        core.check(metric(p0, FROM_FORK) == 1 and metric(p0, FROM_SPARE) == 0,
+                   "--prefork 0 forks on request")
+        core.check(metric(p0, SPARES) == 0 and len(zygote_children(p0)) == 1,
+                   "still no spares")
     finally:
         for nd in nodes:
             nd.stop()
