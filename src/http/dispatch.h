@@ -119,12 +119,10 @@ typedef struct aox_http_workers_api {
                              aox_work_info *info, aox_err *err);
     int (*schedule)(aox_workers *w, const char *pid, const aox_msg *msg,
                     aox_msg **assignment, aox_work_info *info, aox_err *err);
-    int (*dry_run)(aox_workers *w, const char *pid, const aox_msg *msg, uint64_t timeout_ms,
-                   aox_msg **result, aox_work_info *info, aox_err *err);
-    /* Added with issue 7 (may be NULL: then dry_run / aox_proc_snapshot are used). */
-    int (*dry_run_ex)(aox_workers *w, const char *pid, const aox_msg *msg,
-                      const aox_dry_run_opts *opts, uint64_t timeout_ms, aox_msg **result,
-                      aox_work_info *info, aox_err *err);
+    int (*dry_run)(aox_workers *w, const char *pid, const aox_msg *msg,
+                   const aox_dry_run_opts *opts, uint64_t timeout_ms, aox_msg **result,
+                   aox_work_info *info, aox_err *err);
+    /* May be NULL: then aox_proc_snapshot is used. */
     int (*snapshot)(aox_workers *w, const char *pid, int *written, aox_err *err);
 } aox_http_workers_api;
 

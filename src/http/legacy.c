@@ -880,9 +880,7 @@ static int h_dry_run(const aox_http_ctx *ctx, const aox_http_request *req,
     if (opts.message_id && !opts.message_id[0]) opts.message_id = NULL;
     if (!rc && ctx->workers && ctx->wapi) {        /* the read-only queue */
         aox_work_info wi;
-        rc = ctx->wapi->dry_run_ex
-                 ? ctx->wapi->dry_run_ex(ctx->workers, pid, msg, &opts, 0, &res, &wi, err)
-                 : ctx->wapi->dry_run(ctx->workers, pid, msg, 0, &res, &wi, err);
+        rc = ctx->wapi->dry_run(ctx->workers, pid, msg, &opts, 0, &res, &wi, err);
         if (rc == AOX_E_BUSY) resp->retry_after = wi.retry_after_s;
     } else if (!rc) {
         rc = aox_proc_dry_run_ex(ctx->procs, pid, msg, &opts, &res, err);

@@ -124,8 +124,7 @@ static const aox_http_workers_api workers_api = {
     .now = aox_workers_now,
     .result_by_message = aox_workers_result_by_message,
     .schedule = aox_workers_schedule,
-    .dry_run = aox_workers_dry_run,
-    .dry_run_ex = aox_workers_dry_run_ex,
+    .dry_run = aox_workers_dry_run_ex,
     .snapshot = aox_workers_snapshot,
 };
 

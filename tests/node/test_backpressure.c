@@ -180,8 +180,10 @@ static uint64_t current_slot(aox_procs *p, const char *pid)
 static void test_schedules_max(void)
 {
     static const aox_http_workers_api api = {
-        aox_workers_compute, aox_workers_now, aox_workers_result_by_message,
-        aox_workers_schedule, aox_workers_dry_run,
+        .compute = aox_workers_compute, .now = aox_workers_now,
+        .result_by_message = aox_workers_result_by_message,
+        .schedule = aox_workers_schedule, .dry_run = aox_workers_dry_run_ex,
+        .snapshot = aox_workers_snapshot,
     };
     aox_store *s = NULL;
     aox_procs_opts po;

@@ -547,9 +547,10 @@ static json_t *get_compute(const aox_http_ctx *ctx, const char *pid, const char 
 static void test_http_answers(void)
 {
     static const aox_http_workers_api api = {
-        aox_workers_compute, aox_workers_now, aox_workers_result_by_message,
-        aox_workers_schedule, aox_workers_dry_run, aox_workers_dry_run_ex,
-        aox_workers_snapshot,
+        .compute = aox_workers_compute, .now = aox_workers_now,
+        .result_by_message = aox_workers_result_by_message,
+        .schedule = aox_workers_schedule, .dry_run = aox_workers_dry_run_ex,
+        .snapshot = aox_workers_snapshot,
     };
     aox_store *s = mem_store();
     aox_procs *p = open_procs(s, SPIN_MS);
