@@ -149,6 +149,103 @@ static int init_state(aox_procs *p, proc_entry *e, proc_run *r, aox_err *err)
     return rc;
 }
 
+/* Runs the device on slot s's assignment `a` (its message `body`) from r->state.
+ * AOX_OK: *out is the new result (without process/slot) and *lost is set when the
+ * device marked it state-lost (a guest failure it could not roll back: r's state is
+ * not the state before s). Any other return is a node fault, counted, logged and
+ * recorded in the activity; *out is NULL. Shared by slot 0's boot and advance. */
+static int exec_slot(aox_procs *p, proc_entry *e, proc_run *r, const aox_msg *a,
+                     const aox_msg *body, uint64_t s, aox_msg **out, int *lost, aox_err *err)
+{
+    aox_msg *res;
+    aox_call call;
+    proc_watch watch;
+    int64_t ts = 0, height = 0;
+    uint64_t t0;
+    int rc;
+
+    *out = NULL;
+    *lost = 0;
+    (void)aox_msg_get_int(a, "timestamp", &ts);
+    (void)aox_msg_get_int(a, "block-height", &height);
+    memset(&call, 0, sizeof call);
+    call.pid = e->pid;
+    call.process = e->def;
+    call.assignment = a;
+    call.message = body;
+    call.slot = s;
+    call.timestamp = ts;
+    call.block_height = height;
+    call.limits = &e->limits;
+    res = aox_msg_new();
+    if (!res)
+        return aox_err_set(err, AOX_E_NOMEM, "out of memory");
+    if (err)
+        aox_err_clear(err);
+    proc_watch_begin(p, &watch, e->limits.wall_ms);
+    call.interrupt = &watch.flag;
+    t0 = proc_stage_begin(e, PROC_STAGE_EXECUTE);
+    rc = e->ops->compute(r->state, &call, res, err);
+    proc_stage_end(PROC_STAGE_EXECUTE, t0);
+    proc_watch_end(p, &watch);
+    if (rc) {
+        if (!err || err->code == AOX_OK)
+            aox_err_set(err, rc, "device %s failed at slot %llu", e->ops->name,
+                        (unsigned long long)s);
+        PROC_COUNT(p, n_faults, 1);
+        if (rc == AOX_E_TIMEOUT)
+            PROC_COUNT(p, n_timeouts, 1);
+        aox_log(AOX_LOG_WARN, "node_fault", "\"pid\":\"%s\",\"slot\":%llu,\"code\":\"%s\"",
+                e->pid, (unsigned long long)s, aox_code_name(rc));
+        proc_act_error(e, rc, 1, s, err ? err->msg : "node fault");
+        if (rc == AOX_E_CRASHED) {
+            if (e->crash_count && e->crash_slot == s) {
+                e->crash_count++;
+            } else {
+                e->crash_slot = s;
+                e->crash_count = 1;
+            }
+        }
+        aox_msg_free(res);
+        return rc;
+    }
+    if (e->crash_count && e->crash_slot == s)
+        e->crash_count = 0;                   /* computed at last: a transient death */
+    PROC_COUNT(p, n_computed, 1);
+    proc_act_result(e, s, res);
+    if (aox_msg_get(res, AOX_RESULT_STATE_LOST)) {
+        (void)aox_msg_remove(res, AOX_RESULT_STATE_LOST);
+        if (!aox_result_is_error(res)) {
+            aox_msg_free(res);
+            return aox_err_set(err, AOX_E_INTERNAL, "device %s marked a successful "
+                               "result state-lost", e->ops->name);
+        }
+        *lost = 1;
+    }
+    *out = res;
+    return AOX_OK;
+}
+
+/* The process layer enforces the result limit for every device: a result of `got`
+ * bytes over it becomes a limit_exceeded guest error (deterministic: the same limit
+ * gives the same answer on replay). *out gets that error result. */
+static int limit_result(aox_procs *p, proc_entry *e, size_t got, aox_msg **out,
+                        aox_err *err)
+{
+    aox_msg *lim = aox_msg_new();
+    int rc = lim ? aox_result_set_error(lim, AOX_E_LIMIT, "result of %zu bytes exceeds "
+                                        "the limit of %llu bytes", got,
+                                        (unsigned long long)e->limits.result_bytes)
+                 : AOX_E_NOMEM;
+    if (rc) {
+        aox_msg_free(lim);
+        return aox_err_set(err, rc, "out of memory");
+    }
+    PROC_COUNT(p, n_limit_result, 1);
+    *out = lim;
+    return AOX_OK;
+}
+
 /* Boot (device `boot` op): computes the process message (slot 0's body) on the state
  * init just made, so that r->state is the state after slot 0. *res gets the computed
  * result (without process/slot). `cached` is slot 0's cached result or NULL: a cached
@@ -162,11 +259,7 @@ static int run_boot(aox_procs *p, proc_entry *e, proc_run *r, const aox_msg *cac
     aox_msg *a = NULL, *out = NULL;
     aox_buf enc = {0};
     const aox_msg *body;
-    aox_call call;
-    proc_watch watch;
-    int64_t ts = 0, height = 0;
     int rc, lost = 0;
-    uint64_t t0;
 
     *res = NULL;
     if (cached && aox_result_is_error(cached))
@@ -179,52 +272,9 @@ static int run_boot(aox_procs *p, proc_entry *e, proc_run *r, const aox_msg *cac
     body = aox_msg_get_msg(a, "body");
     if (!body)
         body = e->def;
-    (void)aox_msg_get_int(a, "timestamp", &ts);
-    (void)aox_msg_get_int(a, "block-height", &height);
-    memset(&call, 0, sizeof call);
-    call.pid = e->pid;
-    call.process = e->def;
-    call.assignment = a;
-    call.message = body;
-    call.slot = 0;
-    call.timestamp = ts;
-    call.block_height = height;
-    call.limits = &e->limits;
-    out = aox_msg_new();
-    if (!out) {
-        rc = aox_err_set(err, AOX_E_NOMEM, "out of memory");
+    rc = exec_slot(p, e, r, a, body, 0, &out, &lost, err);
+    if (rc)
         goto fault;
-    }
-    if (err)
-        aox_err_clear(err);
-    proc_watch_begin(p, &watch, e->limits.wall_ms);
-    call.interrupt = &watch.flag;
-    t0 = proc_stage_begin(e, PROC_STAGE_EXECUTE);
-    rc = e->ops->compute(r->state, &call, out, err);
-    proc_stage_end(PROC_STAGE_EXECUTE, t0);
-    proc_watch_end(p, &watch);
-    if (rc) {
-        if (!err || err->code == AOX_OK)
-            aox_err_set(err, rc, "device %s failed at slot 0", e->ops->name);
-        PROC_COUNT(p, n_faults, 1);
-        if (rc == AOX_E_TIMEOUT)
-            PROC_COUNT(p, n_timeouts, 1);
-        aox_log(AOX_LOG_WARN, "node_fault", "\"pid\":\"%s\",\"slot\":0,\"code\":\"%s\"",
-                e->pid, aox_code_name(rc));
-        proc_act_error(e, rc, 1, 0, err ? err->msg : "node fault");
-        goto fault;
-    }
-    PROC_COUNT(p, n_computed, 1);
-    proc_act_result(e, 0, out);
-    if (aox_msg_get(out, AOX_RESULT_STATE_LOST)) {
-        (void)aox_msg_remove(out, AOX_RESULT_STATE_LOST);
-        if (!aox_result_is_error(out)) {
-            rc = aox_err_set(err, AOX_E_INTERNAL, "device %s marked a successful "
-                             "result state-lost", e->ops->name);
-            goto fault;
-        }
-        lost = 1;
-    }
     if (!lost && !aox_result_is_error(out) && e->limits.result_bytes) {
         /* the same rule as for every other slot (see advance) */
         rc = finish_result(e, r->state, 0, out, &enc);
@@ -233,18 +283,11 @@ static int run_boot(aox_procs *p, proc_entry *e, proc_run *r, const aox_msg *cac
             goto fault;
         }
         if (enc.len > e->limits.result_bytes) {
-            size_t got = enc.len;
             aox_msg_free(out);
-            out = aox_msg_new();
-            rc = out ? aox_result_set_error(out, AOX_E_LIMIT, "result of %zu bytes exceeds "
-                                            "the limit of %llu bytes", got,
-                                            (unsigned long long)e->limits.result_bytes)
-                     : AOX_E_NOMEM;
-            if (rc) {
-                aox_err_set(err, rc, "out of memory");
+            out = NULL;
+            rc = limit_result(p, e, enc.len, &out, err);
+            if (rc)
                 goto fault;
-            }
-            PROC_COUNT(p, n_limit_result, 1);
             lost = 1;
         }
     }
@@ -422,9 +465,7 @@ static int advance(aox_procs *p, proc_entry *e, proc_run *r, uint64_t to, aox_ms
     while (r->at_slot < to) {
         uint64_t s = r->at_slot + 1;
         const aox_msg *body;
-        aox_call call;
-        proc_watch watch;
-        int64_t ts = 0, height = 0;
+        int lost;
 
         if (have_cached && s <= cached_max &&
             proc_result_get(p, e->pid, s, &res) == AOX_OK) {
@@ -448,62 +489,10 @@ static int advance(aox_procs *p, proc_entry *e, proc_run *r, uint64_t to, aox_ms
                              (unsigned long long)s, e->pid);
             goto fail;
         }
-        (void)aox_msg_get_int(a, "timestamp", &ts);
-        (void)aox_msg_get_int(a, "block-height", &height);
-        memset(&call, 0, sizeof call);
-        call.pid = e->pid;
-        call.process = e->def;
-        call.assignment = a;
-        call.message = body;
-        call.slot = s;
-        call.timestamp = ts;
-        call.block_height = height;
-        call.limits = &e->limits;
-
-        res = aox_msg_new();
-        if (!res) {
-            rc = aox_err_set(err, AOX_E_NOMEM, "out of memory");
+        rc = exec_slot(p, e, r, a, body, s, &res, &lost, err);
+        if (rc)
             goto fail;
-        }
-        if (err)
-            aox_err_clear(err);
-        proc_watch_begin(p, &watch, e->limits.wall_ms);
-        call.interrupt = &watch.flag;
-        t0 = proc_stage_begin(e, PROC_STAGE_EXECUTE);
-        rc = e->ops->compute(r->state, &call, res, err);
-        proc_stage_end(PROC_STAGE_EXECUTE, t0);
-        proc_watch_end(p, &watch);
-        if (rc) {
-            if (!err || err->code == AOX_OK)
-                aox_err_set(err, rc, "device %s failed at slot %llu", e->ops->name,
-                            (unsigned long long)s);
-            PROC_COUNT(p, n_faults, 1);
-            if (rc == AOX_E_TIMEOUT)
-                PROC_COUNT(p, n_timeouts, 1);
-            aox_log(AOX_LOG_WARN, "node_fault", "\"pid\":\"%s\",\"slot\":%llu,\"code\":\"%s\"",
-                    e->pid, (unsigned long long)s, aox_code_name(rc));
-            proc_act_error(e, rc, 1, s, err ? err->msg : "node fault");
-            if (rc == AOX_E_CRASHED) {
-                if (e->crash_count && e->crash_slot == s) {
-                    e->crash_count++;
-                } else {
-                    e->crash_slot = s;
-                    e->crash_count = 1;
-                }
-            }
-            goto fail;
-        }
-        if (e->crash_count && e->crash_slot == s)
-            e->crash_count = 0;                   /* computed at last: a transient death */
-        PROC_COUNT(p, n_computed, 1);
-        proc_act_result(e, s, res);
-        if (aox_msg_get(res, AOX_RESULT_STATE_LOST)) {
-            (void)aox_msg_remove(res, AOX_RESULT_STATE_LOST);
-            if (!aox_result_is_error(res)) {
-                rc = aox_err_set(err, AOX_E_INTERNAL, "device %s marked a successful "
-                                 "result state-lost", e->ops->name);
-                goto fail;
-            }
+        if (lost) {
             PROC_COUNT(p, n_guest, 1);
             rc = flush(p, e->pid, r, &b, &manifest, &snap_pending, err);
             if (rc)
@@ -522,26 +511,13 @@ static int advance(aox_procs *p, proc_entry *e, proc_run *r, uint64_t to, aox_ms
         proc_stage_end(PROC_STAGE_ENCODE, t0);
         if (!rc && e->limits.result_bytes && enc.len > e->limits.result_bytes &&
             !aox_result_is_error(res)) {
-            /* The process layer enforces the result limit for every device: the
-             * result becomes a limit_exceeded guest error (deterministic: the same
-             * limit gives the same answer on replay), and since the device already
-             * advanced its state, the state before the slot is rebuilt as for a
-             * state-lost failure. */
-            aox_msg *lim = aox_msg_new();
-            size_t got = enc.len;
-            if (!lim) {
-                rc = aox_err_set(err, AOX_E_NOMEM, "out of memory");
+            /* Over the result limit: a guest error (limit_result), and since the
+             * device already advanced its state, the state before the slot is
+             * rebuilt as for a state-lost failure. */
+            aox_msg *lim = NULL;
+            rc = limit_result(p, e, enc.len, &lim, err);
+            if (rc)
                 goto fail;
-            }
-            rc = aox_result_set_error(lim, AOX_E_LIMIT, "result of %zu bytes exceeds the "
-                                      "limit of %llu bytes", got,
-                                      (unsigned long long)e->limits.result_bytes);
-            if (rc) {
-                aox_msg_free(lim);
-                aox_err_set(err, rc, "out of memory");
-                goto fail;
-            }
-            PROC_COUNT(p, n_limit_result, 1);
             PROC_COUNT(p, n_guest, 1);
             rc = flush(p, e->pid, r, &b, &manifest, &snap_pending, err);
             if (rc) {
