@@ -51,6 +51,44 @@ enum {
  * them, or a WASI errno to fail the guest's fd_write. */
 typedef int (*aox_wasi_write_fn)(void *ud, int fd, const uint8_t *data, size_t len);
 
+/* Optional file system behind the fds (a small vtable; the aos processes plug their
+ * in-memory fs in here). With one, every fd call (including 0..2, whose meaning is
+ * then the fs's) and fd_pread/fd_pwrite/fd_filestat_get/fd_sync/fd_datasync/
+ * path_open go to it; without one, fds 0..2 are the built-in stdio and those six
+ * calls are ENOSYS. Counts and offsets are >= 0 on success; errors are WASI errnos,
+ * negated where the function returns a count. Paths reach open() absolute ("/" +
+ * the guest's path, no preopens). */
+typedef struct aox_wasi_fs {
+  int64_t (*read)(void *ud, int fd, uint8_t *dst, uint64_t len, int64_t at); /* at < 0: */
+  int64_t (*write)(void *ud, int fd, const uint8_t *src, uint64_t len, int64_t at); /* fd pos */
+  int64_t (*seek)(void *ud, int fd, int64_t off, int whence);   /* new position */
+  int (*close)(void *ud, int fd);
+  int (*fdstat)(void *ud, int fd, uint8_t *filetype, uint16_t *fdflags, uint64_t *rights);
+  int (*set_flags)(void *ud, int fd, uint16_t fdflags);
+  int (*filestat)(void *ud, int fd, uint8_t *filetype, uint64_t *ino, uint64_t *size);
+  int (*sync)(void *ud, int fd);
+  int (*open)(void *ud, const char *path, uint16_t oflags, uint64_t rights, uint16_t fdflags,
+              int *fd);
+} aox_wasi_fs;
+
+/* What the embedder supplies instead of the built-ins (every member optional; the
+ * struct is copied by aox_wasi_new, `fs` must outlive the context). */
+typedef struct aox_wasi_hooks {
+  void *ud;                     /* passed to every hook and fs function */
+  /* clock_time_get / clock_res_get: a WASI errno. When clock_time is set the virtual
+   * clock of the config is not used and poll_oneoff is not provided (ENOSYS). */
+  int (*clock_time)(void *ud, uint32_t id, uint64_t *ns);
+  int (*clock_res)(void *ud, uint32_t id, uint64_t *ns);
+  /* random_get: the next len bytes of the embedder's stream into dst (host memory). */
+  void (*random)(void *ud, uint8_t *dst, uint64_t len);
+  /* Fuel for host work: `units` (one per random byte, one per 16 bytes of fs I/O).
+   * Return 0, or raise a trap with wasm_call_trap and return its value. */
+  int (*charge)(void *ud, wasm_call *call, uint64_t units);
+  /* proc_exit: must raise a trap with wasm_call_trap and return its value. */
+  int (*exit)(void *ud, wasm_call *call, int code);
+  const aox_wasi_fs *fs;
+} aox_wasi_hooks;
+
 /* Configuration. Strings and buffers are copied by aox_wasi_new(); the caller may
  * free them afterwards. Zero-initialise and set what you need. */
 typedef struct aox_wasi_config {
@@ -69,6 +107,7 @@ typedef struct aox_wasi_config {
   uint64_t clock_res_ns;        /* reported resolution; 0 = 1 */
   const uint8_t *seed;          /* random_get seed; may be empty */
   size_t seed_len;
+  const aox_wasi_hooks *hooks;  /* NULL: all built-in (see aox_wasi_hooks) */
 } aox_wasi_config;
 
 typedef struct aox_wasi aox_wasi;
@@ -83,6 +122,16 @@ void aox_wasi_free(aox_wasi *w);
  * import's own signature. Other imports are left alone. `w` must outlive every
  * instance created with `imps`. Returns 0 or a WASM_E* code. */
 int aox_wasi_link(aox_wasi *w, const wasm_module *module, wasm_imports *imps);
+
+/* For embedders with their own linker: add to `imps` the import `module_name`.
+ * `import_name` with the given signature, implementing the preview1 function
+ * `wasi_name` (ENOSYS if we have none). Arguments are read whatever their integer
+ * type (i32 or i64 pointers; an i64 may also come legalised as two i32s) and the
+ * result is converted to the import's result type. Returns 0 or a WASM_E* code. */
+int aox_wasi_link_import(aox_wasi *w, wasm_imports *imps, const char *module_name,
+                         const char *import_name, const char *wasi_name,
+                         const wasm_valtype *params, uint32_t nparams,
+                         const wasm_valtype *results, uint32_t nresults);
 
 /* Whether `module` imports anything from "wasi_snapshot_preview1". */
 int aox_wasi_module_uses_wasi(const wasm_module *module);
