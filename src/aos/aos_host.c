@@ -1298,38 +1298,28 @@ HOSTFN(h_fd_filestat_get)
 HOSTFN(h_fd_prestat_get) { RET(8); }          /* no preopens: EBADF */
 HOSTFN(h_fd_sync) { RET(aos_fs_fd_flags(H->fs, (int)as(&a[0])) < 0 ? 8 : 0); }
 
-HOSTFN(h_sizes_get)   /* environ_sizes_get / args_sizes_get: nothing */
+/* the WASI hooks (wasi/wasi.h): clock and random from the call, fuel, exit */
+
+static int wh_clock_time(void *ud, uint32_t id, uint64_t *ns)
 {
-    aos_host *h = H;
-    if (h->is64 ? (gput64(call, au(&a[0]), 0) || gput64(call, au(&a[1]), 0))
-                : (gput32(call, au(&a[0]), 0) || gput32(call, au(&a[1]), 0)))
-        RET(21);
-    RET(0);
+    aos_host *h = ud;
+    (void)id;
+    *ns = h->timestamp_ms > 0 ? (uint64_t)h->timestamp_ms * 1000000u : 0;
+    return 0;
 }
 
-HOSTFN(h_clock_time_get)  /* (id, precision i64, time*) */
+static int wh_clock_res(void *ud, uint32_t id, uint64_t *ns)
 {
-    uint32_t i = 1;
-    (void)arg64(IM, a, &i);
-    uint64_t ns = H->timestamp_ms > 0 ? (uint64_t)H->timestamp_ms * 1000000u : 0;
-    RET(gput64(call, au(&a[i]), ns) ? 21 : 0);
+    (void)ud;
+    (void)id;
+    *ns = 1000000u;
+    return 0;
 }
 
-HOSTFN(h_clock_res_get)
+/* the random stream: block k = SHA-256(seed || k as u64 big-endian) */
+static void wh_random(void *ud, uint8_t *p, uint64_t len)
 {
-    RET(gput64(call, au(&a[1]), 1000000u) ? 21 : 0);
-}
-
-HOSTFN(h_random_get)  /* (buf, len): SHA-256(seed || counter) blocks */
-{
-    aos_host *h = H;
-    uint64_t buf = au(&a[0]), len = au(&a[1]);
-    uint8_t *p = gptr(call, buf, len);
-    if (!p)
-        RET(21);
-    int crc = charge(call, h, len);
-    if (crc)
-        return crc;
+    aos_host *h = ud;
     for (uint64_t off = 0; off < len;) {
         uint8_t blk[AOX_HASH_LEN], ctr[8];
         uint64_t n = h->rand_pos / AOX_HASH_LEN, skip = h->rand_pos % AOX_HASH_LEN;
@@ -1343,8 +1333,20 @@ HOSTFN(h_random_get)  /* (buf, len): SHA-256(seed || counter) blocks */
         off += take;
         h->rand_pos += take;
     }
-    wasm_memory_mark_dirty(wasm_call_memory(call), buf, len);
-    RET(0);
+}
+
+static int wh_charge(void *ud, wasm_call *call, uint64_t units)
+{
+    return charge(call, ud, units);
+}
+
+static int wh_exit(void *ud, wasm_call *call, int code)
+{
+    aos_host *h = ud;
+    h->unwind = AOS_UNWIND_EXIT;
+    h->exit_code = code;
+    snprintf(h->abort_msg, sizeof h->abort_msg, "exit(%d)", h->exit_code);
+    return wasm_call_trap(call, h->abort_msg);
 }
 
 HOSTFN(h_path_open)  /* (dirfd, dirflags, path, path_len, oflags, rights, rights, fdflags, fd*) */
@@ -1379,8 +1381,6 @@ HOSTFN(h_path_open)  /* (dirfd, dirflags, path, path_len, oflags, rights, rights
     RET(gput32(call, out, (uint32_t)fd) ? 21 : 0);
 }
 
-HOSTFN(h_wasi_enosys) { RET(52); }
-
 /* time(time_t *t) (emscripten 3.1.6 "env" import): seconds from the assignment */
 HOSTFN(h_time)
 {
@@ -1393,10 +1393,17 @@ HOSTFN(h_time)
 /* getentropy(buf, len) (emscripten "env" import): the same stream as random_get */
 HOSTFN(h_getentropy)
 {
-    wasm_val rr[1];
-    rr[0].type = WASM_I32;
-    h_random_get(call, a, rr, ud);
-    RET(rr[0].of.i32 ? -1 : 0);
+    aos_host *h = H;
+    uint64_t buf = au(&a[0]), len = au(&a[1]);
+    uint8_t *p = gptr(call, buf, len);
+    if (!p)
+        RET(-1);
+    int crc = charge(call, h, len);
+    if (crc)
+        return crc;
+    wh_random(h, p, len);
+    wasm_memory_mark_dirty(wasm_call_memory(call), buf, len);
+    RET(0);
 }
 
 /* system(command): there is no shell (0 for a NULL command, else -1) */
@@ -1582,15 +1589,6 @@ static const host_entry host_table[] = {
     { "wasi_snapshot_preview1", "fd_prestat_get", h_fd_prestat_get },
     { "wasi_snapshot_preview1", "fd_sync", h_fd_sync },
     { "wasi_snapshot_preview1", "fd_datasync", h_fd_sync },
-    { "wasi_snapshot_preview1", "environ_sizes_get", h_sizes_get },
-    { "wasi_snapshot_preview1", "environ_get", h_nop },
-    { "wasi_snapshot_preview1", "args_sizes_get", h_sizes_get },
-    { "wasi_snapshot_preview1", "args_get", h_nop },
-    { "wasi_snapshot_preview1", "clock_time_get", h_clock_time_get },
-    { "wasi_snapshot_preview1", "clock_res_get", h_clock_res_get },
-    { "wasi_snapshot_preview1", "random_get", h_random_get },
-    { "wasi_snapshot_preview1", "proc_exit", h_exit },
-    { "wasi_snapshot_preview1", "sched_yield", h_nop },
     { "wasi_snapshot_preview1", "path_open", h_path_open },
     { NULL, NULL, NULL }
 };
@@ -1649,15 +1647,32 @@ static wasm_host_fn lookup(const char *mod, const char *name)
         return h_sys_enosys;
     if (strcmp(mod, "env") == 0 && strncmp(name, "__cxa_find_matching_catch_", 26) == 0)
         return h_cxa_find_matching_catch;
-    if (strcmp(mod, "wasi_snapshot_preview1") == 0)
-        return h_wasi_enosys;
     return NULL;
 }
 
 int aos_host_new(aos_host **out)
 {
-    *out = calloc(1, sizeof **out);
-    return *out ? AOX_OK : AOX_E_NOMEM;
+    aos_host *h = calloc(1, sizeof *h);
+    aox_wasi_hooks hooks;
+    aox_wasi_config cfg;
+    *out = NULL;
+    if (!h)
+        return AOX_E_NOMEM;
+    memset(&hooks, 0, sizeof hooks);
+    hooks.ud = h;
+    hooks.clock_time = wh_clock_time;
+    hooks.clock_res = wh_clock_res;
+    hooks.random = wh_random;
+    hooks.charge = wh_charge;
+    hooks.exit = wh_exit;
+    memset(&cfg, 0, sizeof cfg);   /* no args, no environment */
+    cfg.hooks = &hooks;
+    if (aox_wasi_new(&cfg, &h->wasi) != 0) {
+        free(h);
+        return AOX_E_NOMEM;
+    }
+    *out = h;
+    return AOX_OK;
 }
 
 void aos_host_free(aos_host *h)
@@ -1669,6 +1684,7 @@ void aos_host_free(aos_host *h)
         free(h->imports[i].name);
     }
     free(h->imports);
+    aox_wasi_free(h->wasi);
     free(h);
 }
 
@@ -1712,6 +1728,12 @@ int aos_host_link(aos_host *h, const wasm_module *m, wasm_imports *imps, aox_err
                 }
         }
         wasm_host_fn fn = lookup(cmod, cname);
+        if (!fn && strcmp(cmod, "wasi_snapshot_preview1") == 0) {   /* the shared host */
+            if (aox_wasi_link_import(h->wasi, imps, mod, name, cname, im->params, im->np,
+                                     im->results, im->nr))
+                return aox_err_set(err, AOX_E_NOMEM, "cannot add import %s.%s", mod, name);
+            continue;
+        }
         if (!fn) {
             fn = h_unimplemented;
             h->unimplemented++;
