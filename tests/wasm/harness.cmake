@@ -114,10 +114,16 @@ if(AOX_WAT2WASM)
                              ${CMAKE_CURRENT_LIST_DIR}/modules/wasi_probe64.wat
                              -o ${CMAKE_CURRENT_BINARY_DIR}/wasi_probe64.wasm
                      DEPENDS ${CMAKE_CURRENT_LIST_DIR}/modules/wasi_probe64.wat)
+  add_custom_command(OUTPUT ${CMAKE_CURRENT_BINARY_DIR}/wasi_probe_legal.wasm
+                     COMMAND ${AOX_WAT2WASM} ${CMAKE_CURRENT_LIST_DIR}/modules/wasi_probe_legal.wat
+                             -o ${CMAKE_CURRENT_BINARY_DIR}/wasi_probe_legal.wasm
+                     DEPENDS ${CMAKE_CURRENT_LIST_DIR}/modules/wasi_probe_legal.wat)
   add_custom_target(wasm_wasi_probe64_module ALL
-                    DEPENDS ${CMAKE_CURRENT_BINARY_DIR}/wasi_probe64.wasm)
+                    DEPENDS ${CMAKE_CURRENT_BINARY_DIR}/wasi_probe64.wasm
+                            ${CMAKE_CURRENT_BINARY_DIR}/wasi_probe_legal.wasm)
   add_test(NAME wasm_wasi_shared
-           COMMAND wasm_wasi_shared_test ${CMAKE_CURRENT_BINARY_DIR}/wasi_probe64.wasm)
+           COMMAND wasm_wasi_shared_test ${CMAKE_CURRENT_BINARY_DIR}/wasi_probe64.wasm
+                   ${CMAKE_CURRENT_BINARY_DIR}/wasi_probe_legal.wasm)
 else()
   add_test(NAME wasm_wasi_shared COMMAND sh -c "echo 'SKIP: wat2wasm (wabt) not installed'; exit 77")
 endif()

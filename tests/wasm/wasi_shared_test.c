@@ -4,7 +4,8 @@
  * stands for the aos one. Also the wasm64 built-in path (stdio, virtual clock,
  * SHA-256 stream) that `aox wasm run` now serves.
  *
- * usage: wasi_shared_test PROBE64.wasm   (modules/wasi_probe64.wat)
+ * usage: wasi_shared_test PROBE64.wasm LEGAL.wasm
+ *        (modules/wasi_probe64.wat, modules/wasi_probe_legal.wat)
  */
 #include <inttypes.h>
 #include <openssl/sha.h>
@@ -28,7 +29,7 @@ static int failures;
   } while (0)
 
 static wasm_engine *eng;
-static wasm_module *mod;
+static wasm_module *mod, *legal_mod;
 
 typedef struct {
   aox_wasi *w;
@@ -413,6 +414,72 @@ static void test_hooks_fs(void) {
   close_ctx(&c);
 }
 
+/* ---------------------------------------------------- aox_wasi_link_import */
+
+/* An embedder's own linker (the aos one) maps its import names to preview1 functions
+ * and keeps each import's own signature: legalised i64 pairs, an i64 result. */
+static void test_link_import(void) {
+  static fakefs f;
+  static const char *const argv[] = {"x", "yz"};
+  aox_wasi_hooks hooks;
+  aox_wasi_config cfg;
+  wasm_imports *imps = NULL;
+  wasm_error err;
+  wasm_trap trap;
+  ctx c;
+  int rc;
+  memset(&f, 0, sizeof f);
+  for (int i = 0; i < 8; i++) f.fd_file[i] = -1;
+  f.nfiles = 1;
+  f.fd_file[3] = 0;
+  memset(&hooks, 0, sizeof hooks);
+  hooks.ud = &f;
+  hooks.clock_time = k_clock;
+  hooks.fs = &fake_vt;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.argc = 2;
+  cfg.argv = argv;
+  cfg.hooks = &hooks;
+  memset(&c, 0, sizeof c);
+  if (aox_wasi_new(&cfg, &c.w) != 0 || wasm_imports_new(&imps) != 0) { failures++; return; }
+  static const struct { const char *mod, *name, *wasi; } map[] = {
+    {"env", "seek_legal", "fd_seek"}, {"env", "clock_legal", "clock_time_get"},
+    {"a", "q", "args_sizes_get"}, {"env", "not_wasi", "no_such_function"},
+  };
+  uint32_t n = wasm_module_import_count(legal_mod);
+  for (uint32_t i = 0; i < n; i++) {
+    const char *m, *name, *wasi = NULL;
+    wasm_externtype t;
+    wasm_module_import(legal_mod, i, &m, &name, &t);
+    for (size_t k = 0; k < sizeof map / sizeof map[0]; k++)
+      if (strcmp(map[k].mod, m) == 0 && strcmp(map[k].name, name) == 0) wasi = map[k].wasi;
+    CHECK(wasi && aox_wasi_link_import(c.w, imps, m, name, wasi, t.func.params,
+                                       t.func.nparams, t.func.results, t.func.nresults) == 0,
+          "link %s.%s", m, name);
+  }
+  rc = wasm_instance_new(legal_mod, imps, &c.inst, &err, &trap);
+  wasm_imports_free(imps);
+  if (rc != 0) { printf("instantiate: %s\n", err.message); failures++; aox_wasi_free(c.w); return; }
+  c.mem = wasm_instance_memory(c.inst);
+
+  CHECK(CALL(&c, "seek", &rc, 3, 5, 1, 0) == 0 && rdn(&c, 16, 8) == 0x100000005ull,
+        "legalised offset: %" PRIx64, rdn(&c, 16, 8));
+  CHECK(f.fd_pos[3] == 0x100000005ull, "fs position %" PRIx64, f.fd_pos[3]);
+  /* i64 result: the errno converted; the out pointer after the (lo, hi) pair */
+  wasm_val a[1], r[1];
+  memset(a, 0, sizeof a);
+  memset(r, 0, sizeof r);
+  a[0].type = WASM_I32;
+  a[0].of.i32 = 2;
+  rc = wasm_instance_call(c.inst, wasm_instance_export(c.inst, "clock"), a, 1, r, 1, &trap);
+  CHECK(rc == 0 && r[0].of.i64 == 0 && rdn(&c, 24, 8) == 777000002ull, "clock %" PRIu64,
+        rdn(&c, 24, 8));
+  CHECK(CALL(&c, "sizes", &rc) == 0 && rdn(&c, 32, 4) == 2 && rdn(&c, 36, 4) == 5,
+        "minified args_sizes_get");
+  CHECK(CALL(&c, "nosys", &rc) == AOX_WASI_ENOSYS, "unknown function: ENOSYS");
+  close_ctx(&c);
+}
+
 static int load(const char *path, uint8_t **out, size_t *len) {
   FILE *fp = fopen(path, "rb");
   if (!fp) return -1;
@@ -429,18 +496,23 @@ int main(int argc, char **argv) {
   wasm_error err;
   uint8_t *bytes = NULL;
   size_t len = 0;
-  if (argc != 2 || load(argv[1], &bytes, &len) != 0) {
-    fprintf(stderr, "usage: wasi_shared_test PROBE64.wasm\n");
+  uint8_t *lbytes = NULL;
+  size_t llen = 0;
+  if (argc != 3 || load(argv[1], &bytes, &len) != 0 || load(argv[2], &lbytes, &llen) != 0) {
+    fprintf(stderr, "usage: wasi_shared_test PROBE64.wasm LEGAL.wasm\n");
+    free(lbytes);
     free(bytes);
     return 2;
   }
   if (wasm_engine_new(NULL, &eng) != 0 ||
-      wasm_module_new(eng, bytes, len, NULL, &mod, &err) != 0) {
+      wasm_module_new(eng, bytes, len, NULL, &mod, &err) != 0 ||
+      wasm_module_new(eng, lbytes, llen, NULL, &legal_mod, &err) != 0) {
     printf("cannot load probe\n");
     return 1;
   }
   struct { const char *name; void (*fn)(void); } tests[] = {
     {"builtin_wasm64", test_builtin64}, {"hooks_fs_wasm64", test_hooks_fs},
+    {"link_import", test_link_import},
   };
   for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
     int before = failures;
@@ -448,7 +520,9 @@ int main(int argc, char **argv) {
     printf("%s %s\n", failures == before ? "ok  " : "FAIL", tests[i].name);
   }
   wasm_module_free(mod);
+  wasm_module_free(legal_mod);
   wasm_engine_free(eng);
   free(bytes);
+  free(lbytes);
   return failures ? 1 : 0;
 }
