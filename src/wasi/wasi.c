@@ -1,8 +1,12 @@
 /* wasi.c: deterministic WASI preview1 host functions (see wasi.h for the contract).
  *
- * Guest memory is only touched through wasm_memory_read/wasm_memory_write, which
- * bounds-check and keep dirty-page tracking right; a bad guest pointer gives EFAULT.
- * All pointers are wasm32 (u32) offsets.
+ * Guest memory is touched through wasm_memory_read/wasm_memory_write, or through a
+ * bounds-checked host view (gptr: fs I/O and random_get, zero copy) followed by
+ * wasm_memory_mark_dirty, so dirty-page tracking stays right; a bad guest pointer
+ * gives EFAULT.
+ * Pointers and sizes are 4 or 8 bytes after the calling instance's memory (xcall.is64).
+ * Every host function is h_dispatch, whose ud (wasi_imp) names the implementation and
+ * the import's own signature; handlers take their arguments in order from the xcall.
  */
 #include "wasi/wasi.h"
 
@@ -14,7 +18,7 @@
 #define WASI_MODULE "wasi_snapshot_preview1"
 #define DEFAULT_CAPTURE (16u << 20)
 
-/* fd kinds. A later in-memory file system adds FILE and DIR kinds here. */
+/* fd kinds of the built-in stdio (with a file system the fds are the fs's). */
 typedef enum { FD_CLOSED = 0, FD_STDIN, FD_STDOUT, FD_STDERR } fd_kind;
 
 typedef struct {

@@ -1,9 +1,11 @@
-/* wasi.h: a minimal, deterministic WASI preview1 host for aox's WebAssembly engine.
+/* wasi.h: the deterministic WASI preview1 host of aox: command modules (`aox wasm run`)
+ * and, through hooks, the aos process devices (src/aos/).
  *
- * Everything a guest can observe comes from the caller: arguments, environment,
- * stdin bytes, a virtual clock and a random seed. Nothing is read from the host
- * (no real clock, no real files, no host entropy), so two runs with the same
- * configuration see the same world and produce the same output.
+ * Everything a guest can observe comes from the embedder: arguments, environment,
+ * stdin bytes, a virtual clock and a random seed, or the hooks that replace them
+ * (clock, random stream, fuel charging, proc_exit, a file system behind the fds; see
+ * aox_wasi_hooks). Nothing is read from the host (no real clock, no real files, no
+ * host entropy), so two runs with the same configuration see the same world.
  *
  * What is implemented (module "wasi_snapshot_preview1"):
  *   args_get/args_sizes_get, environ_get/environ_sizes_get,
@@ -13,13 +15,14 @@
  *   (no preopens: EBADF), proc_exit (ends the call: see aox_wasi_run_start),
  *   clock_time_get/clock_res_get (virtual clock), random_get (SHA-256 counter-mode
  *   stream from the seed), sched_yield, poll_oneoff (clock and stdio subscriptions
- *   complete at once; clock subscriptions advance the virtual clock).
+ *   complete at once; clock subscriptions advance the virtual clock); with a file
+ *   system also fd_pread/fd_pwrite/fd_filestat_get/fd_sync/fd_datasync/path_open, and
+ *   every fd call goes to it.
  * Every other preview1 function the module imports is linked to a stub returning
- * ENOSYS (52), so modules that merely import e.g. path_open still run.
+ * ENOSYS (52), so modules that merely import e.g. sock_accept still run.
  *
- * State: one aox_wasi per guest instance. It keeps an fd table (today: 0 stdin,
- * 1 stdout, 2 stderr) so that a per-process in-memory file system can be added
- * later as new fd kinds without changing this API.
+ * Pointer width: pointers and sizes are 32- or 64-bit after the memory of the calling
+ * instance (memory64 modules get 8-byte size_t and pointers, 16-byte iovecs).
  *
  * Threads: an aox_wasi is used by one thread at a time, like the instance it serves.
  */
@@ -118,8 +121,9 @@ int aox_wasi_new(const aox_wasi_config *cfg, aox_wasi **out);
 void aox_wasi_free(aox_wasi *w);
 
 /* Add to `imps` a host function for every "wasi_snapshot_preview1" function import
- * of `module`: the implementation if we have one, else an ENOSYS stub with the
- * import's own signature. Other imports are left alone. `w` must outlive every
+ * of `module`: the implementation if we have one (with the canonical preview1
+ * signature for the module's pointer width, so a mismatching import fails to
+ * instantiate), else an ENOSYS stub with the import's own signature. Other imports are left alone. `w` must outlive every
  * instance created with `imps`. Returns 0 or a WASM_E* code. */
 int aox_wasi_link(aox_wasi *w, const wasm_module *module, wasm_imports *imps);
 
