@@ -39,15 +39,10 @@ struct aos_import {
 
 /* ================================================================== 1. plumbing */
 
+/* arguments and results converted like the shared WASI host does (wasi/wasi.h) */
 static uint64_t au(const wasm_val *v)
 {
-    switch (v->type) {
-    case WASM_I32: return (uint32_t)v->of.i32;
-    case WASM_I64: return (uint64_t)v->of.i64;
-    case WASM_F64: return v->of.f64 > 0 ? (uint64_t)v->of.f64 : 0;
-    case WASM_F32: return v->of.f32 > 0 ? (uint64_t)v->of.f32 : 0;
-    default: return 0;
-    }
+    return aox_wasi_val_u64(v);
 }
 
 static int64_t as(const wasm_val *v)
@@ -64,27 +59,12 @@ static int64_t as(const wasm_val *v)
 /* An i64 argument that emscripten may have legalised into (low, high) i32s. */
 static int64_t arg64(const aos_import *im, const wasm_val *a, uint32_t *i)
 {
-    if (*i < im->np && im->params[*i] == WASM_I64)
-        return a[(*i)++].of.i64;
-    if (*i < im->np && im->params[*i] == WASM_F64)
-        return (int64_t)a[(*i)++].of.f64;
-    uint32_t lo = *i < im->np ? (uint32_t)a[*i].of.i32 : 0;
-    uint32_t hi = *i + 1 < im->np ? (uint32_t)a[*i + 1].of.i32 : 0;
-    *i += 2;
-    return (int64_t)(((uint64_t)hi << 32) | lo);
+    return (int64_t)aox_wasi_arg_i64(im->params, im->np, a, i);
 }
 
 static void ret(wasm_val *r, uint32_t nr, int64_t v)
 {
-    if (!nr)
-        return;
-    switch (r[0].type) {
-    case WASM_I32: r[0].of.i32 = (int32_t)v; break;
-    case WASM_I64: r[0].of.i64 = v; break;
-    case WASM_F64: r[0].of.f64 = (double)v; break;
-    case WASM_F32: r[0].of.f32 = (float)v; break;
-    default: break;
-    }
+    aox_wasi_set_result(r, nr, v);
 }
 
 static void retf(wasm_val *r, uint32_t nr, double v)

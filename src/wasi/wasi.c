@@ -249,7 +249,7 @@ typedef struct {
   int64_t err;             /* the result (errno) when the handler returns 0 */
 } xcall;
 
-static uint64_t au(const wasm_val *v) {
+uint64_t aox_wasi_val_u64(const wasm_val *v) {
   switch (v->type) {
   case WASM_I32: return (uint32_t)v->of.i32;
   case WASM_I64: return (uint64_t)v->of.i64;
@@ -261,22 +261,26 @@ static uint64_t au(const wasm_val *v) {
 
 /* next argument as an unsigned integer (pointer, size, fd, flags) */
 static uint64_t arg_u(xcall *x) {
-  return x->i < x->im->np ? au(&x->a[x->i++]) : (x->i++, 0);
+  return x->i < x->im->np ? aox_wasi_val_u64(&x->a[x->i++]) : (x->i++, 0);
+}
+
+uint64_t aox_wasi_arg_i64(const wasm_valtype *params, uint32_t np, const wasm_val *a,
+                          uint32_t *i) {
+  if (*i < np && (params[*i] == WASM_I64 || params[*i] == WASM_F64))
+    return params[*i] == WASM_I64 ? (uint64_t)a[(*i)++].of.i64
+                                  : (uint64_t)(int64_t)a[(*i)++].of.f64;
+  uint32_t lo = *i < np ? (uint32_t)a[*i].of.i32 : 0;
+  uint32_t hi = *i + 1 < np ? (uint32_t)a[*i + 1].of.i32 : 0;
+  *i += 2;
+  return (uint64_t)hi << 32 | lo;
 }
 
 /* next 64-bit argument; emscripten may have legalised it into (low, high) i32s */
 static uint64_t arg_64(xcall *x) {
-  const wasi_imp *im = x->im;
-  if (x->i < im->np && (im->params[x->i] == WASM_I64 || im->params[x->i] == WASM_F64))
-    return im->params[x->i] == WASM_I64 ? (uint64_t)x->a[x->i++].of.i64
-                                        : (uint64_t)(int64_t)x->a[x->i++].of.f64;
-  uint32_t lo = x->i < im->np ? (uint32_t)x->a[x->i].of.i32 : 0;
-  uint32_t hi = x->i + 1 < im->np ? (uint32_t)x->a[x->i + 1].of.i32 : 0;
-  x->i += 2;
-  return (uint64_t)hi << 32 | lo;
+  return aox_wasi_arg_i64(x->im->params, x->im->np, x->a, &x->i);
 }
 
-static void set_result(wasm_val *r, uint32_t nr, int64_t v) {
+void aox_wasi_set_result(wasm_val *r, uint32_t nr, int64_t v) {
   if (!nr) return;
   switch (r[0].type) {
   case WASM_I32: r[0].of.i32 = (int32_t)v; break;
@@ -821,7 +825,7 @@ static int h_dispatch(wasm_call *c, const wasm_val *a, wasm_val *results, void *
   }
   int rc = im->fn->fn(&x);
   if (rc) return rc;
-  set_result(results, im->nr, x.err);
+  aox_wasi_set_result(results, im->nr, x.err);
   return 0;
 }
 

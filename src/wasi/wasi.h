@@ -137,6 +137,16 @@ int aox_wasi_link_import(aox_wasi *w, wasm_imports *imps, const char *module_nam
                          const wasm_valtype *params, uint32_t nparams,
                          const wasm_valtype *results, uint32_t nresults);
 
+/* Host-function plumbing shared with embedders that link by the import's own
+ * signature: an argument as unsigned 64-bit whatever its type (floats: truncated,
+ * negatives 0), and v stored into the first of nresults results converted to its type. */
+uint64_t aox_wasi_val_u64(const wasm_val *v);
+void aox_wasi_set_result(wasm_val *results, uint32_t nresults, int64_t v);
+/* The 64-bit argument at *i of a call whose import has `params`: one i64 (or f64), or
+ * a (low, high) i32 pair as emscripten legalises it; *i moves past it. */
+uint64_t aox_wasi_arg_i64(const wasm_valtype *params, uint32_t nparams, const wasm_val *args,
+                          uint32_t *i);
+
 /* Whether `module` imports anything from "wasi_snapshot_preview1". */
 int aox_wasi_module_uses_wasi(const wasm_module *module);
 
