@@ -39,15 +39,10 @@ struct aos_import {
 
 /* ================================================================== 1. plumbing */
 
+/* arguments and results converted like the shared WASI host does (wasi/wasi.h) */
 static uint64_t au(const wasm_val *v)
 {
-    switch (v->type) {
-    case WASM_I32: return (uint32_t)v->of.i32;
-    case WASM_I64: return (uint64_t)v->of.i64;
-    case WASM_F64: return v->of.f64 > 0 ? (uint64_t)v->of.f64 : 0;
-    case WASM_F32: return v->of.f32 > 0 ? (uint64_t)v->of.f32 : 0;
-    default: return 0;
-    }
+    return aox_wasi_val_u64(v);
 }
 
 static int64_t as(const wasm_val *v)
@@ -64,27 +59,12 @@ static int64_t as(const wasm_val *v)
 /* An i64 argument that emscripten may have legalised into (low, high) i32s. */
 static int64_t arg64(const aos_import *im, const wasm_val *a, uint32_t *i)
 {
-    if (*i < im->np && im->params[*i] == WASM_I64)
-        return a[(*i)++].of.i64;
-    if (*i < im->np && im->params[*i] == WASM_F64)
-        return (int64_t)a[(*i)++].of.f64;
-    uint32_t lo = *i < im->np ? (uint32_t)a[*i].of.i32 : 0;
-    uint32_t hi = *i + 1 < im->np ? (uint32_t)a[*i + 1].of.i32 : 0;
-    *i += 2;
-    return (int64_t)(((uint64_t)hi << 32) | lo);
+    return (int64_t)aox_wasi_arg_i64(im->params, im->np, a, i);
 }
 
 static void ret(wasm_val *r, uint32_t nr, int64_t v)
 {
-    if (!nr)
-        return;
-    switch (r[0].type) {
-    case WASM_I32: r[0].of.i32 = (int32_t)v; break;
-    case WASM_I64: r[0].of.i64 = v; break;
-    case WASM_F64: r[0].of.f64 = (double)v; break;
-    case WASM_F32: r[0].of.f32 = (float)v; break;
-    default: break;
-    }
+    aox_wasi_set_result(r, nr, v);
 }
 
 static void retf(wasm_val *r, uint32_t nr, double v)
@@ -139,28 +119,6 @@ static int gget32(wasm_call *call, uint64_t addr, uint32_t *v)
         return -1;
     *v = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
     return 0;
-}
-
-static int gget64(wasm_call *call, uint64_t addr, uint64_t *v)
-{
-    uint8_t *p = gptr(call, addr, 8);
-    if (!p)
-        return -1;
-    *v = 0;
-    for (int i = 7; i >= 0; i--)
-        *v = *v << 8 | p[i];
-    return 0;
-}
-
-/* A pointer-sized value (4 bytes in wasm32, 8 in wasm64). */
-static int gget_ptr(aos_host *h, wasm_call *call, uint64_t addr, uint64_t *v)
-{
-    if (h->is64)
-        return gget64(call, addr, v);
-    uint32_t x;
-    int rc = gget32(call, addr, &x);
-    *v = x;
-    return rc;
 }
 
 /* NUL-terminated guest string into buf; -1 if unterminated within cap or OOB. */
@@ -1134,202 +1092,31 @@ HOSTFN(h_mmap_js) { RET(-52); }             /* no file mappings: musl falls back
 
 /* ================================================================== 4. WASI */
 
-/* iovec arrays: {ptr, len} of pointer size each */
-static int64_t do_iov(aos_host *h, wasm_call *call, int fd, uint64_t iovs, uint64_t n,
-                      int writing, int64_t at)
-{
-    int64_t total = 0;
-    uint64_t psz = h->is64 ? 8 : 4;
-    if (n > 1024)
-        return -EINVAL;                            /* IOV_MAX */
-    for (uint64_t i = 0; i < n; i++) {
-        uint64_t base, len;
-        if (gget_ptr(h, call, iovs + i * 2 * psz, &base) ||
-            gget_ptr(h, call, iovs + i * 2 * psz + psz, &len))
-            return -EFAULT;
-        uint8_t *p = gptr(call, base, len);
-        if (!p)
-            return -EFAULT;
-        if (charge(call, h, len / 16))
-            return INT64_MIN;                      /* out of fuel: trap raised */
-        int64_t r;
-        if (writing)
-            r = at < 0 ? aos_fs_write(h->fs, fd, p, len)
-                       : aos_fs_pwrite(h->fs, fd, p, len, (uint64_t)at + (uint64_t)total);
-        else {
-            r = at < 0 ? aos_fs_read(h->fs, fd, p, len)
-                       : aos_fs_pread(h->fs, fd, p, len, (uint64_t)at + (uint64_t)total);
-            if (r > 0)
-                wasm_memory_mark_dirty(wasm_call_memory(call), base, (uint64_t)r);
-        }
-        if (r < 0)
-            return total ? total : r;
-        total += r;
-        if ((uint64_t)r < len)
-            break;
-    }
-    return total;
-}
+/* WASI preview1 itself is the shared host of wasi/wasi.h (aos_host_link hands it every
+ * wasi_snapshot_preview1 import); what is the process's comes in through its hooks. */
 
-static int wasi_done(aos_host *h, wasm_call *call, wasm_val *r, uint32_t nr, int64_t v,
-                     uint64_t out_ptr)
+/* the WASI hooks (wasi/wasi.h): clock and random from the call, fuel, exit */
+
+static int wh_clock_time(void *ud, uint32_t id, uint64_t *ns)
 {
-    if (v < 0) {
-        ret(r, nr, wasi_errno((int)-v));
-        return 0;
-    }
-    if (h->is64 ? gput64(call, out_ptr, (uint64_t)v) : gput32(call, out_ptr, (uint32_t)v)) {
-        ret(r, nr, 21);
-        return 0;
-    }
-    ret(r, nr, 0);
+    aos_host *h = ud;
+    (void)id;
+    *ns = h->timestamp_ms > 0 ? (uint64_t)h->timestamp_ms * 1000000u : 0;
     return 0;
 }
 
-/* do_iov's INT64_MIN: a trap is pending (out of fuel) */
-#define IOV_TRAPPED(v) ((v) == INT64_MIN)
-
-HOSTFN(h_fd_write)
+static int wh_clock_res(void *ud, uint32_t id, uint64_t *ns)
 {
-    int64_t v = do_iov(H, call, (int)as(&a[0]), au(&a[1]), au(&a[2]), 1, -1);
-    if (IOV_TRAPPED(v))
-        return WASM_ETRAP;
-    return wasi_done(H, call, r, IM->nr, v, au(&a[3]));
+    (void)ud;
+    (void)id;
+    *ns = 1000000u;
+    return 0;
 }
 
-HOSTFN(h_fd_read)
+/* the random stream: block k = SHA-256(seed || k as u64 big-endian) */
+static void wh_random(void *ud, uint8_t *p, uint64_t len)
 {
-    int64_t v = do_iov(H, call, (int)as(&a[0]), au(&a[1]), au(&a[2]), 0, -1);
-    if (IOV_TRAPPED(v))
-        return WASM_ETRAP;
-    return wasi_done(H, call, r, IM->nr, v, au(&a[3]));
-}
-
-HOSTFN(h_fd_pwrite)  /* (fd, iovs, n, offset, nwritten) */
-{
-    uint32_t i = 3;
-    int64_t off = arg64(IM, a, &i);
-    int64_t v = do_iov(H, call, (int)as(&a[0]), au(&a[1]), au(&a[2]), 1, off < 0 ? 0 : off);
-    if (IOV_TRAPPED(v))
-        return WASM_ETRAP;
-    return wasi_done(H, call, r, IM->nr, v, au(&a[i]));
-}
-
-HOSTFN(h_fd_pread)
-{
-    uint32_t i = 3;
-    int64_t off = arg64(IM, a, &i);
-    int64_t v = do_iov(H, call, (int)as(&a[0]), au(&a[1]), au(&a[2]), 0, off < 0 ? 0 : off);
-    if (IOV_TRAPPED(v))
-        return WASM_ETRAP;
-    return wasi_done(H, call, r, IM->nr, v, au(&a[i]));
-}
-
-HOSTFN(h_fd_close)
-{
-    RET(wasi_errno(aos_fs_close(H->fs, (int)as(&a[0]))));
-}
-
-HOSTFN(h_fd_seek)    /* (fd, offset i64 or lo/hi, whence, newoffset*) */
-{
-    uint32_t i = 1;
-    int64_t off = arg64(IM, a, &i);
-    int whence = (int)as(&a[i]);
-    uint64_t out = au(&a[i + 1]);
-    int64_t v = aos_fs_seek(H->fs, (int)as(&a[0]), off, whence);
-    if (v < 0)
-        RET(wasi_errno((int)-v));
-    if (gput64(call, out, (uint64_t)v))
-        RET(21);
-    RET(0);
-}
-
-HOSTFN(h_fd_tell)
-{
-    int64_t v = aos_fs_seek(H->fs, (int)as(&a[0]), 0, 1);
-    if (v < 0)
-        RET(wasi_errno((int)-v));
-    RET(gput64(call, au(&a[1]), (uint64_t)v) ? 21 : 0);
-}
-
-HOSTFN(h_fd_fdstat_get)
-{
-    aos_host *h = H;
-    int fd = (int)as(&a[0]);
-    aos_stat st;
-    int fl = aos_fs_fd_flags(h->fs, fd);
-    if (fl < 0)
-        RET(8);
-    uint8_t b[24];
-    memset(b, 0, sizeof b);
-    if (fd <= 2)
-        b[0] = 2;                              /* character device */
-    else
-        b[0] = aos_fs_fstat(h->fs, fd, &st) == 0 && st.is_dir ? 3 : 4;
-    b[2] = (fl & AOS_O_APPEND) ? 1 : 0;
-    memset(b + 8, 0xff, 16);                   /* all rights */
-    RET(gput(call, au(&a[1]), b, sizeof b) ? 21 : 0);
-}
-
-HOSTFN(h_fd_fdstat_set_flags)
-{
-    int fl = (int)as(&a[1]) & 1 ? AOS_O_APPEND : 0;
-    RET(wasi_errno(aos_fs_set_fd_flags(H->fs, (int)as(&a[0]), fl)));
-}
-
-HOSTFN(h_fd_filestat_get)
-{
-    aos_host *h = H;
-    int fd = (int)as(&a[0]);
-    aos_stat st;
-    int rc = aos_fs_fstat(h->fs, fd, &st);
-    if (rc)
-        RET(wasi_errno(rc));
-    uint8_t b[64];
-    memset(b, 0, sizeof b);
-    memcpy(b + 8, &st.ino, 8);
-    b[16] = fd <= 2 ? 2 : st.is_dir ? 3 : 4;
-    uint64_t one = 1;
-    memcpy(b + 24, &one, 8);
-    memcpy(b + 32, &st.size, 8);
-    RET(gput(call, au(&a[1]), b, sizeof b) ? 21 : 0);
-}
-
-HOSTFN(h_fd_prestat_get) { RET(8); }          /* no preopens: EBADF */
-HOSTFN(h_fd_sync) { RET(aos_fs_fd_flags(H->fs, (int)as(&a[0])) < 0 ? 8 : 0); }
-
-HOSTFN(h_sizes_get)   /* environ_sizes_get / args_sizes_get: nothing */
-{
-    aos_host *h = H;
-    if (h->is64 ? (gput64(call, au(&a[0]), 0) || gput64(call, au(&a[1]), 0))
-                : (gput32(call, au(&a[0]), 0) || gput32(call, au(&a[1]), 0)))
-        RET(21);
-    RET(0);
-}
-
-HOSTFN(h_clock_time_get)  /* (id, precision i64, time*) */
-{
-    uint32_t i = 1;
-    (void)arg64(IM, a, &i);
-    uint64_t ns = H->timestamp_ms > 0 ? (uint64_t)H->timestamp_ms * 1000000u : 0;
-    RET(gput64(call, au(&a[i]), ns) ? 21 : 0);
-}
-
-HOSTFN(h_clock_res_get)
-{
-    RET(gput64(call, au(&a[1]), 1000000u) ? 21 : 0);
-}
-
-HOSTFN(h_random_get)  /* (buf, len): SHA-256(seed || counter) blocks */
-{
-    aos_host *h = H;
-    uint64_t buf = au(&a[0]), len = au(&a[1]);
-    uint8_t *p = gptr(call, buf, len);
-    if (!p)
-        RET(21);
-    int crc = charge(call, h, len);
-    if (crc)
-        return crc;
+    aos_host *h = ud;
     for (uint64_t off = 0; off < len;) {
         uint8_t blk[AOX_HASH_LEN], ctr[8];
         uint64_t n = h->rand_pos / AOX_HASH_LEN, skip = h->rand_pos % AOX_HASH_LEN;
@@ -1343,28 +1130,100 @@ HOSTFN(h_random_get)  /* (buf, len): SHA-256(seed || counter) blocks */
         off += take;
         h->rand_pos += take;
     }
-    wasm_memory_mark_dirty(wasm_call_memory(call), buf, len);
-    RET(0);
 }
 
-HOSTFN(h_path_open)  /* (dirfd, dirflags, path, path_len, oflags, rights, rights, fdflags, fd*) */
+static int wh_charge(void *ud, wasm_call *call, uint64_t units)
 {
-    aos_import *im = ud;
-    aos_host *h = im->h;
-    char p[PATHBUF];
-    uint64_t plen = au(&a[3]);
-    uint8_t *src = gptr(call, au(&a[2]), plen);
-    if (!src || plen >= sizeof p - 1)
-        RET(21);
-    p[0] = '/';
-    memcpy(p + 1, src, plen);
-    p[plen + 1] = '\0';
-    int oflags = (int)as(&a[4]);
-    uint32_t i = 5;
-    uint64_t rights = (uint64_t)arg64(im, a, &i);
-    (void)arg64(im, a, &i);
-    int fdflags = (int)as(&a[i++]);
-    uint64_t out = au(&a[i]);
+    return charge(call, ud, units);
+}
+
+static int wh_exit(void *ud, wasm_call *call, int code)
+{
+    aos_host *h = ud;
+    h->unwind = AOS_UNWIND_EXIT;
+    h->exit_code = code;
+    snprintf(h->abort_msg, sizeof h->abort_msg, "exit(%d)", h->exit_code);
+    return wasm_call_trap(call, h->abort_msg);
+}
+
+/* the fs behind the WASI fds: aos_fs, with Linux errnos turned into WASI ones */
+
+static int64_t wfs_read(void *ud, int fd, uint8_t *dst, uint64_t len, int64_t at)
+{
+    aos_host *h = ud;
+    return sysret(at < 0 ? aos_fs_read(h->fs, fd, dst, len)
+                         : aos_fs_pread(h->fs, fd, dst, len, (uint64_t)at));
+}
+
+static int64_t wfs_write(void *ud, int fd, const uint8_t *src, uint64_t len, int64_t at)
+{
+    aos_host *h = ud;
+    return sysret(at < 0 ? aos_fs_write(h->fs, fd, src, len)
+                         : aos_fs_pwrite(h->fs, fd, src, len, (uint64_t)at));
+}
+
+static int64_t wfs_seek(void *ud, int fd, int64_t off, int whence)
+{
+    aos_host *h = ud;
+    return sysret(aos_fs_seek(h->fs, fd, off, whence));
+}
+
+static int wfs_close(void *ud, int fd)
+{
+    aos_host *h = ud;
+    return wasi_errno(aos_fs_close(h->fs, fd));
+}
+
+/* WASI filetype: 0..2 character devices, then directories (3) and regular files (4) */
+static uint8_t wfs_type(aos_host *h, int fd)
+{
+    aos_stat st;
+    if (fd <= 2)
+        return 2;
+    return aos_fs_fstat(h->fs, fd, &st) == 0 && st.is_dir ? 3 : 4;
+}
+
+static int wfs_fdstat(void *ud, int fd, uint8_t *filetype, uint16_t *fdflags, uint64_t *rights)
+{
+    aos_host *h = ud;
+    int fl = aos_fs_fd_flags(h->fs, fd);
+    if (fl < 0)
+        return 8;                              /* EBADF */
+    *filetype = wfs_type(h, fd);
+    *fdflags = (fl & AOS_O_APPEND) ? 1 : 0;
+    *rights = UINT64_MAX;                      /* all rights */
+    return 0;
+}
+
+static int wfs_set_flags(void *ud, int fd, uint16_t fdflags)
+{
+    aos_host *h = ud;
+    return wasi_errno(aos_fs_set_fd_flags(h->fs, fd, (fdflags & 1) ? AOS_O_APPEND : 0));
+}
+
+static int wfs_filestat(void *ud, int fd, uint8_t *filetype, uint64_t *ino, uint64_t *size)
+{
+    aos_host *h = ud;
+    aos_stat st;
+    int rc = aos_fs_fstat(h->fs, fd, &st);
+    if (rc)
+        return wasi_errno(rc);
+    *filetype = fd <= 2 ? 2 : st.is_dir ? 3 : 4;
+    *ino = st.ino;
+    *size = st.size;
+    return 0;
+}
+
+static int wfs_sync(void *ud, int fd)
+{
+    aos_host *h = ud;
+    return aos_fs_fd_flags(h->fs, fd) < 0 ? 8 : 0;
+}
+
+static int wfs_open(void *ud, const char *path, uint16_t oflags, uint64_t rights,
+                    uint16_t fdflags, int *out)
+{
+    aos_host *h = ud;
     int flags = (rights & (1u << 6)) ? ((rights & (1u << 1)) ? AOS_O_RDWR : AOS_O_WRONLY)
                                      : AOS_O_RDONLY;
     if (oflags & 1) flags |= AOS_O_CREAT;
@@ -1372,14 +1231,18 @@ HOSTFN(h_path_open)  /* (dirfd, dirflags, path, path_len, oflags, rights, rights
     if (oflags & 4) flags |= AOS_O_EXCL;
     if (oflags & 8) flags |= AOS_O_TRUNC;
     if (fdflags & 1) flags |= AOS_O_APPEND;
-    weavedrive_fetch(h, p);
-    int fd = aos_fs_open(h->fs, p, flags);
+    weavedrive_fetch(h, path);
+    int fd = aos_fs_open(h->fs, path, flags);
     if (fd < 0)
-        RET(wasi_errno(fd));
-    RET(gput32(call, out, (uint32_t)fd) ? 21 : 0);
+        return wasi_errno(fd);
+    *out = fd;
+    return 0;
 }
 
-HOSTFN(h_wasi_enosys) { RET(52); }
+static const aox_wasi_fs wasi_fs = {
+    wfs_read, wfs_write, wfs_seek, wfs_close, wfs_fdstat, wfs_set_flags, wfs_filestat,
+    wfs_sync, wfs_open
+};
 
 /* time(time_t *t) (emscripten 3.1.6 "env" import): seconds from the assignment */
 HOSTFN(h_time)
@@ -1393,10 +1256,17 @@ HOSTFN(h_time)
 /* getentropy(buf, len) (emscripten "env" import): the same stream as random_get */
 HOSTFN(h_getentropy)
 {
-    wasm_val rr[1];
-    rr[0].type = WASM_I32;
-    h_random_get(call, a, rr, ud);
-    RET(rr[0].of.i32 ? -1 : 0);
+    aos_host *h = H;
+    uint64_t buf = au(&a[0]), len = au(&a[1]);
+    uint8_t *p = gptr(call, buf, len);
+    if (!p)
+        RET(-1);
+    int crc = charge(call, h, len);
+    if (crc)
+        return crc;
+    wh_random(h, p, len);
+    wasm_memory_mark_dirty(wasm_call_memory(call), buf, len);
+    RET(0);
 }
 
 /* system(command): there is no shell (0 for a NULL command, else -1) */
@@ -1569,29 +1439,6 @@ static const host_entry host_table[] = {
     { "env", "__asyncjs__weavedrive_read", h_wd_read },
     { "env", "__asyncjs__weavedrive_close", h_wd_close },
     { "metering", "usegas", h_usegas },
-    { "wasi_snapshot_preview1", "fd_write", h_fd_write },
-    { "wasi_snapshot_preview1", "fd_read", h_fd_read },
-    { "wasi_snapshot_preview1", "fd_pwrite", h_fd_pwrite },
-    { "wasi_snapshot_preview1", "fd_pread", h_fd_pread },
-    { "wasi_snapshot_preview1", "fd_close", h_fd_close },
-    { "wasi_snapshot_preview1", "fd_seek", h_fd_seek },
-    { "wasi_snapshot_preview1", "fd_tell", h_fd_tell },
-    { "wasi_snapshot_preview1", "fd_fdstat_get", h_fd_fdstat_get },
-    { "wasi_snapshot_preview1", "fd_fdstat_set_flags", h_fd_fdstat_set_flags },
-    { "wasi_snapshot_preview1", "fd_filestat_get", h_fd_filestat_get },
-    { "wasi_snapshot_preview1", "fd_prestat_get", h_fd_prestat_get },
-    { "wasi_snapshot_preview1", "fd_sync", h_fd_sync },
-    { "wasi_snapshot_preview1", "fd_datasync", h_fd_sync },
-    { "wasi_snapshot_preview1", "environ_sizes_get", h_sizes_get },
-    { "wasi_snapshot_preview1", "environ_get", h_nop },
-    { "wasi_snapshot_preview1", "args_sizes_get", h_sizes_get },
-    { "wasi_snapshot_preview1", "args_get", h_nop },
-    { "wasi_snapshot_preview1", "clock_time_get", h_clock_time_get },
-    { "wasi_snapshot_preview1", "clock_res_get", h_clock_res_get },
-    { "wasi_snapshot_preview1", "random_get", h_random_get },
-    { "wasi_snapshot_preview1", "proc_exit", h_exit },
-    { "wasi_snapshot_preview1", "sched_yield", h_nop },
-    { "wasi_snapshot_preview1", "path_open", h_path_open },
     { NULL, NULL, NULL }
 };
 
@@ -1649,15 +1496,33 @@ static wasm_host_fn lookup(const char *mod, const char *name)
         return h_sys_enosys;
     if (strcmp(mod, "env") == 0 && strncmp(name, "__cxa_find_matching_catch_", 26) == 0)
         return h_cxa_find_matching_catch;
-    if (strcmp(mod, "wasi_snapshot_preview1") == 0)
-        return h_wasi_enosys;
     return NULL;
 }
 
 int aos_host_new(aos_host **out)
 {
-    *out = calloc(1, sizeof **out);
-    return *out ? AOX_OK : AOX_E_NOMEM;
+    aos_host *h = calloc(1, sizeof *h);
+    aox_wasi_hooks hooks;
+    aox_wasi_config cfg;
+    *out = NULL;
+    if (!h)
+        return AOX_E_NOMEM;
+    memset(&hooks, 0, sizeof hooks);
+    hooks.ud = h;
+    hooks.clock_time = wh_clock_time;
+    hooks.clock_res = wh_clock_res;
+    hooks.random = wh_random;
+    hooks.charge = wh_charge;
+    hooks.exit = wh_exit;
+    hooks.fs = &wasi_fs;
+    memset(&cfg, 0, sizeof cfg);   /* no args, no environment */
+    cfg.hooks = &hooks;
+    if (aox_wasi_new(&cfg, &h->wasi) != 0) {
+        free(h);
+        return AOX_E_NOMEM;
+    }
+    *out = h;
+    return AOX_OK;
 }
 
 void aos_host_free(aos_host *h)
@@ -1669,6 +1534,7 @@ void aos_host_free(aos_host *h)
         free(h->imports[i].name);
     }
     free(h->imports);
+    aox_wasi_free(h->wasi);
     free(h);
 }
 
@@ -1712,6 +1578,12 @@ int aos_host_link(aos_host *h, const wasm_module *m, wasm_imports *imps, aox_err
                 }
         }
         wasm_host_fn fn = lookup(cmod, cname);
+        if (!fn && strcmp(cmod, "wasi_snapshot_preview1") == 0) {   /* the shared host */
+            if (aox_wasi_link_import(h->wasi, imps, mod, name, cname, im->params, im->np,
+                                     im->results, im->nr))
+                return aox_err_set(err, AOX_E_NOMEM, "cannot add import %s.%s", mod, name);
+            continue;
+        }
         if (!fn) {
             fn = h_unimplemented;
             h->unimplemented++;

@@ -23,6 +23,7 @@
 #include "aos/aos_fs.h"
 #include "core/error.h"
 #include "wasm/wasm.h"
+#include "wasi/wasi.h"
 
 typedef struct aox_store aox_store;
 
@@ -39,6 +40,7 @@ typedef struct aos_import aos_import;
 
 typedef struct aos_host {
     aos_fs        *fs;             /* live fs (owned by the device state) */
+    aox_wasi      *wasi;           /* the shared WASI preview1 host (hooks below) */
     aox_store     *store;          /* WeaveDrive reads data/<id> (may be NULL) */
     wasm_instance *inst;
     int            is64;           /* memory is 64-bit */

@@ -1,8 +1,12 @@
 /* wasi.c: deterministic WASI preview1 host functions (see wasi.h for the contract).
  *
- * Guest memory is only touched through wasm_memory_read/wasm_memory_write, which
- * bounds-check and keep dirty-page tracking right; a bad guest pointer gives EFAULT.
- * All pointers are wasm32 (u32) offsets.
+ * Guest memory is touched through wasm_memory_read/wasm_memory_write, or through a
+ * bounds-checked host view (gptr: fs I/O and random_get, zero copy) followed by
+ * wasm_memory_mark_dirty, so dirty-page tracking stays right; a bad guest pointer
+ * gives EFAULT.
+ * Pointers and sizes are 4 or 8 bytes after the calling instance's memory (xcall.is64).
+ * Every host function is h_dispatch, whose ud (wasi_imp) names the implementation and
+ * the import's own signature; handlers take their arguments in order from the xcall.
  */
 #include "wasi/wasi.h"
 
@@ -14,7 +18,7 @@
 #define WASI_MODULE "wasi_snapshot_preview1"
 #define DEFAULT_CAPTURE (16u << 20)
 
-/* fd kinds. A later in-memory file system adds FILE and DIR kinds here. */
+/* fd kinds of the built-in stdio (with a file system the fds are the fs's). */
 typedef enum { FD_CLOSED = 0, FD_STDIN, FD_STDOUT, FD_STDERR } fd_kind;
 
 typedef struct {
@@ -57,6 +61,9 @@ struct aox_wasi {
   /* exit */
   int exited;
   int exit_code;
+  /* embedder hooks and the linked imports (ud of their host functions) */
+  aox_wasi_hooks hooks;
+  struct wasi_imp *imps;
 };
 
 /* ------------------------------------------------------------------------ */
@@ -114,12 +121,15 @@ int aox_wasi_new(const aox_wasi_config *cfg, aox_wasi **out) {
   w->fds[1].kind = FD_STDOUT;
   w->fds[2].kind = FD_STDERR;
   w->nfds = 3;
+  if (cfg->hooks) w->hooks = *cfg->hooks;
   *out = w;
   return 0;
 fail:
   aox_wasi_free(w);
   return -1;
 }
+
+static void free_imps(struct wasi_imp *im);
 
 void aox_wasi_free(aox_wasi *w) {
   if (!w) return;
@@ -131,6 +141,7 @@ void aox_wasi_free(aox_wasi *w) {
   free(w->seed);
   free(w->out[0].data);
   free(w->out[1].data);
+  free_imps(w->imps);
   free(w);
 }
 
@@ -212,81 +223,168 @@ int aox_wasi_state_restore(aox_wasi *w, const uint8_t *b, size_t len) {
 }
 
 /* ------------------------------------------------------------------------ */
-/* Guest memory helpers                                                     */
+/* Guest memory and argument plumbing                                       */
 /* ------------------------------------------------------------------------ */
 
-static int rd32(wasm_extern *mem, uint32_t ptr, uint32_t *v) {
-  uint8_t b[4];
-  if (!mem || wasm_memory_read(mem, ptr, b, 4) != 0) return -1;
-  *v = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+/* One linked import: what it implements and its own signature. */
+typedef struct wasi_fn wasi_fn;
+typedef struct wasi_imp {
+  struct wasi_imp *next;
+  aox_wasi *w;
+  const wasi_fn *fn;       /* NULL: ENOSYS stub */
+  uint32_t np, nr;
+  wasm_valtype params[16];
+  wasm_valtype results[4];
+} wasi_imp;
+
+/* A call in progress: arguments are taken in order with the cursor i. */
+typedef struct {
+  wasm_call *call;
+  aox_wasi *w;
+  const wasi_imp *im;
+  const wasm_val *a;
+  uint32_t i;
+  wasm_extern *mem;        /* may be NULL: every access then fails (EFAULT) */
+  int is64;                /* memory64: pointers and sizes are 8 bytes */
+  int64_t err;             /* the result (errno) when the handler returns 0 */
+} xcall;
+
+uint64_t aox_wasi_val_u64(const wasm_val *v) {
+  switch (v->type) {
+  case WASM_I32: return (uint32_t)v->of.i32;
+  case WASM_I64: return (uint64_t)v->of.i64;
+  case WASM_F64: return v->of.f64 > 0 ? (uint64_t)v->of.f64 : 0;
+  case WASM_F32: return v->of.f32 > 0 ? (uint64_t)v->of.f32 : 0;
+  default: return 0;
+  }
+}
+
+/* next argument as an unsigned integer (pointer, size, fd, flags) */
+static uint64_t arg_u(xcall *x) {
+  return x->i < x->im->np ? aox_wasi_val_u64(&x->a[x->i++]) : (x->i++, 0);
+}
+
+uint64_t aox_wasi_arg_i64(const wasm_valtype *params, uint32_t np, const wasm_val *a,
+                          uint32_t *i) {
+  if (*i < np && (params[*i] == WASM_I64 || params[*i] == WASM_F64))
+    return params[*i] == WASM_I64 ? (uint64_t)a[(*i)++].of.i64
+                                  : (uint64_t)(int64_t)a[(*i)++].of.f64;
+  uint32_t lo = *i < np ? (uint32_t)a[*i].of.i32 : 0;
+  uint32_t hi = *i + 1 < np ? (uint32_t)a[*i + 1].of.i32 : 0;
+  *i += 2;
+  return (uint64_t)hi << 32 | lo;
+}
+
+/* next 64-bit argument; emscripten may have legalised it into (low, high) i32s */
+static uint64_t arg_64(xcall *x) {
+  return aox_wasi_arg_i64(x->im->params, x->im->np, x->a, &x->i);
+}
+
+void aox_wasi_set_result(wasm_val *r, uint32_t nr, int64_t v) {
+  if (!nr) return;
+  switch (r[0].type) {
+  case WASM_I32: r[0].of.i32 = (int32_t)v; break;
+  case WASM_I64: r[0].of.i64 = v; break;
+  case WASM_F64: r[0].of.f64 = (double)v; break;
+  case WASM_F32: r[0].of.f32 = (float)v; break;
+  default: break;
+  }
+}
+
+static int rd(const xcall *x, uint64_t ptr, void *dst, uint64_t len) {
+  return x->mem && wasm_memory_read(x->mem, ptr, dst, len) == 0 ? 0 : -1;
+}
+
+static int wr(const xcall *x, uint64_t ptr, const void *src, uint64_t len) {
+  return x->mem && wasm_memory_write(x->mem, ptr, src, len) == 0 ? 0 : -1;
+}
+
+static int rdn(const xcall *x, uint64_t ptr, int n, uint64_t *v) {
+  uint8_t b[8];
+  if (rd(x, ptr, b, (uint64_t)n)) return -1;
+  *v = get_le(b, n);
   return 0;
 }
 
-static int wr(wasm_extern *mem, uint64_t ptr, const void *src, uint64_t len) {
-  return mem && wasm_memory_write(mem, ptr, src, len) == 0 ? 0 : -1;
-}
-
-static int wr32(wasm_extern *mem, uint32_t ptr, uint32_t v) {
-  uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
-  return wr(mem, ptr, b, 4);
-}
-
-static int wr64(wasm_extern *mem, uint32_t ptr, uint64_t v) {
+static int wrn(const xcall *x, uint64_t ptr, uint64_t v, int n) {
   uint8_t b[8];
-  for (int i = 0; i < 8; i++) b[i] = (uint8_t)(v >> (8 * i));
-  return wr(mem, ptr, b, 8);
+  put_le(b, v, n);
+  return wr(x, ptr, b, (uint64_t)n);
 }
 
-static uint32_t A32(const wasm_val *a, int i) { return (uint32_t)a[i].of.i32; }
+static int psize(const xcall *x) { return x->is64 ? 8 : 4; }
 
-#define RET(e) do { results[0].of.i32 = (e); return 0; } while (0)
+/* a pointer-sized value (size_t, pointer) */
+static int wrp(const xcall *x, uint64_t ptr, uint64_t v) { return wrn(x, ptr, v, psize(x)); }
+
+/* host view of guest bytes [addr, addr+len), or NULL when out of bounds */
+static uint8_t *gptr(const xcall *x, uint64_t addr, uint64_t len) {
+  if (!x->mem) return NULL;
+  uint64_t sz = wasm_memory_size(x->mem);
+  if (addr > sz || len > sz - addr) return NULL;
+  return wasm_memory_data(x->mem) + addr;
+}
+
+/* iovec i of the array at iovs: {pointer, size} */
+static int iov_get(const xcall *x, uint64_t iovs, uint64_t i, uint64_t *base, uint64_t *len) {
+  int ps = psize(x);
+  return rdn(x, iovs + i * 2 * (uint64_t)ps, ps, base) ||
+         rdn(x, iovs + i * 2 * (uint64_t)ps + (uint64_t)ps, ps, len) ? -1 : 0;
+}
+
+static int charge(xcall *x, uint64_t units) {
+  const aox_wasi_hooks *k = &x->w->hooks;
+  return k->charge ? k->charge(k->ud, x->call, units) : 0;
+}
+
+#define RET(e) do { x->err = (e); return 0; } while (0)
 
 /* ------------------------------------------------------------------------ */
 /* args, environ                                                            */
 /* ------------------------------------------------------------------------ */
 
-static int put_strings(wasm_extern *mem, uint32_t vec, uint32_t buf, const char *blob,
-                       size_t blob_len, const size_t *off, uint32_t n) {
+static int put_strings(xcall *x, const char *blob, size_t blob_len, const size_t *off,
+                       uint32_t n) {
+  uint64_t vec = arg_u(x), buf = arg_u(x);
   for (uint32_t i = 0; i < n; i++)
-    if (wr32(mem, vec + 4 * i, buf + (uint32_t)off[i]) != 0) return AOX_WASI_EFAULT;
-  if (blob_len && wr(mem, buf, blob, blob_len) != 0) return AOX_WASI_EFAULT;
-  return 0;
-}
-
-static int h_args_get(wasm_call *c, const wasm_val *a, wasm_val *results, void *ud) {
-  aox_wasi *w = ud;
-  RET(put_strings(wasm_call_memory(c), A32(a, 0), A32(a, 1), w->args_blob,
-                  w->args_blob_len, w->arg_off, w->argc));
-}
-
-static int h_args_sizes_get(wasm_call *c, const wasm_val *a, wasm_val *results, void *ud) {
-  aox_wasi *w = ud;
-  wasm_extern *m = wasm_call_memory(c);
-  if (wr32(m, A32(a, 0), w->argc) || wr32(m, A32(a, 1), (uint32_t)w->args_blob_len))
-    RET(AOX_WASI_EFAULT);
+    if (wrp(x, vec + (uint64_t)psize(x) * i, buf + off[i]) != 0) RET(AOX_WASI_EFAULT);
+  if (blob_len && wr(x, buf, blob, blob_len) != 0) RET(AOX_WASI_EFAULT);
   RET(0);
 }
 
-static int h_environ_get(wasm_call *c, const wasm_val *a, wasm_val *results, void *ud) {
-  aox_wasi *w = ud;
-  RET(put_strings(wasm_call_memory(c), A32(a, 0), A32(a, 1), w->env_blob,
-                  w->env_blob_len, w->env_off, w->envc));
-}
-
-static int h_environ_sizes_get(wasm_call *c, const wasm_val *a, wasm_val *results,
-                               void *ud) {
-  aox_wasi *w = ud;
-  wasm_extern *m = wasm_call_memory(c);
-  if (wr32(m, A32(a, 0), w->envc) || wr32(m, A32(a, 1), (uint32_t)w->env_blob_len))
-    RET(AOX_WASI_EFAULT);
+static int put_sizes(xcall *x, uint64_t count, uint64_t bytes) {
+  uint64_t p0 = arg_u(x), p1 = arg_u(x);
+  if (wrp(x, p0, count) || wrp(x, p1, bytes)) RET(AOX_WASI_EFAULT);
   RET(0);
 }
 
+static int h_args_get(xcall *x) {
+  aox_wasi *w = x->w;
+  return put_strings(x, w->args_blob, w->args_blob_len, w->arg_off, w->argc);
+}
+
+static int h_args_sizes_get(xcall *x) {
+  return put_sizes(x, x->w->argc, x->w->args_blob_len);
+}
+
+static int h_environ_get(xcall *x) {
+  aox_wasi *w = x->w;
+  return put_strings(x, w->env_blob, w->env_blob_len, w->env_off, w->envc);
+}
+
+static int h_environ_sizes_get(xcall *x) {
+  return put_sizes(x, x->w->envc, x->w->env_blob_len);
+}
+
 /* ------------------------------------------------------------------------ */
-/* fds                                                                      */
+/* fds: the embedder's file system, or the built-in stdio                   */
 /* ------------------------------------------------------------------------ */
 
-static wasi_fd *get_fd(aox_wasi *w, uint32_t fd) {
+#define FS(x) ((x)->w->hooks.fs)
+#define FSUD(x) ((x)->w->hooks.ud)
+#define IOV_MAX_N 1024
+
+static wasi_fd *get_fd(aox_wasi *w, uint64_t fd) {
   if (fd >= w->nfds || w->fds[fd].kind == FD_CLOSED) return NULL;
   return &w->fds[fd];
 }
@@ -308,71 +406,131 @@ static int emit(aox_wasi *w, int fd, const uint8_t *p, size_t n) {
   return 0;
 }
 
-static int h_fd_write(wasm_call *c, const wasm_val *a, wasm_val *results, void *ud) {
-  aox_wasi *w = ud;
-  wasm_extern *m = wasm_call_memory(c);
-  wasi_fd *f = get_fd(w, A32(a, 0));
-  uint32_t iovs = A32(a, 1), n = A32(a, 2), total = 0;
+/* fd_read / fd_write / fd_pread / fd_pwrite through the fs: at < 0 uses the fd's
+ * position. Returns the count, a negative errno, or INT64_MIN when charge trapped
+ * (*trc then holds the value to return). */
+static int64_t fs_iov(xcall *x, int fd, uint64_t iovs, uint64_t n, int writing, int64_t at,
+                      int *trc) {
+  const aox_wasi_fs *fs = FS(x);
+  int64_t total = 0;
+  if (n > IOV_MAX_N) return -AOX_WASI_EINVAL;
+  for (uint64_t i = 0; i < n; i++) {
+    uint64_t base, len;
+    if (iov_get(x, iovs, i, &base, &len)) return -AOX_WASI_EFAULT;
+    uint8_t *p = gptr(x, base, len);
+    if (!p) return -AOX_WASI_EFAULT;
+    if ((*trc = charge(x, len / 16)) != 0) return INT64_MIN;
+    int64_t pos = at < 0 ? -1 : at + total, r;
+    if (writing) {
+      r = fs->write(FSUD(x), fd, p, len, pos);
+    } else {
+      r = fs->read(FSUD(x), fd, p, len, pos);
+      if (r > 0) wasm_memory_mark_dirty(x->mem, base, (uint64_t)r);
+    }
+    if (r < 0) return total ? total : r;
+    total += r;
+    if ((uint64_t)r < len) break;
+  }
+  return total;
+}
+
+/* the fs I/O calls: (fd, iovs, n, [offset,] count*) */
+static int fs_rw(xcall *x, int writing, int positional) {
+  int fd = (int)arg_u(x), trc = 0;
+  uint64_t iovs = arg_u(x), n = arg_u(x);
+  int64_t at = -1;
+  if (positional) {
+    at = (int64_t)arg_64(x);
+    if (at < 0) at = 0;
+  }
+  uint64_t out = arg_u(x);
+  int64_t v = fs_iov(x, fd, iovs, n, writing, at, &trc);
+  if (v == INT64_MIN) return trc;
+  if (v < 0) RET(-v);
+  if (wrp(x, out, (uint64_t)v)) RET(AOX_WASI_EFAULT);
+  RET(0);
+}
+
+static int h_fd_write(xcall *x) {
+  if (FS(x)) return fs_rw(x, 1, 0);
+  aox_wasi *w = x->w;
+  wasi_fd *f = get_fd(w, arg_u(x));
+  uint64_t iovs = arg_u(x), n = arg_u(x), out = arg_u(x), total = 0;
   uint8_t chunk[4096];
   if (!f) RET(AOX_WASI_EBADF);
   if (f->kind != FD_STDOUT && f->kind != FD_STDERR) RET(AOX_WASI_EBADF);
   int fd = f->kind == FD_STDOUT ? 1 : 2;
-  for (uint32_t i = 0; i < n; i++) {
-    uint32_t p, l;
-    if (rd32(m, iovs + 8 * i, &p) || rd32(m, iovs + 8 * i + 4, &l)) RET(AOX_WASI_EFAULT);
+  for (uint64_t i = 0; i < n; i++) {
+    uint64_t p, l;
+    if (iov_get(x, iovs, i, &p, &l)) RET(AOX_WASI_EFAULT);
     while (l > 0) {
-      uint32_t k = l < sizeof chunk ? l : (uint32_t)sizeof chunk;
-      if (wasm_memory_read(m, p, chunk, k) != 0) RET(AOX_WASI_EFAULT);
-      int e = emit(w, fd, chunk, k);
+      uint64_t k = l < sizeof chunk ? l : sizeof chunk;
+      if (rd(x, p, chunk, k) != 0) RET(AOX_WASI_EFAULT);
+      int e = emit(w, fd, chunk, (size_t)k);
       if (e) RET(e);
       p += k;
       l -= k;
       total += k;
     }
   }
-  if (wr32(m, A32(a, 3), total)) RET(AOX_WASI_EFAULT);
+  if (wrp(x, out, x->is64 ? total : (uint32_t)total)) RET(AOX_WASI_EFAULT);
   RET(0);
 }
 
-static int h_fd_read(wasm_call *c, const wasm_val *a, wasm_val *results, void *ud) {
-  aox_wasi *w = ud;
-  wasm_extern *m = wasm_call_memory(c);
-  wasi_fd *f = get_fd(w, A32(a, 0));
-  uint32_t iovs = A32(a, 1), n = A32(a, 2), total = 0;
+static int h_fd_read(xcall *x) {
+  if (FS(x)) return fs_rw(x, 0, 0);
+  aox_wasi *w = x->w;
+  wasi_fd *f = get_fd(w, arg_u(x));
+  uint64_t iovs = arg_u(x), n = arg_u(x), out = arg_u(x), total = 0;
   if (!f || f->kind != FD_STDIN) RET(AOX_WASI_EBADF);
-  for (uint32_t i = 0; i < n && w->stdin_pos < w->stdin_len; i++) {
-    uint32_t p, l;
-    if (rd32(m, iovs + 8 * i, &p) || rd32(m, iovs + 8 * i + 4, &l)) RET(AOX_WASI_EFAULT);
+  for (uint64_t i = 0; i < n && w->stdin_pos < w->stdin_len; i++) {
+    uint64_t p, l;
+    if (iov_get(x, iovs, i, &p, &l)) RET(AOX_WASI_EFAULT);
     size_t left = w->stdin_len - w->stdin_pos;
-    uint32_t k = l < left ? l : (uint32_t)left;
-    if (k && wr(m, p, w->stdin_data + w->stdin_pos, k)) RET(AOX_WASI_EFAULT);
-    w->stdin_pos += k;
+    uint64_t k = l < left ? l : left;
+    if (k && wr(x, p, w->stdin_data + w->stdin_pos, k)) RET(AOX_WASI_EFAULT);
+    w->stdin_pos += (size_t)k;
     total += k;
   }
-  if (wr32(m, A32(a, 3), total)) RET(AOX_WASI_EFAULT);
+  if (wrp(x, out, total)) RET(AOX_WASI_EFAULT);
   RET(0);
 }
 
-static int h_fd_close(wasm_call *c, const wasm_val *a, wasm_val *results, void *ud) {
-  aox_wasi *w = ud;
-  wasi_fd *f = get_fd(w, A32(a, 0));
-  (void)c;
+static int h_fd_pwrite(xcall *x) { return fs_rw(x, 1, 1); }
+static int h_fd_pread(xcall *x) { return fs_rw(x, 0, 1); }
+
+static int h_fd_close(xcall *x) {
+  uint64_t fd = arg_u(x);
+  if (FS(x)) RET(FS(x)->close(FSUD(x), (int)fd));
+  wasi_fd *f = get_fd(x->w, fd);
   if (!f) RET(AOX_WASI_EBADF);
   f->kind = FD_CLOSED;
   RET(0);
 }
 
-static int h_fd_seek(wasm_call *c, const wasm_val *a, wasm_val *results, void *ud) {
-  aox_wasi *w = ud;
-  (void)c;
-  if (!get_fd(w, A32(a, 0))) RET(AOX_WASI_EBADF);
+static int h_fd_seek(xcall *x) {   /* (fd, offset, whence, newoffset*) */
+  uint64_t fd = arg_u(x);
+  if (FS(x)) {
+    int64_t off = (int64_t)arg_64(x);
+    int whence = (int)arg_u(x);
+    uint64_t out = arg_u(x);
+    int64_t v = FS(x)->seek(FSUD(x), (int)fd, off, whence);
+    if (v < 0) RET(-v);
+    RET(wrn(x, out, (uint64_t)v, 8) ? AOX_WASI_EFAULT : 0);
+  }
+  if (!get_fd(x->w, fd)) RET(AOX_WASI_EBADF);
   RET(AOX_WASI_ESPIPE);   /* stdio is not seekable */
 }
 
-static int h_fd_tell(wasm_call *c, const wasm_val *a, wasm_val *results, void *ud) {
-  aox_wasi *w = ud;
-  (void)c;
-  if (!get_fd(w, A32(a, 0))) RET(AOX_WASI_EBADF);
+static int h_fd_tell(xcall *x) {
+  uint64_t fd = arg_u(x);
+  if (FS(x)) {
+    uint64_t out = arg_u(x);
+    int64_t v = FS(x)->seek(FSUD(x), (int)fd, 0, 1);
+    if (v < 0) RET(-v);
+    RET(wrn(x, out, (uint64_t)v, 8) ? AOX_WASI_EFAULT : 0);
+  }
+  if (!get_fd(x->w, fd)) RET(AOX_WASI_EBADF);
   RET(AOX_WASI_ESPIPE);
 }
 
@@ -382,88 +540,152 @@ static int h_fd_tell(wasm_call *c, const wasm_val *a, wasm_val *results, void *u
 #define RIGHT_POLL_FD_READWRITE (1ull << 27)
 #define FILETYPE_CHARACTER_DEVICE 2
 
-static int h_fd_fdstat_get(wasm_call *c, const wasm_val *a, wasm_val *results, void *ud) {
-  aox_wasi *w = ud;
-  wasi_fd *f = get_fd(w, A32(a, 0));
-  uint8_t st[24];
-  uint64_t rights;
-  if (!f) RET(AOX_WASI_EBADF);
-  rights = (f->kind == FD_STDIN ? RIGHT_FD_READ : RIGHT_FD_WRITE) | RIGHT_POLL_FD_READWRITE;
+static int h_fd_fdstat_get(xcall *x) {   /* fdstat: filetype u8, flags u16 @2, rights @8, @16 */
+  uint64_t fd = arg_u(x), out = arg_u(x), rights, inherit;
+  uint8_t st[24], ft;
+  uint16_t flags;
+  if (FS(x)) {
+    int e = FS(x)->fdstat(FSUD(x), (int)fd, &ft, &flags, &rights);
+    if (e) RET(e);
+    inherit = rights;
+  } else {
+    wasi_fd *f = get_fd(x->w, fd);
+    if (!f) RET(AOX_WASI_EBADF);
+    ft = FILETYPE_CHARACTER_DEVICE;
+    flags = f->flags;
+    rights = (f->kind == FD_STDIN ? RIGHT_FD_READ : RIGHT_FD_WRITE) | RIGHT_POLL_FD_READWRITE;
+    inherit = 0;
+  }
   memset(st, 0, sizeof st);
-  st[0] = FILETYPE_CHARACTER_DEVICE;
-  st[2] = (uint8_t)f->flags;
-  st[3] = (uint8_t)(f->flags >> 8);
-  for (int i = 0; i < 8; i++) st[8 + i] = (uint8_t)(rights >> (8 * i));
-  if (wr(wasm_call_memory(c), A32(a, 1), st, sizeof st)) RET(AOX_WASI_EFAULT);
-  RET(0);
+  st[0] = ft;
+  put_le(st + 2, flags, 2);
+  put_le(st + 8, rights, 8);
+  put_le(st + 16, inherit, 8);
+  RET(wr(x, out, st, sizeof st) ? AOX_WASI_EFAULT : 0);
 }
 
-static int h_fd_fdstat_set_flags(wasm_call *c, const wasm_val *a, wasm_val *results,
-                                 void *ud) {
-  aox_wasi *w = ud;
-  wasi_fd *f = get_fd(w, A32(a, 0));
-  (void)c;
+static int h_fd_fdstat_set_flags(xcall *x) {
+  uint64_t fd = arg_u(x);
+  uint16_t flags = (uint16_t)arg_u(x);
+  if (FS(x)) RET(FS(x)->set_flags(FSUD(x), (int)fd, flags));
+  wasi_fd *f = get_fd(x->w, fd);
   if (!f) RET(AOX_WASI_EBADF);
-  f->flags = (uint16_t)a[1].of.i32;
+  f->flags = flags;
   RET(0);
 }
 
-static int h_fd_prestat_get(wasm_call *c, const wasm_val *a, wasm_val *results, void *ud) {
-  (void)c; (void)a; (void)ud;
+/* filestat (64 bytes): dev @0, ino @8, filetype u8 @16, nlink @24, size @32, times */
+static int h_fd_filestat_get(xcall *x) {
+  uint64_t fd = arg_u(x), out = arg_u(x), ino, size;
+  uint8_t b[64], ft;
+  int e = FS(x)->filestat(FSUD(x), (int)fd, &ft, &ino, &size);
+  if (e) RET(e);
+  memset(b, 0, sizeof b);
+  put_le(b + 8, ino, 8);
+  b[16] = ft;
+  put_le(b + 24, 1, 8);
+  put_le(b + 32, size, 8);
+  RET(wr(x, out, b, sizeof b) ? AOX_WASI_EFAULT : 0);
+}
+
+static int h_fd_sync(xcall *x) { RET(FS(x)->sync(FSUD(x), (int)arg_u(x))); }
+
+static int h_fd_prestat_get(xcall *x) {
   RET(AOX_WASI_EBADF);   /* no preopened directories */
+}
+
+#define PATH_MAX_N 1024
+
+/* (dirfd, dirflags, path, path_len, oflags, rights, rights_inheriting, fdflags, fd*) */
+static int h_path_open(xcall *x) {
+  char p[PATH_MAX_N];
+  (void)arg_u(x);
+  (void)arg_u(x);
+  uint64_t path = arg_u(x), plen = arg_u(x);
+  uint16_t oflags = (uint16_t)arg_u(x);
+  uint64_t rights = arg_64(x);
+  (void)arg_64(x);
+  uint16_t fdflags = (uint16_t)arg_u(x);
+  uint64_t out = arg_u(x);
+  const uint8_t *src = gptr(x, path, plen);
+  int fd;
+  if (!src || plen >= sizeof p - 1) RET(AOX_WASI_EFAULT);
+  p[0] = '/';
+  memcpy(p + 1, src, plen);
+  p[plen + 1] = '\0';
+  int e = FS(x)->open(FSUD(x), p, oflags, rights, fdflags, &fd);
+  if (e) RET(e);
+  RET(wrn(x, out, (uint32_t)fd, 4) ? AOX_WASI_EFAULT : 0);
 }
 
 /* ------------------------------------------------------------------------ */
 /* clocks, random, scheduling                                               */
 /* ------------------------------------------------------------------------ */
 
-static int h_clock_res_get(wasm_call *c, const wasm_val *a, wasm_val *results, void *ud) {
-  aox_wasi *w = ud;
-  if (A32(a, 0) > 3) RET(AOX_WASI_EINVAL);
-  if (wr64(wasm_call_memory(c), A32(a, 1), w->clock_res_ns)) RET(AOX_WASI_EFAULT);
+static int h_clock_res_get(xcall *x) {
+  const aox_wasi_hooks *k = &x->w->hooks;
+  uint32_t id = (uint32_t)arg_u(x);
+  uint64_t out = arg_u(x), ns = x->w->clock_res_ns;
+  if (k->clock_res) {
+    int e = k->clock_res(k->ud, id, &ns);
+    if (e) RET(e);
+  } else if (id > 3) {
+    RET(AOX_WASI_EINVAL);
+  }
+  RET(wrn(x, out, ns, 8) ? AOX_WASI_EFAULT : 0);
+}
+
+static int h_clock_time_get(xcall *x) {   /* (id, precision, time*) */
+  const aox_wasi_hooks *k = &x->w->hooks;
+  uint32_t id = (uint32_t)arg_u(x);
+  (void)arg_64(x);
+  uint64_t out = arg_u(x), ns;
+  if (k->clock_time) {
+    int e = k->clock_time(k->ud, id, &ns);
+    if (e) RET(e);
+    RET(wrn(x, out, ns, 8) ? AOX_WASI_EFAULT : 0);
+  }
+  if (id > 3) RET(AOX_WASI_EINVAL);
+  if (wrn(x, out, x->w->clock_ns, 8)) RET(AOX_WASI_EFAULT);
+  x->w->clock_ns += x->w->clock_step_ns;
   RET(0);
 }
 
-static int h_clock_time_get(wasm_call *c, const wasm_val *a, wasm_val *results, void *ud) {
-  aox_wasi *w = ud;
-  if (A32(a, 0) > 3) RET(AOX_WASI_EINVAL);
-  if (wr64(wasm_call_memory(c), A32(a, 2), w->clock_ns)) RET(AOX_WASI_EFAULT);
-  w->clock_ns += w->clock_step_ns;
-  RET(0);
-}
-
-/* Block k of the random stream is SHA-256(seed || k as u64 little-endian). The
- * seed buffer has 8 spare bytes at its end for the counter. */
-static void rand_block(aox_wasi *w, uint64_t k, uint8_t out[32]) {
-  for (int i = 0; i < 8; i++) w->seed[w->seed_len + (size_t)i] = (uint8_t)(k >> (8 * i));
-  SHA256(w->seed, w->seed_len + 8, out);
-}
-
-static int h_random_get(wasm_call *c, const wasm_val *a, wasm_val *results, void *ud) {
-  aox_wasi *w = ud;
-  wasm_extern *m = wasm_call_memory(c);
-  uint32_t p = A32(a, 0), n = A32(a, 1);
+/* Block k of the built-in random stream is SHA-256(seed || k as u64 little-endian).
+ * The seed buffer has 8 spare bytes at its end for the counter. */
+static void builtin_random(aox_wasi *w, uint8_t *dst, uint64_t n) {
   uint8_t blk[32];
-  if (!m || (uint64_t)p + n > wasm_memory_size(m)) RET(AOX_WASI_EFAULT);
   while (n > 0) {
-    uint64_t off = w->rand_pos % 32;
-    uint32_t k = (uint32_t)(32 - off);
+    uint64_t off = w->rand_pos % 32, k = 32 - off, blkno = w->rand_pos / 32;
     if (k > n) k = n;
-    rand_block(w, w->rand_pos / 32, blk);
-    if (wr(m, p, blk + off, k)) RET(AOX_WASI_EFAULT);
+    for (int i = 0; i < 8; i++) w->seed[w->seed_len + (size_t)i] = (uint8_t)(blkno >> (8 * i));
+    SHA256(w->seed, w->seed_len + 8, blk);
+    memcpy(dst, blk + off, (size_t)k);
     w->rand_pos += k;
-    p += k;
+    dst += k;
     n -= k;
   }
+}
+
+static int h_random_get(xcall *x) {
+  const aox_wasi_hooks *k = &x->w->hooks;
+  uint64_t p = arg_u(x), n = arg_u(x);
+  uint8_t *dst = gptr(x, p, n);
+  int trc;
+  if (!dst) RET(AOX_WASI_EFAULT);
+  if ((trc = charge(x, n)) != 0) return trc;
+  if (k->random)
+    k->random(k->ud, dst, n);
+  else
+    builtin_random(x->w, dst, n);
+  wasm_memory_mark_dirty(x->mem, p, n);
   RET(0);
 }
 
-static int h_sched_yield(wasm_call *c, const wasm_val *a, wasm_val *results, void *ud) {
-  (void)c; (void)a; (void)ud;
-  RET(0);
-}
+static int h_sched_yield(xcall *x) { RET(0); }
 
-/* poll_oneoff: every subscription completes immediately. Layouts (preview1):
+/* poll_oneoff (built-in clock only): every subscription completes immediately.
+ * Layouts (preview1):
  *   subscription (48 bytes): userdata u64 @0, tag u8 @8, then
  *     clock: id u32 @16, timeout u64 @24, precision u64 @32, flags u16 @40
  *     fd_read / fd_write: fd u32 @16
@@ -471,24 +693,21 @@ static int h_sched_yield(wasm_call *c, const wasm_val *a, wasm_val *results, voi
  *     nbytes u64 @16, flags u16 @24
  * A relative clock subscription advances the virtual clock by its timeout, so a
  * guest's sleep() takes no host time and stays deterministic. */
-static int h_poll_oneoff(wasm_call *c, const wasm_val *a, wasm_val *results, void *ud) {
-  aox_wasi *w = ud;
-  wasm_extern *m = wasm_call_memory(c);
-  uint32_t in = A32(a, 0), out = A32(a, 1), n = A32(a, 2);
+static int h_poll_oneoff(xcall *x) {
+  aox_wasi *w = x->w;
+  uint64_t in = arg_u(x), out = arg_u(x), n = arg_u(x), nout = arg_u(x);
   uint64_t advance = 0;
   if (n == 0) RET(AOX_WASI_EINVAL);
-  for (uint32_t i = 0; i < n; i++) {
+  for (uint64_t i = 0; i < n; i++) {
     uint8_t sub[48], ev[32];
-    if (!m || wasm_memory_read(m, in + 48ull * i, sub, 48) != 0) RET(AOX_WASI_EFAULT);
+    if (rd(x, in + 48 * i, sub, 48) != 0) RET(AOX_WASI_EFAULT);
     memset(ev, 0, sizeof ev);
     memcpy(ev, sub, 8);
     ev[10] = sub[8];
-    uint32_t fd = (uint32_t)sub[16] | (uint32_t)sub[17] << 8 | (uint32_t)sub[18] << 16 |
-                  (uint32_t)sub[19] << 24;
+    uint64_t fd = get_le(sub + 16, 4);
     uint16_t err = 0;
     if (sub[8] == 0) {            /* clock */
-      uint64_t timeout = 0;
-      for (int k = 0; k < 8; k++) timeout |= (uint64_t)sub[24 + k] << (8 * k);
+      uint64_t timeout = get_le(sub + 24, 8);
       int absolute = sub[40] & 1;
       if (absolute) {
         if (timeout > w->clock_ns && timeout - w->clock_ns > advance)
@@ -504,17 +723,16 @@ static int h_poll_oneoff(wasm_call *c, const wasm_val *a, wasm_val *results, voi
         err = AOX_WASI_EBADF;
       else if (sub[8] == 1)
         nbytes = w->stdin_len - w->stdin_pos;
-      for (int k = 0; k < 8; k++) ev[16 + k] = (uint8_t)(nbytes >> (8 * k));
+      put_le(ev + 16, nbytes, 8);
       if (sub[8] == 1 && !err && nbytes == 0) ev[24] = 1;   /* hangup: EOF */
     } else {
       err = AOX_WASI_EINVAL;
     }
-    ev[8] = (uint8_t)err;
-    ev[9] = (uint8_t)(err >> 8);
-    if (wr(m, out + 32ull * i, ev, 32)) RET(AOX_WASI_EFAULT);
+    put_le(ev + 8, err, 2);
+    if (wr(x, out + 32 * i, ev, 32)) RET(AOX_WASI_EFAULT);
   }
   w->clock_ns += advance;
-  if (wr32(m, A32(a, 3), n)) RET(AOX_WASI_EFAULT);
+  if (wrp(x, nout, n)) RET(AOX_WASI_EFAULT);
   RET(0);
 }
 
@@ -522,62 +740,121 @@ static int h_poll_oneoff(wasm_call *c, const wasm_val *a, wasm_val *results, voi
 /* process                                                                  */
 /* ------------------------------------------------------------------------ */
 
-static int h_proc_exit(wasm_call *c, const wasm_val *a, wasm_val *results, void *ud) {
-  aox_wasi *w = ud;
-  (void)results;
+static int h_proc_exit(xcall *x) {
+  aox_wasi *w = x->w;
+  const aox_wasi_hooks *k = &w->hooks;
+  int code = (int)(int64_t)(x->im->np ? (int32_t)arg_u(x) : 0);
   w->exited = 1;
-  w->exit_code = a[0].of.i32;
-  return wasm_call_trap(c, "wasi proc_exit");
-}
-
-/* ENOSYS stub for preview1 functions we do not implement. `ud` encodes the
- * import's result shape: (nresults << 1) | (1 if the only result is an i32). */
-static int h_nosys(wasm_call *c, const wasm_val *a, wasm_val *results, void *ud) {
-  uintptr_t shape = (uintptr_t)ud;
-  uint32_t nres = (uint32_t)(shape >> 1);
-  (void)c; (void)a;
-  for (uint32_t i = 0; i < nres; i++) memset(&results[i].of, 0, sizeof results[i].of);
-  if (shape & 1) results[0].of.i32 = AOX_WASI_ENOSYS;
-  return 0;
+  w->exit_code = code;
+  if (k->exit) return k->exit(k->ud, x->call, code);
+  return wasm_call_trap(x->call, "wasi proc_exit");
 }
 
 /* ------------------------------------------------------------------------ */
 /* Linking                                                                  */
 /* ------------------------------------------------------------------------ */
 
-typedef struct {
-  const char *name;
-  const char *params;      /* one letter per param: i = i32, I = i64 */
-  int has_result;          /* returns an i32 errno */
-  wasm_host_fn fn;
-} wasi_fn;
+enum { NEED_NONE = 0, NEED_FS, NEED_CLOCK };   /* when the function is provided */
 
-static const wasi_fn wasi_table[] = {
-  {"args_get", "ii", 1, h_args_get},
-  {"args_sizes_get", "ii", 1, h_args_sizes_get},
-  {"environ_get", "ii", 1, h_environ_get},
-  {"environ_sizes_get", "ii", 1, h_environ_sizes_get},
-  {"clock_res_get", "ii", 1, h_clock_res_get},
-  {"clock_time_get", "iIi", 1, h_clock_time_get},
-  {"fd_close", "i", 1, h_fd_close},
-  {"fd_fdstat_get", "ii", 1, h_fd_fdstat_get},
-  {"fd_fdstat_set_flags", "ii", 1, h_fd_fdstat_set_flags},
-  {"fd_prestat_get", "ii", 1, h_fd_prestat_get},
-  {"fd_prestat_dir_name", "iii", 1, h_fd_prestat_get},
-  {"fd_read", "iiii", 1, h_fd_read},
-  {"fd_seek", "iIii", 1, h_fd_seek},
-  {"fd_tell", "ii", 1, h_fd_tell},
-  {"fd_write", "iiii", 1, h_fd_write},
-  {"poll_oneoff", "iiii", 1, h_poll_oneoff},
-  {"proc_exit", "i", 0, h_proc_exit},
-  {"random_get", "ii", 1, h_random_get},
-  {"sched_yield", "", 1, h_sched_yield},
+struct wasi_fn {
+  const char *name;
+  const char *params;      /* canonical: i = i32, I = i64, p = pointer/size (i32 or i64) */
+  int has_result;          /* returns an i32 errno */
+  int need;
+  int (*fn)(xcall *x);
 };
 
-static const wasi_fn *find_fn(const char *name) {
-  for (size_t i = 0; i < sizeof wasi_table / sizeof wasi_table[0]; i++)
-    if (strcmp(wasi_table[i].name, name) == 0) return &wasi_table[i];
+static const wasi_fn wasi_table[] = {
+  {"args_get", "pp", 1, NEED_NONE, h_args_get},
+  {"args_sizes_get", "pp", 1, NEED_NONE, h_args_sizes_get},
+  {"environ_get", "pp", 1, NEED_NONE, h_environ_get},
+  {"environ_sizes_get", "pp", 1, NEED_NONE, h_environ_sizes_get},
+  {"clock_res_get", "ip", 1, NEED_NONE, h_clock_res_get},
+  {"clock_time_get", "iIp", 1, NEED_NONE, h_clock_time_get},
+  {"fd_close", "i", 1, NEED_NONE, h_fd_close},
+  {"fd_datasync", "i", 1, NEED_FS, h_fd_sync},
+  {"fd_fdstat_get", "ip", 1, NEED_NONE, h_fd_fdstat_get},
+  {"fd_fdstat_set_flags", "ii", 1, NEED_NONE, h_fd_fdstat_set_flags},
+  {"fd_filestat_get", "ip", 1, NEED_FS, h_fd_filestat_get},
+  {"fd_prestat_get", "ip", 1, NEED_NONE, h_fd_prestat_get},
+  {"fd_prestat_dir_name", "ipp", 1, NEED_NONE, h_fd_prestat_get},
+  {"fd_pread", "ippIp", 1, NEED_FS, h_fd_pread},
+  {"fd_pwrite", "ippIp", 1, NEED_FS, h_fd_pwrite},
+  {"fd_read", "ippp", 1, NEED_NONE, h_fd_read},
+  {"fd_seek", "iIip", 1, NEED_NONE, h_fd_seek},
+  {"fd_sync", "i", 1, NEED_FS, h_fd_sync},
+  {"fd_tell", "ip", 1, NEED_NONE, h_fd_tell},
+  {"fd_write", "ippp", 1, NEED_NONE, h_fd_write},
+  {"path_open", "iippiIIip", 1, NEED_FS, h_path_open},
+  {"poll_oneoff", "pppp", 1, NEED_CLOCK, h_poll_oneoff},
+  {"proc_exit", "i", 0, NEED_NONE, h_proc_exit},
+  {"random_get", "pp", 1, NEED_NONE, h_random_get},
+  {"sched_yield", "", 1, NEED_NONE, h_sched_yield},
+};
+
+/* the implementation of `name` this context provides, or NULL (ENOSYS) */
+static const wasi_fn *find_fn(const aox_wasi *w, const char *name) {
+  for (size_t i = 0; i < sizeof wasi_table / sizeof wasi_table[0]; i++) {
+    const wasi_fn *f = &wasi_table[i];
+    if (strcmp(f->name, name) != 0) continue;
+    if (f->need == NEED_FS && !w->hooks.fs) return NULL;
+    if (f->need == NEED_CLOCK && w->hooks.clock_time) return NULL;
+    return f;
+  }
   return NULL;
+}
+
+static int h_dispatch(wasm_call *c, const wasm_val *a, wasm_val *results, void *ud) {
+  const wasi_imp *im = ud;
+  xcall x;
+  memset(&x, 0, sizeof x);
+  x.call = c;
+  x.w = im->w;
+  x.im = im;
+  x.a = a;
+  x.mem = wasm_call_memory(c);
+  if (x.mem) {
+    wasm_externtype t;
+    wasm_extern_type(x.mem, &t);
+    x.is64 = t.memory.is64;
+  }
+  if (!im->fn) {   /* ENOSYS stub */
+    for (uint32_t i = 0; i < im->nr; i++) memset(&results[i].of, 0, sizeof results[i].of);
+    if (im->nr && im->results[0] == WASM_I32) results[0].of.i32 = AOX_WASI_ENOSYS;
+    return 0;
+  }
+  int rc = im->fn->fn(&x);
+  if (rc) return rc;
+  aox_wasi_set_result(results, im->nr, x.err);
+  return 0;
+}
+
+static void free_imps(struct wasi_imp *im) {
+  while (im) {
+    wasi_imp *next = im->next;
+    free(im);
+    im = next;
+  }
+}
+
+int aox_wasi_link_import(aox_wasi *w, wasm_imports *imps, const char *module_name,
+                         const char *import_name, const char *wasi_name,
+                         const wasm_valtype *params, uint32_t nparams,
+                         const wasm_valtype *results, uint32_t nresults) {
+  wasi_imp *im;
+  if (nparams > 16 || nresults > 4) return WASM_EINVAL;
+  im = calloc(1, sizeof *im);
+  if (!im) return WASM_ENOMEM;
+  im->next = w->imps;
+  w->imps = im;
+  im->w = w;
+  im->fn = find_fn(w, wasi_name);
+  im->np = nparams;
+  im->nr = nresults;
+  if (nparams) memcpy(im->params, params, nparams * sizeof *params);
+  if (nresults) memcpy(im->results, results, nresults * sizeof *results);
+  return wasm_imports_add_func(imps, module_name, import_name, im->params, im->np,
+                               im->results, im->nr, h_dispatch, im);
 }
 
 int aox_wasi_module_uses_wasi(const wasm_module *module) {
@@ -591,26 +868,45 @@ int aox_wasi_module_uses_wasi(const wasm_module *module) {
   return 0;
 }
 
+/* Whether the module's memory (imported or exported) is 64-bit. */
+static int module_is64(const wasm_module *module) {
+  uint32_t n = wasm_module_import_count(module);
+  for (uint32_t i = 0; i < n; i++) {
+    const char *mod, *name;
+    wasm_externtype t;
+    if (wasm_module_import(module, i, &mod, &name, &t) == 0 && t.kind == WASM_EXTERN_MEMORY)
+      return t.memory.is64;
+  }
+  n = wasm_module_export_count(module);
+  for (uint32_t i = 0; i < n; i++) {
+    const char *name;
+    wasm_externtype t;
+    if (wasm_module_export(module, i, &name, &t) == 0 && t.kind == WASM_EXTERN_MEMORY)
+      return t.memory.is64;
+  }
+  return 0;
+}
+
 int aox_wasi_link(aox_wasi *w, const wasm_module *module, wasm_imports *imps) {
   uint32_t n = wasm_module_import_count(module);
+  int is64 = module_is64(module);
   for (uint32_t i = 0; i < n; i++) {
     const char *mod, *name;
     wasm_externtype t;
     int rc;
     if (wasm_module_import(module, i, &mod, &name, &t) != 0) return WASM_EINVAL;
     if (strcmp(mod, WASI_MODULE) != 0 || t.kind != WASM_EXTERN_FUNC) continue;
-    const wasi_fn *f = find_fn(name);
-    if (f) {
-      wasm_valtype params[8], res = WASM_I32;
+    const wasi_fn *f = find_fn(w, name);
+    if (f) {   /* the canonical preview1 signature */
+      wasm_valtype params[16], res = WASM_I32;
       uint32_t np = (uint32_t)strlen(f->params);
-      for (uint32_t k = 0; k < np; k++) params[k] = f->params[k] == 'I' ? WASM_I64 : WASM_I32;
-      rc = wasm_imports_add_func(imps, WASI_MODULE, name, params, np, &res,
-                                 f->has_result ? 1 : 0, f->fn, w);
+      for (uint32_t k = 0; k < np; k++)
+        params[k] = f->params[k] == 'I' || (f->params[k] == 'p' && is64) ? WASM_I64 : WASM_I32;
+      rc = aox_wasi_link_import(w, imps, WASI_MODULE, name, name, params, np, &res,
+                                f->has_result ? 1 : 0);
     } else {
-      uintptr_t shape = (uintptr_t)t.func.nresults << 1;
-      if (t.func.nresults == 1 && t.func.results[0] == WASM_I32) shape |= 1;
-      rc = wasm_imports_add_func(imps, WASI_MODULE, name, t.func.params, t.func.nparams,
-                                 t.func.results, t.func.nresults, h_nosys, (void *)shape);
+      rc = aox_wasi_link_import(w, imps, WASI_MODULE, name, name, t.func.params,
+                                t.func.nparams, t.func.results, t.func.nresults);
     }
     if (rc != 0) return rc;
   }

@@ -1,9 +1,11 @@
-/* wasi.h: a minimal, deterministic WASI preview1 host for aox's WebAssembly engine.
+/* wasi.h: the deterministic WASI preview1 host of aox: command modules (`aox wasm run`)
+ * and, through hooks, the aos process devices (src/aos/).
  *
- * Everything a guest can observe comes from the caller: arguments, environment,
- * stdin bytes, a virtual clock and a random seed. Nothing is read from the host
- * (no real clock, no real files, no host entropy), so two runs with the same
- * configuration see the same world and produce the same output.
+ * Everything a guest can observe comes from the embedder: arguments, environment,
+ * stdin bytes, a virtual clock and a random seed, or the hooks that replace them
+ * (clock, random stream, fuel charging, proc_exit, a file system behind the fds; see
+ * aox_wasi_hooks). Nothing is read from the host (no real clock, no real files, no
+ * host entropy), so two runs with the same configuration see the same world.
  *
  * What is implemented (module "wasi_snapshot_preview1"):
  *   args_get/args_sizes_get, environ_get/environ_sizes_get,
@@ -13,13 +15,14 @@
  *   (no preopens: EBADF), proc_exit (ends the call: see aox_wasi_run_start),
  *   clock_time_get/clock_res_get (virtual clock), random_get (SHA-256 counter-mode
  *   stream from the seed), sched_yield, poll_oneoff (clock and stdio subscriptions
- *   complete at once; clock subscriptions advance the virtual clock).
+ *   complete at once; clock subscriptions advance the virtual clock); with a file
+ *   system also fd_pread/fd_pwrite/fd_filestat_get/fd_sync/fd_datasync/path_open, and
+ *   every fd call goes to it.
  * Every other preview1 function the module imports is linked to a stub returning
- * ENOSYS (52), so modules that merely import e.g. path_open still run.
+ * ENOSYS (52), so modules that merely import e.g. sock_accept still run.
  *
- * State: one aox_wasi per guest instance. It keeps an fd table (today: 0 stdin,
- * 1 stdout, 2 stderr) so that a per-process in-memory file system can be added
- * later as new fd kinds without changing this API.
+ * Pointer width: pointers and sizes are 32- or 64-bit after the memory of the calling
+ * instance (memory64 modules get 8-byte size_t and pointers, 16-byte iovecs).
  *
  * Threads: an aox_wasi is used by one thread at a time, like the instance it serves.
  */
@@ -51,6 +54,44 @@ enum {
  * them, or a WASI errno to fail the guest's fd_write. */
 typedef int (*aox_wasi_write_fn)(void *ud, int fd, const uint8_t *data, size_t len);
 
+/* Optional file system behind the fds (a small vtable; the aos processes plug their
+ * in-memory fs in here). With one, every fd call (including 0..2, whose meaning is
+ * then the fs's) and fd_pread/fd_pwrite/fd_filestat_get/fd_sync/fd_datasync/
+ * path_open go to it; without one, fds 0..2 are the built-in stdio and those six
+ * calls are ENOSYS. Counts and offsets are >= 0 on success; errors are WASI errnos,
+ * negated where the function returns a count. Paths reach open() absolute ("/" +
+ * the guest's path, no preopens). */
+typedef struct aox_wasi_fs {
+  int64_t (*read)(void *ud, int fd, uint8_t *dst, uint64_t len, int64_t at); /* at < 0: */
+  int64_t (*write)(void *ud, int fd, const uint8_t *src, uint64_t len, int64_t at); /* fd pos */
+  int64_t (*seek)(void *ud, int fd, int64_t off, int whence);   /* new position */
+  int (*close)(void *ud, int fd);
+  int (*fdstat)(void *ud, int fd, uint8_t *filetype, uint16_t *fdflags, uint64_t *rights);
+  int (*set_flags)(void *ud, int fd, uint16_t fdflags);
+  int (*filestat)(void *ud, int fd, uint8_t *filetype, uint64_t *ino, uint64_t *size);
+  int (*sync)(void *ud, int fd);
+  int (*open)(void *ud, const char *path, uint16_t oflags, uint64_t rights, uint16_t fdflags,
+              int *fd);
+} aox_wasi_fs;
+
+/* What the embedder supplies instead of the built-ins (every member optional; the
+ * struct is copied by aox_wasi_new, `fs` must outlive the context). */
+typedef struct aox_wasi_hooks {
+  void *ud;                     /* passed to every hook and fs function */
+  /* clock_time_get / clock_res_get: a WASI errno. When clock_time is set the virtual
+   * clock of the config is not used and poll_oneoff is not provided (ENOSYS). */
+  int (*clock_time)(void *ud, uint32_t id, uint64_t *ns);
+  int (*clock_res)(void *ud, uint32_t id, uint64_t *ns);
+  /* random_get: the next len bytes of the embedder's stream into dst (host memory). */
+  void (*random)(void *ud, uint8_t *dst, uint64_t len);
+  /* Fuel for host work: `units` (one per random byte, one per 16 bytes of fs I/O).
+   * Return 0, or raise a trap with wasm_call_trap and return its value. */
+  int (*charge)(void *ud, wasm_call *call, uint64_t units);
+  /* proc_exit: must raise a trap with wasm_call_trap and return its value. */
+  int (*exit)(void *ud, wasm_call *call, int code);
+  const aox_wasi_fs *fs;
+} aox_wasi_hooks;
+
 /* Configuration. Strings and buffers are copied by aox_wasi_new(); the caller may
  * free them afterwards. Zero-initialise and set what you need. */
 typedef struct aox_wasi_config {
@@ -69,6 +110,7 @@ typedef struct aox_wasi_config {
   uint64_t clock_res_ns;        /* reported resolution; 0 = 1 */
   const uint8_t *seed;          /* random_get seed; may be empty */
   size_t seed_len;
+  const aox_wasi_hooks *hooks;  /* NULL: all built-in (see aox_wasi_hooks) */
 } aox_wasi_config;
 
 typedef struct aox_wasi aox_wasi;
@@ -79,10 +121,31 @@ int aox_wasi_new(const aox_wasi_config *cfg, aox_wasi **out);
 void aox_wasi_free(aox_wasi *w);
 
 /* Add to `imps` a host function for every "wasi_snapshot_preview1" function import
- * of `module`: the implementation if we have one, else an ENOSYS stub with the
- * import's own signature. Other imports are left alone. `w` must outlive every
+ * of `module`: the implementation if we have one (with the canonical preview1
+ * signature for the module's pointer width, so a mismatching import fails to
+ * instantiate), else an ENOSYS stub with the import's own signature. Other imports are left alone. `w` must outlive every
  * instance created with `imps`. Returns 0 or a WASM_E* code. */
 int aox_wasi_link(aox_wasi *w, const wasm_module *module, wasm_imports *imps);
+
+/* For embedders with their own linker: add to `imps` the import `module_name`.
+ * `import_name` with the given signature, implementing the preview1 function
+ * `wasi_name` (ENOSYS if we have none). Arguments are read whatever their integer
+ * type (i32 or i64 pointers; an i64 may also come legalised as two i32s) and the
+ * result is converted to the import's result type. Returns 0 or a WASM_E* code. */
+int aox_wasi_link_import(aox_wasi *w, wasm_imports *imps, const char *module_name,
+                         const char *import_name, const char *wasi_name,
+                         const wasm_valtype *params, uint32_t nparams,
+                         const wasm_valtype *results, uint32_t nresults);
+
+/* Host-function plumbing shared with embedders that link by the import's own
+ * signature: an argument as unsigned 64-bit whatever its type (floats: truncated,
+ * negatives 0), and v stored into the first of nresults results converted to its type. */
+uint64_t aox_wasi_val_u64(const wasm_val *v);
+void aox_wasi_set_result(wasm_val *results, uint32_t nresults, int64_t v);
+/* The 64-bit argument at *i of a call whose import has `params`: one i64 (or f64), or
+ * a (low, high) i32 pair as emscripten legalises it; *i moves past it. */
+uint64_t aox_wasi_arg_i64(const wasm_valtype *params, uint32_t nparams, const wasm_val *args,
+                          uint32_t *i);
 
 /* Whether `module` imports anything from "wasi_snapshot_preview1". */
 int aox_wasi_module_uses_wasi(const wasm_module *module);

@@ -4,6 +4,7 @@
 ;; F (constructors), G (handle), J (malloc), M/N/O (stackSave/stackRestore/stackAlloc)
 ;; and no free. handle() writes a line to stdout and answers a fixed JSON result;
 ;; the constructor sets a flag that handle() checks, so a missed F call shows.
+;; A first fd_write with an out-of-bounds iovec must fail with EFAULT (21).
 (module
   (import "a" "f" (func $fd_write (param i32 i32 i32 i32) (result i32)))
   (import "a" "q" (func $resize (param i32) (result i32)))
@@ -28,6 +29,12 @@
     (if (i32.eqz (i32.load (i32.const 4000))) (then (call $abort)))
     ;; the message must be on the stack (stackAlloc), below the initial stack pointer
     (if (i32.ge_u (local.get $msg) (i32.const 65536)) (then (call $abort)))
+    ;; an iovec pointing past the memory: the shared WASI host says EFAULT (21)
+    (i32.store (i32.const 3000) (i32.const 131000))
+    (i32.store (i32.const 3004) (i32.const 100))
+    (if (i32.ne (call $fd_write (i32.const 1) (i32.const 3000) (i32.const 1) (i32.const 3008))
+                (i32.const 21))
+      (then (call $abort)))
     (i32.store (i32.const 3000) (i32.const 2048))
     (i32.store (i32.const 3004) (i32.const 14))
     (drop (call $fd_write (i32.const 1) (i32.const 3000) (i32.const 1) (i32.const 3008)))

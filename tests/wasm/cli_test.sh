@@ -123,6 +123,15 @@ mem64)
   run "$AOX" run --invoke oob "$TMP/mem64.wasm"; expect_rc 134 "mem64 oob"
   expect_err_has "out of bounds memory access" "mem64 oob"
   ;;
+wasi64)
+  # a memory64 WASI command through the same WASI host as wasm32 ones
+  wat hello64
+  run "$AOX" run --argv0 prog "$TMP/hello64.wasm" alpha "b c"
+  expect_rc 43 "wasi64 (argc 3)"
+  got=$(tr '\000' '|' < "$TMP/out")
+  [ "$got" = "prog|alpha|b c|" ] || fail "wasi64 stdout '$got'"
+  run "$AOX" run --argv0 p "$TMP/hello64.wasm"; expect_rc 41 "wasi64 (argc 1)"
+  ;;
 *) echo "cli_test.sh: unknown case $CASE"; exit 2 ;;
 esac
 [ $fails = 0 ] && echo "ok: $CASE" && exit 0

@@ -103,3 +103,28 @@ else()
   add_test(NAME wasm_wasi_unit COMMAND sh -c "echo 'SKIP: wat2wasm (wabt) not installed'; exit 77")
 endif()
 set_tests_properties(wasm_wasi_unit PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 60 LABELS "wasm;wasi")
+
+# The shared WASI host with 64-bit pointers, embedder hooks and a file system
+# (what the aos process devices use), through a memory64 WAT probe.
+add_executable(wasm_wasi_shared_test ${CMAKE_CURRENT_LIST_DIR}/wasi_shared_test.c)
+target_link_libraries(wasm_wasi_shared_test PRIVATE aox_wasi OpenSSL::Crypto)
+if(AOX_WAT2WASM)
+  add_custom_command(OUTPUT ${CMAKE_CURRENT_BINARY_DIR}/wasi_probe64.wasm
+                     COMMAND ${AOX_WAT2WASM} --enable-memory64
+                             ${CMAKE_CURRENT_LIST_DIR}/modules/wasi_probe64.wat
+                             -o ${CMAKE_CURRENT_BINARY_DIR}/wasi_probe64.wasm
+                     DEPENDS ${CMAKE_CURRENT_LIST_DIR}/modules/wasi_probe64.wat)
+  add_custom_command(OUTPUT ${CMAKE_CURRENT_BINARY_DIR}/wasi_probe_legal.wasm
+                     COMMAND ${AOX_WAT2WASM} ${CMAKE_CURRENT_LIST_DIR}/modules/wasi_probe_legal.wat
+                             -o ${CMAKE_CURRENT_BINARY_DIR}/wasi_probe_legal.wasm
+                     DEPENDS ${CMAKE_CURRENT_LIST_DIR}/modules/wasi_probe_legal.wat)
+  add_custom_target(wasm_wasi_probe64_module ALL
+                    DEPENDS ${CMAKE_CURRENT_BINARY_DIR}/wasi_probe64.wasm
+                            ${CMAKE_CURRENT_BINARY_DIR}/wasi_probe_legal.wasm)
+  add_test(NAME wasm_wasi_shared
+           COMMAND wasm_wasi_shared_test ${CMAKE_CURRENT_BINARY_DIR}/wasi_probe64.wasm
+                   ${CMAKE_CURRENT_BINARY_DIR}/wasi_probe_legal.wasm)
+else()
+  add_test(NAME wasm_wasi_shared COMMAND sh -c "echo 'SKIP: wat2wasm (wabt) not installed'; exit 77")
+endif()
+set_tests_properties(wasm_wasi_shared PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 60 LABELS "wasm;wasi")

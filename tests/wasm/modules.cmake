@@ -4,7 +4,7 @@
 set(_m ${CMAKE_CURRENT_LIST_DIR}/modules)
 set(_aox $<TARGET_FILE:aox-wasm>)
 
-foreach(case help validate errors hello fuel max_memory mem64)
+foreach(case help validate errors hello fuel max_memory mem64 wasi64)
   add_test(NAME wasm_cli_${case}
            COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/cli_test.sh ${_aox} ${_m} ${case})
   set_tests_properties(wasm_cli_${case} PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 60
