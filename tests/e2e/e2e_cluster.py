@@ -63,6 +63,24 @@ def scenario_delegate(tmp):
           "delegated verify=2 computes the counter: %r" % r)
     check(re.fullmatch(r"[A-Za-z0-9_-]{43}", r.get("state-digest", "")) is not None,
           "delegated result carries the peers' state digest")
+    # a booting delegate-device (test-counter `boot: 1`): slot 0 computes the definition
+    # on the peers (verified like any slot), so the outputs match a local run from
+    # slot 0 on (its value 7 counted once)
+    boot = {"boot": 1, "value": 7}
+    bpid = spawn_and_schedule(d1, dict(DELEGATED, verify=2, **boot), [1, 2, 3])
+    lpid = spawn_and_schedule(p1, dict({"execution-device": "test-counter@1.0"}, **boot),
+                              [1, 2, 3])
+    for slot in range(4):
+        got = d1.json("GET", "/%s/compute/%d" % (bpid, slot)).get("output") or {}
+        want = p1.json("GET", "/%s/compute/%d" % (lpid, slot))["output"]
+        check(got == want, "booting delegated slot %d: %r, local %r" % (slot, got, want))
+    check(want["counter"] == 13 and want["seen"] == 4, "the local run booted: %r" % want)
+    dlie = p("dboot-liar", ["--peers", "%s,%s" % (url(p1), url(liar))])
+    lie_pid = spawn_and_schedule(dlie, dict(DELEGATED, verify=2, **boot), [1])
+    st, _h, b = dlie.req("GET", "/%s/compute/0" % lie_pid)
+    check(st == 502 and b"delegated slot 0: peers disagree" in b,
+          "a lying peer is caught at the boot: %d %r" % (st, b[:300]))
+    dlie.stop()
     # peers restarted (their imported assignments are in memory only): resent, same answer
     p1.stop()
     restart_in_place(p1)
