@@ -442,6 +442,7 @@ int aox_store_cache_open(const char *rest, const aox_store_opts *o,
     if ((rc = aox_store_open(dir, o, &c->cache, err)))
         goto fail;
     free(dir);
+    dir = NULL;                          /* fail: frees it (a failed scan below) */
     if (o && o->cache_max) {             /* the bound: what DIR holds already */
         c->max = o->cache_max;
         pthread_mutex_init(&c->mu, NULL);
