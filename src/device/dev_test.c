@@ -22,6 +22,11 @@
  *
  *   fold' = SHA-256(fold || message-id digest || be64(slot))      (fold0 = SHA-256(pid))
  *
+ * Boot (opt-in, for tests of the process layer's slot 0 and of delegation): with
+ * the definition entry `boot: 1` the device's boot op says yes, so slot 0 computes
+ * the definition itself as a message (its `value`, `action`, ... apply) after init.
+ * Without it (or any other value) slot 0 is init only.
+ *
  * Snapshot meta (version 1): 'T' 1 be64(counter) be64(seen) fold[32] be32(npages).
  */
 #include <stdlib.h>
@@ -386,6 +391,12 @@ static int tc_digest(void *s, uint8_t out[32])
     return AOX_OK;
 }
 
+static int tc_boot(const aox_msg *def)
+{
+    int64_t b = 0;
+    return aox_msg_get_int(def, "boot", &b) == AOX_OK && b == 1;
+}
+
 const aox_device_ops aox_test_counter_device = {
     .name = "test-counter@1.0",
     .init = tc_init,
@@ -395,4 +406,5 @@ const aox_device_ops aox_test_counter_device = {
     .free = tc_free,
     .memory = tc_memory,
     .digest = tc_digest,
+    .boot = tc_boot,
 };

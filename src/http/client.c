@@ -7,11 +7,15 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+
+#include "core/buf.h"
 
 struct aox_http_client {
     CURL *curl;
     char *base;
     long  timeout_ms;
+    aox_buf hdrs;       /* the last response's header lines, "Name: value\r\n"... */
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -53,6 +57,7 @@ void aox_http_client_free(aox_http_client *c)
     if (!c) return;
     if (c->curl) curl_easy_cleanup(c->curl);
     free(c->base);
+    aox_buf_free(&c->hdrs);
     free(c);
 }
 
@@ -60,6 +65,16 @@ static size_t on_data(char *p, size_t size, size_t nmemb, void *ud)
 {
     aox_buf *b = ud;
     size_t n = size * nmemb;
+    return aox_buf_append(b, p, n) == 0 ? n : 0;
+}
+
+/* Header lines; a status line starts a new response (after a 1xx), so only the
+ * final response's headers are kept. */
+static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
+{
+    aox_buf *b = ud;
+    size_t n = size * nmemb;
+    if (n >= 5 && memcmp(p, "HTTP/", 5) == 0) aox_buf_reset(b);
     return aox_buf_append(b, p, n) == 0 ? n : 0;
 }
 
@@ -74,6 +89,7 @@ int aox_http_client_request(aox_http_client *c, const char *method, const char *
     int rc = AOX_OK;
 
     aox_buf_reset(resp);
+    aox_buf_reset(&c->hdrs);
     if (aox_buf_printf(&url, "%s%s", c->base, path) != 0) {
         rc = aox_err_set(err, AOX_E_NOMEM, "out of memory");
         goto out;
@@ -82,6 +98,8 @@ int aox_http_client_request(aox_http_client *c, const char *method, const char *
     curl_easy_setopt(c->curl, CURLOPT_URL, (const char *)url.data);
     curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, resp);
+    curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, &c->hdrs);
     curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
     if (c->timeout_ms > 0) curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, c->timeout_ms);
     if (strcmp(method, "GET") == 0) {
@@ -117,4 +135,29 @@ const char *aox_http_client_content_type(aox_http_client *c)
     char *ct = NULL;
     if (curl_easy_getinfo(c->curl, CURLINFO_CONTENT_TYPE, &ct) != CURLE_OK || !ct) return "";
     return ct;
+}
+
+int aox_http_client_header(aox_http_client *c, const char *name, char *out, size_t cap)
+{
+    const char *p = c->hdrs.data ? (const char *)c->hdrs.data : "";
+    const char *end = p + c->hdrs.len;
+    size_t nl = strlen(name);
+
+    out[0] = '\0';
+    while (p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        const char *line_end = eol ? eol : end;
+        if ((size_t)(line_end - p) > nl && p[nl] == ':' && strncasecmp(p, name, nl) == 0) {
+            const char *v = p + nl + 1, *e = line_end;
+            size_t n;
+            while (v < e && (*v == ' ' || *v == '\t')) v++;
+            while (e > v && (e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t')) e--;
+            n = (size_t)(e - v) < cap - 1 ? (size_t)(e - v) : cap - 1;
+            memcpy(out, v, n);
+            out[n] = '\0';
+            return 1;
+        }
+        p = line_end + 1;
+    }
+    return 0;
 }

@@ -31,4 +31,10 @@ int aox_http_client_request(aox_http_client *c, const char *method, const char *
  * valid until the next request or aox_http_client_free. */
 const char *aox_http_client_content_type(aox_http_client *c);
 
+/* A response header of the last completed exchange (name case-insensitive; the
+ * final response's headers only): copies its value, trimmed and truncated to
+ * cap - 1 bytes, into out and returns 1; 0 when the response had no such header
+ * (out is then ""). cap must be >= 1. */
+int aox_http_client_header(aox_http_client *c, const char *name, char *out, size_t cap);
+
 #endif

@@ -517,8 +517,41 @@ static void qs_append(aox_buf *b, const char *k, const char *v)
     }
 }
 
-/* Serves req locally when this node owns pid, else forwards it to the owner.
- * Returns 0 to let the normal routes serve it, 1 when answered. */
+/* A forwarded request reached a node that does not own pid: 503 `busy` whose error
+ * object names the owner it knows (`owner`), which tells the forwarding node to look
+ * the owner up again rather than pass the answer on (see moving()). */
+static void not_owner_out(aox_http_response *resp, const char *pid, const char *owner,
+                          int *rc)
+{
+    aox_err err;
+    json_t *j, *o;
+    aox_err_set(&err, AOX_E_BUSY, "process %s is owned by %s", pid, owner);
+    j = aox_err_to_json(&err);
+    o = j ? json_object_get(j, "error") : NULL;
+    if (!o || json_object_set_new(o, "owner", json_string(owner))) {
+        json_decref(j);
+        error_out(resp, &err, rc);
+        return;
+    }
+    json_out(resp, aox_code_http_status(AOX_E_BUSY), j, rc);
+    *rc = AOX_E_BUSY;
+}
+
+/* 1 when a 503 body is not_owner_out's (the process is moving between nodes: look
+ * again); any other 503 (a busy owner: full queue, shutting down) is the owner's
+ * answer and goes back to the client as it is. */
+static int moving(const aox_buf *body)
+{
+    json_t *j = body->len ? json_loadb((const char *)body->data, body->len, 0, NULL) : NULL;
+    json_t *o = j ? json_object_get(j, "error") : NULL;
+    int r = o && json_is_string(json_object_get(o, "owner"));
+    json_decref(j);
+    return r;
+}
+
+/* Serves req locally when this node owns pid, else forwards it to the owner and
+ * gives the client the owner's answer: status, body, content type, Retry-After and
+ * X-Aox-Compute. Returns 0 to let the normal routes serve it, 1 when answered. */
 static int own_or_forward(aox_cluster *c, const aox_http_request *req, const char *pid,
                           aox_http_response *resp, int *rc)
 {
@@ -527,6 +560,7 @@ static int own_or_forward(aox_cluster *c, const aox_http_request *req, const cha
     aox_buf owner = {0}, path = {0}, body = {0};
     aox_err err;
     int r, k, binary = 0;
+    char ra[16], compute[sizeof resp->compute];
 
     aox_err_clear(&err);
     for (;;) {
@@ -538,8 +572,7 @@ static int own_or_forward(aox_cluster *c, const aox_http_request *req, const cha
         if (r == 0) { *rc = 0; r = 0; goto done; }          /* ours: local routes */
         if (r != 1) { error_out(resp, &err, rc); r = 1; goto done; }
         if (forwarded) {
-            aox_err_set(&err, AOX_E_BUSY, "process %s is owned by %s", pid, (char *)owner.data);
-            error_out(resp, &err, rc);
+            not_owner_out(resp, pid, (char *)owner.data, rc);
             r = 1;
             goto done;
         }
@@ -560,14 +593,23 @@ static int own_or_forward(aox_cluster *c, const aox_http_request *req, const cha
             /* GET /state answers raw bytes; everything else is JSON */
             binary = r == 0 && strncmp(aox_http_client_content_type(cl),
                                        "application/octet-stream", 24) == 0;
+            ra[0] = compute[0] = '\0';
+            if (r == 0) {
+                (void)aox_http_client_header(cl, "Retry-After", ra, sizeof ra);
+                (void)aox_http_client_header(cl, "X-Aox-Compute", compute, sizeof compute);
+            }
             aox_http_client_free(cl);
         }
-        if (r == 0 && status != 503) {
+        if (r == 0 && !(status == 503 && moving(&body))) {
+            char *e = NULL;
+            unsigned long sec = ra[0] ? strtoul(ra, &e, 10) : 0;
             aox_buf_reset(&resp->body);
             aox_buf_append(&resp->body, body.data ? body.data : (const uint8_t *)"", body.len);
             resp->status = (int)status;
             resp->content_type = binary ? "application/octet-stream" : CT_JSON;
-            *rc = status < 400 ? AOX_OK : AOX_E_UPSTREAM;
+            snprintf(resp->compute, sizeof resp->compute, "%s", compute);
+            resp->retry_after = (e && *e == '\0' && sec <= 86400) ? (unsigned)sec : 0;
+            *rc = status < 400 ? AOX_OK : status == 503 ? AOX_E_BUSY : AOX_E_UPSTREAM;
             r = 1;
             goto done;
         }

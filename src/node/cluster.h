@@ -18,7 +18,10 @@
  * A request for /<pid>/... (and POST /spawn, by the definition's ID) on a node that
  * does not own the process acquires the lease when it is free, else is forwarded to
  * the owner's URL (query `aox-fwd=1`; a forwarded request reaching a non-owner is
- * answered 503). The legacy ao routes (http/legacy.c) are routed the same way through
+ * answered 503 whose error object names the owner, `owner`). The owner's answer
+ * goes back as it is (status, body, content type, Retry-After, X-Aox-Compute), a
+ * busy owner's 503 included; only the not-owner 503 and a transport failure are
+ * retried. The legacy ao routes (http/legacy.c) are routed the same way through
  * aox_http_ctx.owner (installed by aox_cluster_http in cluster mode). When the owner
  * does not answer, the node retries until the lease
  * expires (at most TTL + 3 s) and then takes the process over from the shared store.

@@ -99,6 +99,7 @@ typedef struct pentry {
     aox_buf          def_enc;           /* canonical encoding of the definition */
     aox_msg         *def;               /* with execution-device = delegate-device */
     const aox_device_ops *ops;
+    int              boot;              /* ops boots for def: slot 0 is an assignment */
     pthread_mutex_t  mu;                /* serialises compute on this process */
     aox_msg        **asg;               /* imported assignments */
     aox_msg        **res;               /* answers (unsigned) per asg[i], NULL = not yet */
@@ -208,6 +209,25 @@ static void digest_text(const uint8_t d[32], char out[AOX_ID_LEN + 1])
     aox_id_from_hash(d, out);
 }
 
+/* The definition as the peers run it: execution-device = delegate-device, no
+ * `device`. *out is NULL when delegate-device is missing or names delegated@1.0. */
+static int peer_def(const aox_msg *def, aox_msg **out)
+{
+    const char *inner = aox_msg_get_str(def, "delegate-device", NULL);
+    aox_msg *d;
+
+    *out = NULL;
+    if (!inner || !*inner || strcmp(inner, DELEGATE_NAME) == 0) return AOX_OK;
+    d = aox_msg_clone(def);
+    if (!d || aox_msg_set_str(d, "execution-device", inner)) {
+        aox_msg_free(d);
+        return AOX_E_NOMEM;
+    }
+    aox_msg_remove(d, "device");
+    *out = d;
+    return AOX_OK;
+}
+
 /* Finds or creates the entry for pid (definition must match an existing one). */
 static int pentry_get(const char *from, const char *pid, const aox_msg *def, pentry **out,
                       aox_err *err)
@@ -251,20 +271,19 @@ static int pentry_get(const char *from, const char *pid, const aox_msg *def, pen
         goto fail;
     }
     e = calloc(1, sizeof *e);
-    if (!e || !(e->def = aox_msg_clone(def))
-        || aox_msg_set_str(e->def, "execution-device", inner)) {
+    if (!e || peer_def(def, &e->def) || !e->def) {
         pthread_mutex_unlock(&cfg.mu);
-        pentry_free(e);
+        free(e);
         rc = aox_err_set(err, AOX_E_NOMEM, "out of memory");
         goto fail;
     }
-    aox_msg_remove(e->def, "device");
     pthread_mutex_init(&e->mu, NULL);
     memcpy(e->pid, pid, AOX_ID_LEN + 1);
     memcpy(e->from, from, AOX_ID_LEN + 1);
     e->def_enc = enc;
     enc = (aox_buf){0};
     e->ops = aox_device_find(inner);
+    e->boot = e->ops->boot && e->ops->boot(e->def);
     e->refs = 1;
     e->next = table;
     table = e;
@@ -277,8 +296,10 @@ fail:
     return rc;
 }
 
-/* Imports assignments with slot > base (base must be what the entry holds). On a
- * base mismatch sets *have and returns AOX_E_CONFLICT. Caller holds e->mu. */
+/* Imports assignments with slot > base (base must be what the entry holds), and
+ * slot 0's when the device boots (e->boot; the delegator sends it with every request
+ * from base 0). On a base mismatch sets *have and returns AOX_E_CONFLICT. Caller
+ * holds e->mu. */
 static int pentry_import(pentry *e, uint64_t base, const aox_value *list, uint64_t *have,
                          uint64_t max, aox_err *err)
 {
@@ -296,9 +317,12 @@ static int pentry_import(pentry *e, uint64_t base, const aox_value *list, uint64
         size_t j;
         if (v->type != AOX_V_MSG) return aox_err_set(err, AOX_E_INVALID, "assignment: not a message");
         s = slot_of(v->u.msg);
-        if (s == 0 || s == UINT64_MAX)
-            return aox_err_set(err, AOX_E_INVALID, "assignment without a slot >= 1");
-        if (s <= top) {
+        if (s == UINT64_MAX || (s == 0 && !e->boot))
+            return aox_err_set(err, AOX_E_INVALID, "assignment without a slot >= 1 (slot 0 "
+                               "only when delegate-device boots for the definition)");
+        if (s == 0 && e->n && slot_of(e->asg[0]) != 0)
+            return aox_err_set(err, AOX_E_CONFLICT, "slot 0 arrives after later slots");
+        if (s <= top && e->n) {
             /* already held: must be the very same assignment */
             for (j = 0; j < e->n && slot_of(e->asg[j]) != s; j++) {}
             if (j < e->n && !aox_msg_equal(e->asg[j], v->u.msg))
@@ -386,6 +410,7 @@ static int pentry_reach(pentry *e, size_t k, aox_err *err)
         call.assignment = a;
         call.message = aox_msg_get_msg(a, "body");
         call.slot = slot_of(a);
+        if (!call.message && call.slot == 0) call.message = e->def;   /* as run_boot */
         call.timestamp = ts;
         call.block_height = bh;
         call.limits = &lim;
@@ -546,10 +571,10 @@ int aox_delegate_serve(const uint8_t *body, size_t len, int *status, aox_buf *ou
     if (rc) { aox_err_set(&err, rc, "request is not signed by a node"); goto fail; }
     pid = aox_msg_get_str(req, "process", NULL);
     def = aox_msg_get_msg(req, "definition");
-    if (!pid || !aox_id_valid(pid) || !def || aox_msg_get_int(req, "slot", &slot) || slot < 1
+    if (!pid || !aox_id_valid(pid) || !def || aox_msg_get_int(req, "slot", &slot) || slot < 0
         || (aox_msg_get(req, "base") && (aox_msg_get_int(req, "base", &base) || base < 0))) {
         rc = aox_err_set(&err, AOX_E_INVALID,
-                         "need process (ID), definition (message), slot >= 1, base >= 0");
+                         "need process (ID), definition (message), slot >= 0, base >= 0");
         goto fail;
     }
     dry = aox_msg_get_msg(req, "dry-run");
@@ -560,6 +585,11 @@ int aox_delegate_serve(const uint8_t *body, size_t len, int *status, aox_buf *ou
     }
     rc = pentry_get(from, pid, def, &e, &err);
     if (rc) goto fail;
+    if (slot == 0 && (dry || !e->boot)) {
+        rc = aox_err_set(&err, AOX_E_INVALID, "slot 0 is computed only when delegate-device "
+                         "boots for the definition (and never as a dry run)");
+        goto fail;
+    }
     pthread_mutex_lock(&e->mu);
     locked = 1;
     rc = pentry_import(e, (uint64_t)base, aox_msg_get(req, "assignments"), &have, max, &err);
@@ -707,7 +737,10 @@ static int build_request(const dstate *d, const aox_identity *id, uint64_t base,
         if (aox_msg_set_value(m, "assignments", &empty)) goto done;
     }
     for (i = 0; i < d->n; i++) {
-        if (slot_of(d->asg[i]) <= base) continue;
+        uint64_t s = slot_of(d->asg[i]);
+        /* slot 0 (a boot) is held only from base 0 on: resent with every request
+         * from there, since "holds up to slot 0" cannot tell it from nothing */
+        if (s <= base && !(s == 0 && base == 0)) continue;
         aox_msg *c = aox_msg_clone(d->asg[i]);
         if (!c || aox_msg_list_append_msg(m, "assignments", c)) goto done;
     }
@@ -818,6 +851,30 @@ static int answers_agree(const aox_msg *a, const aox_msg *b)
            && aox_msg_equal(aox_msg_get_msg(a, "result"), aox_msg_get_msg(b, "result"));
 }
 
+/* delegated@1.0 boots exactly when its delegate-device boots for the definition as
+ * the peers run it (peer_def), so slot 0 is computed remotely like any slot. Out of
+ * memory here answers 1: ds_compute then re-checks and fails the slot as a node fault
+ * (nothing cached) rather than cache a slot 0 without its boot. */
+static int inner_boots(const aox_msg *def, int *boots)
+{
+    aox_msg *pd = NULL;
+    const aox_device_ops *ops;
+    int rc = peer_def(def, &pd);
+
+    *boots = 0;
+    if (rc) return rc;
+    ops = pd ? aox_device_find(aox_msg_get_str(pd, "delegate-device", NULL)) : NULL;
+    *boots = ops && ops->boot && ops->boot(pd);
+    aox_msg_free(pd);
+    return AOX_OK;
+}
+
+static int ds_boot(const aox_msg *def)
+{
+    int boots = 0;
+    return inner_boots(def, &boots) ? 1 : boots;
+}
+
 static int ds_compute(void *s, const aox_call *call, aox_msg *result, aox_err *err)
 {
     dstate *d = s;
@@ -835,6 +892,15 @@ static int ds_compute(void *s, const aox_call *call, aox_msg *result, aox_err *e
     if (d->n && slot_of(d->asg[d->n - 1]) >= call->slot)
         return aox_err_set(err, AOX_E_INTERNAL, DELEGATE_NAME ": slot %llu out of order",
                            (unsigned long long)call->slot);
+    if (call->slot == 0) {         /* the boot (ds_boot said yes) */
+        int boots = 0;
+        if ((rc = inner_boots(d->def, &boots)))
+            return aox_err_set(err, rc, "out of memory");
+        if (!boots || call->dry_run)
+            return aox_err_set(err, AOX_E_INTERNAL, DELEGATE_NAME ": slot 0 computed but "
+                               "%s does not boot; retry",
+                               aox_msg_get_str(d->def, "delegate-device", NULL));
+    }
     pthread_mutex_lock(&cfg.mu);
     np = cfg.npeers;
     memcpy(peers, cfg.peers, sizeof peers);
@@ -1000,6 +1066,7 @@ static const aox_device_ops delegated_ops = {
     .restore = ds_restore,
     .free = ds_free,
     .digest = ds_digest,
+    .boot = ds_boot,
 };
 
 const aox_device_ops *aox_delegate_device(void) { return &delegated_ops; }

@@ -15,7 +15,10 @@
  *     process     pid (43 chars)          definition   the process definition
  *     base        slots the sender believes the peer already holds (highest slot)
  *     assignments list of assignments with slot > base, ascending, verbatim
- *     slot        the slot wanted
+ *     slot        the slot wanted (0 only when delegate-device boots for the definition
+ *                 as the peers run it: then assignment 0 is sent with every request
+ *                 from base 0, and the peer computes it on its init state; see
+ *                 delegated@1.0's boot op in delegate.c and cluster.md)
  *     dry-run     (optional) an assignment for `slot` to run as a dry run on the state
  *                 after every assignment held (nothing cached, nothing kept); the
  *                 answer's state-digest = prev-state-digest = that state's digest

@@ -317,7 +317,19 @@ static void test_boot(void)
     REQUIRE(aox_msg_set_int(d, "boot-please", 1) == AOX_OK);
     CHECK(stack->boot(d) == 0);
     aox_msg_free(d);
-    CHECK(tc->boot == NULL);                        /* test-counter: slot 0 is init */
+    /* test-counter: slot 0 is init, unless the definition opts in with boot: 1 */
+    d = stack_def(without, 2, 0, 0);
+    REQUIRE(tc->boot != NULL);
+    CHECK(tc->boot(d) == 0);
+    CHECK(stack->boot(d) == 0);
+    REQUIRE(aox_msg_set_str(d, "boot", "yes") == AOX_OK);
+    CHECK(tc->boot(d) == 0);
+    REQUIRE(aox_msg_set_int(d, "boot", 2) == AOX_OK);
+    CHECK(tc->boot(d) == 0);
+    REQUIRE(aox_msg_set_int(d, "boot", 1) == AOX_OK);
+    CHECK(tc->boot(d) != 0);
+    CHECK(stack->boot(d) != 0);                     /* a stack holding it boots too */
+    aox_msg_free(d);
 }
 
 int main(void)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Issue 6 end-to-end tests: delegated compute between nodes on loopback, node
 processes (/~name/), node identity, cluster mode. Usage: e2e_cluster.py AOX
-delegate|names|cluster, or e2e_cluster.py AOX rcluster STORE-URI (a Redis Cluster,
+delegate|names|cluster|busy, or e2e_cluster.py AOX rcluster STORE-URI (a Redis Cluster,
 through tests/store/redis_cluster_run.sh)"""
 import json
 import os
@@ -63,6 +63,24 @@ def scenario_delegate(tmp):
           "delegated verify=2 computes the counter: %r" % r)
     check(re.fullmatch(r"[A-Za-z0-9_-]{43}", r.get("state-digest", "")) is not None,
           "delegated result carries the peers' state digest")
+    # a booting delegate-device (test-counter `boot: 1`): slot 0 computes the definition
+    # on the peers (verified like any slot), so the outputs match a local run from
+    # slot 0 on (its value 7 counted once)
+    boot = {"boot": 1, "value": 7}
+    bpid = spawn_and_schedule(d1, dict(DELEGATED, verify=2, **boot), [1, 2, 3])
+    lpid = spawn_and_schedule(p1, dict({"execution-device": "test-counter@1.0"}, **boot),
+                              [1, 2, 3])
+    for slot in range(4):
+        got = d1.json("GET", "/%s/compute/%d" % (bpid, slot)).get("output") or {}
+        want = p1.json("GET", "/%s/compute/%d" % (lpid, slot))["output"]
+        check(got == want, "booting delegated slot %d: %r, local %r" % (slot, got, want))
+    check(want["counter"] == 13 and want["seen"] == 4, "the local run booted: %r" % want)
+    dlie = p("dboot-liar", ["--peers", "%s,%s" % (url(p1), url(liar))])
+    lie_pid = spawn_and_schedule(dlie, dict(DELEGATED, verify=2, **boot), [1])
+    st, _h, b = dlie.req("GET", "/%s/compute/0" % lie_pid)
+    check(st == 502 and b"delegated slot 0: peers disagree" in b,
+          "a lying peer is caught at the boot: %d %r" % (st, b[:300]))
+    dlie.stop()
     # peers restarted (their imported assignments are in memory only): resent, same answer
     p1.stop()
     restart_in_place(p1)
@@ -536,6 +554,68 @@ def scenario_cluster(tmp, store=None):
         redis.wait()
 
 
+def scenario_busy(tmp):
+    """A forwarded request whose owner is busy (full per-process queue) gets the
+    owner's 503 at once, with its JSON body and Retry-After; forwarded answers keep
+    X-Aox-Compute."""
+    redis, rport = start_redis(tmp)
+    store = "redis://127.0.0.1:%d" % rport
+    try:
+        owner = Node(os.path.join(tmp, "owner"),
+                     ["--store", store, "--lease-ttl", "1s", "--workers", "1",
+                      "--worker-queue", "1"]).start()
+        other = Node(os.path.join(tmp, "other"), ["--store", store, "--lease-ttl", "1s"]).start()
+        # spawned on the owner (it takes the lease); slot 1 spins until the wall limit
+        pid = spawn_and_schedule(owner, {"execution-device": "test-counter@1.0",
+                                         "wall-limit": 3000, "name": "busy"}, [])
+        owner.json("POST", "/%s/schedule" % pid, {"action": "spin"})
+        owner.json("POST", "/%s/schedule" % pid, {"value": 5})
+        # slot 0 through the other node: the owner's X-Aox-Compute comes along
+        st, h, b = other.req("GET", "/%s/compute?slot=0" % pid)
+        check(st == 200 and json.loads(b)["slot"] == 0, "forwarded compute: %d %r" % (st, b))
+        check(h.get("x-aox-compute", "").startswith("cached=0; from=init"),
+              "X-Aox-Compute forwarded: %r" % h.get("x-aox-compute"))
+        # one request runs (spinning), one waits in the owner's queue of 1 ...
+        done = []
+
+        def ask(slot):
+            c = http.client.HTTPConnection("127.0.0.1", owner.port, timeout=20)
+            c.request("GET", "/%s/compute?slot=%d" % (pid, slot))
+            done.append(c.getresponse().status)
+            c.close()
+        ts = [threading.Thread(target=ask, args=(1,))]
+        ts[0].start()
+        time.sleep(0.4)
+        ts.append(threading.Thread(target=ask, args=(2,)))
+        ts[1].start()
+        time.sleep(0.4)
+        # ... so the owner answers a third one 503: passed on at once, not retried
+        t0 = time.time()
+        st, h, b = other.req("GET", "/%s/compute?slot=2" % pid)
+        took = time.time() - t0
+        body = json.loads(b) if b else {}
+        check(st == 503, "busy owner: 503 forwarded (got %d %r)" % (st, b[:200]))
+        check(body.get("error", {}).get("code") == "busy" and "owner" not in body["error"],
+              "the owner's JSON body: %r" % body)
+        check(h.get("retry-after", "").isdigit(), "Retry-After forwarded: %r" % h)
+        check(took < 2.5, "passed on without waiting for the lease deadline (%.2f s)" % took)
+        for t in ts:
+            t.join()
+        check(len(done) == 2, "the owner's own requests answered: %r" % done)
+        # the owner is free again: a cached answer, forwarded with its header
+        st, h, b = other.req("GET", "/%s/compute?slot=0" % pid)
+        check(st == 200 and h.get("x-aox-compute", "").startswith("cached=1"),
+              "after: %d %r %r" % (st, h, b))
+        # a forwarded request reaching a node that does not own the process: 503
+        # naming the owner (the marker forwarding nodes retry on)
+        st, h, b = other.req("GET", "/%s/slot?aox-fwd=1" % pid)
+        err = json.loads(b).get("error", {})
+        check(st == 503 and err.get("owner") == url(owner), "not the owner: %d %r" % (st, b))
+    finally:
+        redis.kill()
+        redis.wait()
+
+
 def main():
     core.AOX = os.path.abspath(sys.argv[1])
     tmp = tempfile.mkdtemp(prefix="aox-e2e-cluster-")
@@ -544,7 +624,7 @@ def main():
             scenario_cluster(tmp, sys.argv[3])
         else:
             {"delegate": scenario_delegate, "names": scenario_names,
-             "cluster": scenario_cluster}[sys.argv[2]](tmp)
+             "cluster": scenario_cluster, "busy": scenario_busy}[sys.argv[2]](tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if core.failures:
