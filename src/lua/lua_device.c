@@ -37,20 +37,6 @@ typedef struct luad {
     aox_lua *lx;
 } luad;
 
-static void put_be(uint8_t *p, uint64_t v, int n)
-{
-    for (int i = n - 1; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t)v;
-}
-
-static uint64_t get_be(const uint8_t *p, int n)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < n; i++)
-        v = (v << 8) | p[i];
-    return v;
-}
-
 static int map_rc(int rc)
 {
     switch (rc) {
@@ -250,8 +236,8 @@ static int luad_snapshot(void *state, aox_snap_writer *w, aox_err *err)
         return aox_err_set(err, map_rc(rc), "lua@5.3: %s", msg);
     memcpy(meta, "LUAD", 4);
     meta[4] = 1;
-    put_be(meta + 5, n, 8);
-    put_be(meta + 13, LUAD_PAGE, 4);
+    aox_be_put(meta + 5, n, 8);
+    aox_be_put(meta + 13, LUAD_PAGE, 4);
     rc = aox_snap_write_meta(w, meta, sizeof meta);
     for (size_t off = 0, i = 0; !rc && off < n; off += LUAD_PAGE, i++)
         rc = aox_snap_write_page(w, i, img + off, n - off < LUAD_PAGE ? n - off : LUAD_PAGE);
@@ -278,7 +264,7 @@ static int luad_restore(const aox_device_env *env, const aox_msg *def, aox_snap_
         return aox_err_set(err, rc, "lua@5.3: cannot read the snapshot");
     if (mlen != LUAD_META || memcmp(meta, "LUAD", 4) != 0 || meta[4] != 1)
         return aox_err_set(err, AOX_E_CORRUPT, "lua@5.3: bad snapshot meta");
-    uint64_t total = get_be(meta + 5, 8), psize = get_be(meta + 13, 4);
+    uint64_t total = aox_be_get(meta + 5, 8), psize = aox_be_get(meta + 13, 4);
     if (psize == 0 || (total + psize - 1) / psize != aox_snap_page_count(r))
         return aox_err_set(err, AOX_E_CORRUPT, "lua@5.3: snapshot page count mismatch");
     for (uint64_t i = 0; i < aox_snap_page_count(r); i++) {
