@@ -94,7 +94,10 @@ static void make_opts(const aox_device_env *env, const aox_msg *def, aox_lua_opt
     o->process_id = env && env->pid ? env->pid : "";
 }
 
-static int luad_init(const aox_device_env *env, const aox_msg *def, void **state, aox_err *err)
+/* A new state (img NULL) or one restored from a snapshot image: the shared part of
+ * init and restore (script, definition, options). */
+static int luad_open(const aox_device_env *env, const aox_msg *def, const aox_buf *img,
+                     void **state, aox_err *err)
 {
     aox_buf script = {0};
     json_t *jdef = NULL;
@@ -103,7 +106,6 @@ static int luad_init(const aox_device_env *env, const aox_msg *def, void **state
     char msg[AOX_ERR_MSG_MAX];
     int rc;
 
-    *state = NULL;
     if ((rc = load_script(env, def, &script, err)))
         goto out;
     jdef = aox_msg_to_json(def);
@@ -113,8 +115,12 @@ static int luad_init(const aox_device_env *env, const aox_msg *def, void **state
         goto out;
     }
     make_opts(env, def, &o);
-    rc = aox_lua_new(&o, jdef, script.data ? (const char *)script.data : "", script.len,
-                     &d->lx, msg, sizeof msg);
+    const char *src = script.data ? (const char *)script.data : "";
+    if (img)
+        rc = aox_lua_restore(&o, jdef, src, script.len, img->data, img->len, &d->lx, msg,
+                             sizeof msg);
+    else
+        rc = aox_lua_new(&o, jdef, src, script.len, &d->lx, msg, sizeof msg);
     if (rc) {
         rc = aox_err_set(err, map_rc(rc), "lua@5.3: %s", msg);
         goto out;
@@ -126,6 +132,12 @@ out:
     json_decref(jdef);
     aox_buf_free(&script);
     return rc;
+}
+
+static int luad_init(const aox_device_env *env, const aox_msg *def, void **state, aox_err *err)
+{
+    *state = NULL;
+    return luad_open(env, def, NULL, state, err);
 }
 
 /* result["error"] = {code, message, traceback?} from the library's error object. */
@@ -252,11 +264,7 @@ static int luad_restore(const aox_device_env *env, const aox_msg *def, aox_snap_
 {
     const uint8_t *meta;
     size_t mlen;
-    aox_buf img = {0}, page = {0}, script = {0};
-    json_t *jdef = NULL;
-    luad *d = NULL;
-    aox_lua_opts o;
-    char msg[AOX_ERR_MSG_MAX];
+    aox_buf img = {0}, page = {0};
     int rc;
 
     *state = NULL;
@@ -279,29 +287,10 @@ static int luad_restore(const aox_device_env *env, const aox_msg *def, aox_snap_
             goto out;
         }
     }
-    if ((rc = load_script(env, def, &script, err)))
-        goto out;
-    jdef = aox_msg_to_json(def);
-    d = calloc(1, sizeof *d);
-    if (!jdef || !d) {
-        rc = aox_err_set(err, AOX_E_NOMEM, "lua@5.3: out of memory");
-        goto out;
-    }
-    make_opts(env, def, &o);
-    rc = aox_lua_restore(&o, jdef, script.data ? (const char *)script.data : "", script.len,
-                         img.data, img.len, &d->lx, msg, sizeof msg);
-    if (rc) {
-        rc = aox_err_set(err, map_rc(rc), "lua@5.3: %s", msg);
-        goto out;
-    }
-    *state = d;
-    d = NULL;
+    rc = luad_open(env, def, &img, state, err);
 out:
-    free(d);
-    json_decref(jdef);
     aox_buf_free(&img);
     aox_buf_free(&page);
-    aox_buf_free(&script);
     return rc;
 }
 
