@@ -77,13 +77,24 @@ int aox_buf_append_u8(aox_buf *b, uint8_t v)
     return aox_buf_append(b, &v, 1);
 }
 
+void aox_be_put(uint8_t *p, uint64_t v, int n)
+{
+    for (int i = n - 1; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)v;
+}
+
+uint64_t aox_be_get(const uint8_t *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
 int aox_buf_append_be64(aox_buf *b, uint64_t v)
 {
     uint8_t t[8];
-    for (int i = 7; i >= 0; i--) {
-        t[i] = (uint8_t)(v & 0xff);
-        v >>= 8;
-    }
+    aox_be_put(t, v, 8);
     return aox_buf_append(b, t, 8);
 }
 

@@ -22,6 +22,9 @@ int  aox_buf_printf(aox_buf *b, const char *fmt, ...) __attribute__((format(prin
 int  aox_buf_append_u8(aox_buf *b, uint8_t v);
 int  aox_buf_append_be64(aox_buf *b, uint64_t v);    /* fixed-width big-endian */
 int  aox_buf_append_uleb(aox_buf *b, uint64_t v);    /* unsigned LEB128 */
+/* Fixed-width big-endian integers of n bytes (1..8) at p: store keys, snapshot headers. */
+void     aox_be_put(uint8_t *p, uint64_t v, int n);
+uint64_t aox_be_get(const uint8_t *p, int n);
 void aox_buf_reset(aox_buf *b);                      /* len = 0, keeps memory */
 void aox_buf_free(aox_buf *b);
 /* Moves the bytes out: returns data (caller frees with free()), buffer becomes empty. */

@@ -648,11 +648,8 @@ static int rd_be64(rd *r, uint64_t *out)
 {
     if (r->n - r->off < 8)
         return corrupt(r, "truncated number");
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | r->p[r->off + (size_t)i];
+    *out = aox_be_get(r->p + r->off, 8);
     r->off += 8;
-    *out = v;
     return AOX_OK;
 }
 

@@ -55,20 +55,6 @@ typedef struct tc_state {
     uint8_t *dirty;                    /* per page: changed since last snapshot/restore */
 } tc_state;
 
-static void put_be64(uint8_t *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t)v;
-}
-
-static uint64_t get_be64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | p[i];
-    return v;
-}
-
 static void tc_free(void *s)
 {
     tc_state *st = s;
@@ -246,7 +232,7 @@ static int tc_compute(void *s, const aox_call *call, aox_msg *result, aox_err *e
     }
     memcpy(buf, st->fold, AOX_HASH_LEN);
     memcpy(buf + AOX_HASH_LEN, idh, AOX_HASH_LEN);
-    put_be64(buf + 2 * AOX_HASH_LEN, call->slot);
+    aox_be_put(buf + 2 * AOX_HASH_LEN, call->slot, 8);
     aox_sha256(buf, sizeof buf, fold);
 
     out = aox_msg_new();
@@ -295,8 +281,8 @@ static void tc_meta(const tc_state *st, uint8_t meta[TC_META_LEN])
 {
     meta[0] = 'T';
     meta[1] = 1;
-    put_be64(meta + 2, (uint64_t)st->counter);
-    put_be64(meta + 10, st->seen);
+    aox_be_put(meta + 2, (uint64_t)st->counter, 8);
+    aox_be_put(meta + 10, st->seen, 8);
     memcpy(meta + 18, st->fold, AOX_HASH_LEN);
     meta[50] = (uint8_t)(st->npages >> 24);
     meta[51] = (uint8_t)(st->npages >> 16);
@@ -349,8 +335,8 @@ static int tc_restore(const aox_device_env *env, const aox_msg *def, aox_snap_re
     rc = tc_alloc(npages, &st);
     if (rc)
         return aox_err_set(err, rc, "test-counter: out of memory");
-    st->counter = (int64_t)get_be64(meta + 2);
-    st->seen = get_be64(meta + 10);
+    st->counter = (int64_t)aox_be_get(meta + 2, 8);
+    st->seen = aox_be_get(meta + 10, 8);
     memcpy(st->fold, meta + 18, AOX_HASH_LEN);
     for (uint32_t i = 0; i < npages; i++) {
         rc = aox_snap_read_page(r, i, &page);

@@ -416,21 +416,14 @@ static int not_yet(const aox_http_ctx *ctx, const char *pid, aox_http_response *
     return err->code;
 }
 
-static int h_compute(const aox_http_ctx *ctx, const aox_route *r,
-                     const aox_http_request *req, aox_http_response *resp, aox_err *err)
+/* Compute of pid at *slot, or its latest state (slot NULL: now), in a worker or in this
+ * process: the result with its X-Aox-Compute header, or the error answer. */
+static int compute_reply(const aox_http_ctx *ctx, const char *pid, const uint64_t *slot,
+                         const aox_http_request *req, aox_http_response *resp, aox_err *err)
 {
-    const char *s = r->arg[0] ? r->arg : q(req, "slot");
-    uint64_t slot;
     aox_compute_info ci;
     aox_msg *res = NULL;
     int rc;
-
-    if (!s)
-        return aox_err_set(err, AOX_E_INVALID, "missing slot: use ?slot=N");
-    if (aox_http_parse_slot(s, &slot) != 0)
-        return aox_err_set(err, AOX_E_INVALID,
-                           "slot: '%.40s' is not a non-negative decimal integer that fits "
-                           "in 64 bits", s);
     memset(&ci, 0, sizeof ci);
     if (ctx->workers && ctx->wapi) {
         aox_work_info wi;
@@ -438,14 +431,16 @@ static int h_compute(const aox_http_ctx *ctx, const aox_route *r,
         rc = wait_timeout(req, &tmo, err);
         if (rc) return rc;
         memset(&wi, 0, sizeof wi);
-        rc = ctx->wapi->compute(ctx->workers, r->pid, slot, tmo, &res, &wi, err);
+        rc = slot ? ctx->wapi->compute(ctx->workers, pid, *slot, tmo, &res, &wi, err)
+                  : ctx->wapi->now(ctx->workers, pid, tmo, &res, &wi, err);
         ci = wi.ci;
         if (rc == AOX_E_BUSY || rc == AOX_E_TIMEOUT) return work_fail(resp, err, &wi);
     } else {
-        rc = aox_proc_compute(ctx->procs, r->pid, slot, &res, &ci, err);
+        rc = slot ? aox_proc_compute(ctx->procs, pid, *slot, &res, &ci, err)
+                  : aox_proc_now(ctx->procs, pid, &res, &ci, err);
         if (rc == AOX_E_TIMEOUT) return work_fail(resp, err, NULL);
     }
-    if (rc == AOX_E_NOT_YET) return not_yet(ctx, r->pid, resp, err, ci.current_slot);
+    if (slot && rc == AOX_E_NOT_YET) return not_yet(ctx, pid, resp, err, ci.current_slot);
     if (rc) return rc;
     rc = set_msg(resp, res);
     compute_header(resp, &ci);
@@ -453,31 +448,25 @@ static int h_compute(const aox_http_ctx *ctx, const aox_route *r,
     return rc;
 }
 
+static int h_compute(const aox_http_ctx *ctx, const aox_route *r,
+                     const aox_http_request *req, aox_http_response *resp, aox_err *err)
+{
+    const char *s = r->arg[0] ? r->arg : q(req, "slot");
+    uint64_t slot;
+
+    if (!s)
+        return aox_err_set(err, AOX_E_INVALID, "missing slot: use ?slot=N");
+    if (aox_http_parse_slot(s, &slot) != 0)
+        return aox_err_set(err, AOX_E_INVALID,
+                           "slot: '%.40s' is not a non-negative decimal integer that fits "
+                           "in 64 bits", s);
+    return compute_reply(ctx, r->pid, &slot, req, resp, err);
+}
+
 static int h_now(const aox_http_ctx *ctx, const aox_route *r, const aox_http_request *req,
                  aox_http_response *resp, aox_err *err)
 {
-    aox_compute_info ci;
-    aox_msg *res = NULL;
-    int rc;
-    memset(&ci, 0, sizeof ci);
-    if (ctx->workers && ctx->wapi) {
-        aox_work_info wi;
-        uint64_t tmo;
-        rc = wait_timeout(req, &tmo, err);
-        if (rc) return rc;
-        memset(&wi, 0, sizeof wi);
-        rc = ctx->wapi->now(ctx->workers, r->pid, tmo, &res, &wi, err);
-        ci = wi.ci;
-        if (rc == AOX_E_BUSY || rc == AOX_E_TIMEOUT) return work_fail(resp, err, &wi);
-    } else {
-        rc = aox_proc_now(ctx->procs, r->pid, &res, &ci, err);
-        if (rc == AOX_E_TIMEOUT) return work_fail(resp, err, NULL);
-    }
-    if (rc) return rc;
-    rc = set_msg(resp, res);
-    compute_header(resp, &ci);
-    aox_msg_free(res);
-    return rc;
+    return compute_reply(ctx, r->pid, NULL, req, resp, err);
 }
 
 static int h_result(const aox_http_ctx *ctx, const char *pid, const char *msg_id,

@@ -37,20 +37,6 @@ typedef struct luad {
     aox_lua *lx;
 } luad;
 
-static void put_be(uint8_t *p, uint64_t v, int n)
-{
-    for (int i = n - 1; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t)v;
-}
-
-static uint64_t get_be(const uint8_t *p, int n)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < n; i++)
-        v = (v << 8) | p[i];
-    return v;
-}
-
 static int map_rc(int rc)
 {
     switch (rc) {
@@ -108,7 +94,10 @@ static void make_opts(const aox_device_env *env, const aox_msg *def, aox_lua_opt
     o->process_id = env && env->pid ? env->pid : "";
 }
 
-static int luad_init(const aox_device_env *env, const aox_msg *def, void **state, aox_err *err)
+/* A new state (img NULL) or one restored from a snapshot image: the shared part of
+ * init and restore (script, definition, options). */
+static int luad_open(const aox_device_env *env, const aox_msg *def, const aox_buf *img,
+                     void **state, aox_err *err)
 {
     aox_buf script = {0};
     json_t *jdef = NULL;
@@ -117,7 +106,6 @@ static int luad_init(const aox_device_env *env, const aox_msg *def, void **state
     char msg[AOX_ERR_MSG_MAX];
     int rc;
 
-    *state = NULL;
     if ((rc = load_script(env, def, &script, err)))
         goto out;
     jdef = aox_msg_to_json(def);
@@ -127,8 +115,12 @@ static int luad_init(const aox_device_env *env, const aox_msg *def, void **state
         goto out;
     }
     make_opts(env, def, &o);
-    rc = aox_lua_new(&o, jdef, script.data ? (const char *)script.data : "", script.len,
-                     &d->lx, msg, sizeof msg);
+    const char *src = script.data ? (const char *)script.data : "";
+    if (img)
+        rc = aox_lua_restore(&o, jdef, src, script.len, img->data, img->len, &d->lx, msg,
+                             sizeof msg);
+    else
+        rc = aox_lua_new(&o, jdef, src, script.len, &d->lx, msg, sizeof msg);
     if (rc) {
         rc = aox_err_set(err, map_rc(rc), "lua@5.3: %s", msg);
         goto out;
@@ -140,6 +132,12 @@ out:
     json_decref(jdef);
     aox_buf_free(&script);
     return rc;
+}
+
+static int luad_init(const aox_device_env *env, const aox_msg *def, void **state, aox_err *err)
+{
+    *state = NULL;
+    return luad_open(env, def, NULL, state, err);
 }
 
 /* result["error"] = {code, message, traceback?} from the library's error object. */
@@ -250,8 +248,8 @@ static int luad_snapshot(void *state, aox_snap_writer *w, aox_err *err)
         return aox_err_set(err, map_rc(rc), "lua@5.3: %s", msg);
     memcpy(meta, "LUAD", 4);
     meta[4] = 1;
-    put_be(meta + 5, n, 8);
-    put_be(meta + 13, LUAD_PAGE, 4);
+    aox_be_put(meta + 5, n, 8);
+    aox_be_put(meta + 13, LUAD_PAGE, 4);
     rc = aox_snap_write_meta(w, meta, sizeof meta);
     for (size_t off = 0, i = 0; !rc && off < n; off += LUAD_PAGE, i++)
         rc = aox_snap_write_page(w, i, img + off, n - off < LUAD_PAGE ? n - off : LUAD_PAGE);
@@ -266,11 +264,7 @@ static int luad_restore(const aox_device_env *env, const aox_msg *def, aox_snap_
 {
     const uint8_t *meta;
     size_t mlen;
-    aox_buf img = {0}, page = {0}, script = {0};
-    json_t *jdef = NULL;
-    luad *d = NULL;
-    aox_lua_opts o;
-    char msg[AOX_ERR_MSG_MAX];
+    aox_buf img = {0}, page = {0};
     int rc;
 
     *state = NULL;
@@ -278,7 +272,7 @@ static int luad_restore(const aox_device_env *env, const aox_msg *def, aox_snap_
         return aox_err_set(err, rc, "lua@5.3: cannot read the snapshot");
     if (mlen != LUAD_META || memcmp(meta, "LUAD", 4) != 0 || meta[4] != 1)
         return aox_err_set(err, AOX_E_CORRUPT, "lua@5.3: bad snapshot meta");
-    uint64_t total = get_be(meta + 5, 8), psize = get_be(meta + 13, 4);
+    uint64_t total = aox_be_get(meta + 5, 8), psize = aox_be_get(meta + 13, 4);
     if (psize == 0 || (total + psize - 1) / psize != aox_snap_page_count(r))
         return aox_err_set(err, AOX_E_CORRUPT, "lua@5.3: snapshot page count mismatch");
     for (uint64_t i = 0; i < aox_snap_page_count(r); i++) {
@@ -293,29 +287,10 @@ static int luad_restore(const aox_device_env *env, const aox_msg *def, aox_snap_
             goto out;
         }
     }
-    if ((rc = load_script(env, def, &script, err)))
-        goto out;
-    jdef = aox_msg_to_json(def);
-    d = calloc(1, sizeof *d);
-    if (!jdef || !d) {
-        rc = aox_err_set(err, AOX_E_NOMEM, "lua@5.3: out of memory");
-        goto out;
-    }
-    make_opts(env, def, &o);
-    rc = aox_lua_restore(&o, jdef, script.data ? (const char *)script.data : "", script.len,
-                         img.data, img.len, &d->lx, msg, sizeof msg);
-    if (rc) {
-        rc = aox_err_set(err, map_rc(rc), "lua@5.3: %s", msg);
-        goto out;
-    }
-    *state = d;
-    d = NULL;
+    rc = luad_open(env, def, &img, state, err);
 out:
-    free(d);
-    json_decref(jdef);
     aox_buf_free(&img);
     aox_buf_free(&page);
-    aox_buf_free(&script);
     return rc;
 }
 

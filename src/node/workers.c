@@ -583,6 +583,35 @@ static int timeout_answer(aox_workers *w, const char *pid, uint64_t slot, int wa
                        was_running ? "being computed" : "still queued");
 }
 
+/* Waits (w->mu held) for job j until deadline, then releases the mutex. A finished job
+ * hands over its answer (rc, *result or *err, and a compute's info) and is freed; at the
+ * deadline it stays with its runner (no longer ours) and the answer is a timeout for
+ * slot of pid ("what" names what was waited for; start: when the request came). */
+static int await_job(aox_workers *w, job *j, const char *pid, uint64_t slot,
+                     const char *what, int64_t start, int64_t deadline, aox_msg **result,
+                     aox_work_info *info, aox_err *err)
+{
+    int rc, was_running = 0;
+    if (!wait_job(w, j, deadline, &was_running)) {
+        w->c.await_timeouts++;
+        pthread_mutex_unlock(&w->mu);
+        info->waited_ms = (uint64_t)(mono_ms() - start);
+        return timeout_answer(w, pid, slot, was_running, what, info, err);
+    }
+    rc = j->rc;
+    if (j->kind == JOB_COMPUTE)
+        info->ci = j->ci;
+    if (rc == AOX_OK) {
+        *result = j->res;
+        j->res = NULL;
+    } else if (err) {
+        *err = j->err;
+    }
+    pthread_mutex_unlock(&w->mu);
+    job_free(j);
+    return rc;
+}
+
 int aox_workers_compute(aox_workers *w, const char *pid, uint64_t slot,
                         uint64_t timeout_ms, aox_msg **result, aox_work_info *info,
                         aox_err *err)
@@ -591,7 +620,7 @@ int aox_workers_compute(aox_workers *w, const char *pid, uint64_t slot,
     worker *k;
     job *j = NULL;
     int64_t start, deadline;
-    int rc, was_running = 0, tries = 0;
+    int rc, tries = 0;
 
     *result = NULL;
     if (!info) info = &dummy;
@@ -657,21 +686,7 @@ int aox_workers_compute(aox_workers *w, const char *pid, uint64_t slot,
     lru_front(w, k);
     rq_push(w, k);
     info->queued = 1;
-    if (!wait_job(w, j, deadline, &was_running)) {
-        j = NULL;                                 /* no longer ours */
-        w->c.await_timeouts++;
-        pthread_mutex_unlock(&w->mu);
-        info->waited_ms = (uint64_t)(mono_ms() - start);
-        return timeout_answer(w, pid, slot, was_running, "the result of", info, err);
-    }
-    rc = j->rc;
-    info->ci = j->ci;
-    if (rc == AOX_OK) {
-        *result = j->res;
-        j->res = NULL;
-    } else if (err) {
-        *err = j->err;
-    }
+    return await_job(w, j, pid, slot, "the result of", start, deadline, result, info, err);
 out:
     pthread_mutex_unlock(&w->mu);
     job_free(j);
@@ -754,7 +769,7 @@ int aox_workers_dry_run_ex(aox_workers *w, const char *pid, const aox_msg *msg,
     job *j;
     int64_t start, deadline;
     uint64_t cur = 0;
-    int rc, was_running = 0;
+    int rc;
 
     *result = NULL;
     if (!info) info = &dummy;
@@ -781,20 +796,7 @@ int aox_workers_dry_run_ex(aox_workers *w, const char *pid, const aox_msg *msg,
     w->ro_len++;
     pthread_cond_signal(&w->ro_cv);
     info->queued = 1;
-    if (!wait_job(w, j, deadline, &was_running)) {
-        j = NULL;
-        w->c.await_timeouts++;
-        pthread_mutex_unlock(&w->mu);
-        info->waited_ms = (uint64_t)(mono_ms() - start);
-        return timeout_answer(w, pid, cur + 1, was_running, "a dry run at", info, err);
-    }
-    rc = j->rc;
-    if (rc == AOX_OK) {
-        *result = j->res;
-        j->res = NULL;
-    } else if (err) {
-        *err = j->err;
-    }
+    return await_job(w, j, pid, cur + 1, "a dry run at", start, deadline, result, info, err);
 out:
     pthread_mutex_unlock(&w->mu);
     job_free(j);

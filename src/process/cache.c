@@ -10,20 +10,6 @@
 
 #include "process/proc_int.h"
 
-static void put_be64(uint8_t *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t)v;
-}
-
-static uint64_t get_be64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | p[i];
-    return v;
-}
-
 int proc_key_prefix(aox_buf *k, const char *pid, const char *what)
 {
     int rc = aox_key_proc(k, pid, what, 0);     /* ".../what/" + be64(0) */
@@ -39,7 +25,7 @@ int proc_get_u64(aox_store *s, const aox_buf *k, uint64_t *v)
     if (rc == AOX_OK && val.len != 8)
         rc = AOX_E_CORRUPT;
     if (rc == AOX_OK)
-        *v = get_be64(val.data);
+        *v = aox_be_get(val.data, 8);
     aox_buf_free(&val);
     return rc;
 }
@@ -75,7 +61,7 @@ static int seek_slot(aox_procs *p, const char *pid, const char *what, uint64_t b
     aox_buf prefix = {0}, b = {0}, key = {0};
     uint8_t be[8];
     int rc = proc_key_prefix(&prefix, pid, what);
-    put_be64(be, bound);
+    aox_be_put(be, bound, 8);
     if (!rc) rc = aox_buf_append(&b, prefix.data, prefix.len);
     if (!rc) rc = aox_buf_append(&b, be, 8);
     if (!rc)
@@ -84,7 +70,7 @@ static int seek_slot(aox_procs *p, const char *pid, const char *what, uint64_t b
         if (key.len != prefix.len + 8)
             rc = AOX_E_CORRUPT;
         else
-            *slot = get_be64(key.data + prefix.len);
+            *slot = aox_be_get(key.data + prefix.len, 8);
     }
     aox_buf_free(&prefix);
     aox_buf_free(&b);

@@ -25,12 +25,6 @@
 #include "core/id.h"
 #include "process/proc_int.h"
 
-static void put_be64(uint8_t *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t)v;
-}
-
 static int64_t now_ms(aox_procs *p)
 {
     return p->opts.clock_ms(p->opts.clock_ud);
@@ -77,8 +71,8 @@ static int join_assignment(aox_procs *p, uint64_t epoch, const char *pid, uint64
     int rc;
 
     *g = NULL;
-    put_be64(be_next, slot + 1);
-    put_be64(be_slot, slot);
+    aox_be_put(be_next, slot + 1, 8);
+    aox_be_put(be_slot, slot, 8);
     rc = aox_msg_encode(a, &enc);
     if (rc) {
         aox_buf_free(&enc);
@@ -503,8 +497,7 @@ static int scan_one(void *ud, const uint8_t *k, size_t kl, const uint8_t *v, siz
         c->rc = AOX_E_CORRUPT;
         return 1;
     }
-    for (size_t i = 0; i < 8; i++)
-        slot = (slot << 8) | k[c->prefix_len + i];
+    slot = aox_be_get(k + c->prefix_len, 8);
     if (slot > c->to)
         return 1;
     c->rc = aox_msg_decode(v, vl, &a, NULL);

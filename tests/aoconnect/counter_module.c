@@ -74,16 +74,27 @@ static const char *str_end(const char *s)
     return s;
 }
 
+/* The value after the next `"key":` in *p[0..end) (white space skipped), or 0; *p
+ * is left on that key, so the next call searches on after it. */
+static const char *next_value(const char **p, const char *end, const char *key)
+{
+    size_t kl = slen(key);
+    for (; *p < end; (*p)++) {
+        const char *k = *p;
+        if (*k != '"' || !starts(k + 1, key) || k[1 + kl] != '"') continue;
+        const char *q = skip_ws(k + 2 + kl);
+        if (*q != ':') continue;
+        (*p)++;
+        return skip_ws(q + 1);
+    }
+    return 0;
+}
+
 /* Finds `"key"` followed by ':' and a string; sets *v and *n to its raw JSON contents
  * (escapes kept) and returns 1. Searches p[0..end). */
 static int find_str(const char *p, const char *end, const char *key, const char **v, size_t *n)
 {
-    size_t kl = slen(key);
-    for (; p < end; p++) {
-        if (*p != '"' || !starts(p + 1, key) || p[1 + kl] != '"') continue;
-        const char *q = skip_ws(p + 2 + kl);
-        if (*q != ':') continue;
-        q = skip_ws(q + 1);
+    for (const char *q; (q = next_value(&p, end, key));) {
         if (*q != '"') continue;
         const char *e = str_end(q);
         *v = q + 1;
@@ -96,12 +107,7 @@ static int find_str(const char *p, const char *end, const char *key, const char 
 /* The digits of the number after `"key":` in p[0..end); 0 if none. */
 static int find_num(const char *p, const char *end, const char *key, const char **v, size_t *n)
 {
-    size_t kl = slen(key);
-    for (; p < end; p++) {
-        if (*p != '"' || !starts(p + 1, key) || p[1 + kl] != '"') continue;
-        const char *q = skip_ws(p + 2 + kl);
-        if (*q != ':') continue;
-        q = skip_ws(q + 1);
+    for (const char *q; (q = next_value(&p, end, key));) {
         const char *e = q;
         while (*e >= '0' && *e <= '9') e++;
         if (e == q) continue;

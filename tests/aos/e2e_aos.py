@@ -11,86 +11,33 @@ restarts the node and checks that computing continues from the stored state; slo
 is the Process message through handle (boot), run once. With a
 wasm64 module, does the same briefly with a HyperBEAM-style stack definition.
 """
-import http.client
 import json
 import os
-import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
-import time
 
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what, file=sys.stderr)
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+# the node helpers of the end-to-end tests (tests/e2e/e2e_core.py)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
+import e2e_core as core  # noqa: E402
+from e2e_core import check  # noqa: E402
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+def start_node(data):
+    """`aox serve` on data: a clock the boot test reads back, snapshots every 4 slots,
+    patient connections (wasm computing under AddressSanitizer)."""
+    return core.Node(data, ["--snapshot-every", "4"], clock="1700000000123",
+                     stop_secs=30, timeout=120).start()
 
 
-class Node:
-    def __init__(self, aox, data):
-        self.aox, self.data, self.proc, self.log = aox, data, None, None
-
-    def start(self):
-        for _ in range(5):
-            self.port = free_port()
-            self.log = open(self.data + ".log", "ab")
-            self.proc = subprocess.Popen(
-                [self.aox, "serve", "--data", self.data, "--port", str(self.port),
-                 "--clock-fixed-ms", "1700000000123", "--log-level", "warn",
-                 "--snapshot-every", "4"], stdout=self.log, stderr=self.log)
-            deadline = time.time() + 10
-            while time.time() < deadline:
-                if self.proc.poll() is not None:
-                    break
-                try:
-                    c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-                    c.request("GET", "/healthz")
-                    if c.getresponse().status == 200:
-                        c.close()
-                        return self
-                except OSError:
-                    time.sleep(0.05)
-            self.stop(signal.SIGKILL)
-        raise RuntimeError("node did not start; see " + self.data + ".log")
-
-    def stop(self, sig=signal.SIGTERM):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.log:
-            self.log.close()
-
-    def req(self, method, path, body=None, raw=False):
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
-        if isinstance(body, (dict, list)):
-            body = json.dumps(body).encode()
-        c.request(method, path, body=body)
-        r = c.getresponse()
-        data = r.read()
-        c.close()
-        if raw:
-            return r.status, data
-        try:
-            return r.status, json.loads(data) if data else None
-        except ValueError:
-            return r.status, {"unparsed": data[:200].decode("latin-1")}
+def call(node, method, path, body=None):
+    """Returns (status, the JSON body: parsed, None if empty, {"unparsed": ...} if not
+    JSON)."""
+    st, _h, data = node.req(method, path, body)
+    try:
+        return st, json.loads(data) if data else None
+    except ValueError:
+        return st, {"unparsed": data[:200].decode("latin-1")}
 
 
 SEQ = [0]
@@ -100,10 +47,10 @@ def result_of(node, pid, msg):
     # a distinct message every time (scheduling is idempotent by message ID)
     SEQ[0] += 1
     msg = dict(msg, nonce=str(SEQ[0]))
-    st, asg = node.req("POST", "/%s/schedule" % pid, msg)
+    st, asg = call(node, "POST", "/%s/schedule" % pid, msg)
     check(st == 200, "schedule %r -> %d %r" % (msg, st, asg))
     slot = asg.get("slot") if isinstance(asg, dict) else None
-    st, res = node.req("GET", "/%s/compute?slot=%s" % (pid, slot))
+    st, res = call(node, "GET", "/%s/compute?slot=%s" % (pid, slot))
     check(st == 200, "compute slot %s -> %d %r" % (slot, st, res))
     return res or {}
 
@@ -119,22 +66,22 @@ def err_code(res):
 
 
 def main():
-    aox, mod_c = sys.argv[1], sys.argv[2]
+    core.AOX, mod_c = os.path.abspath(sys.argv[1]), sys.argv[2]
     mod64 = sys.argv[3] if len(sys.argv) > 3 else None
     tmp = tempfile.mkdtemp(prefix="aox-aos-e2e-")
-    node = Node(aox, os.path.join(tmp, "n")).start()
+    node = start_node(os.path.join(tmp, "n"))
     try:
-        st, up = node.req("POST", "/modules", open(mod_c, "rb").read())
+        st, up = call(node, "POST", "/modules", open(mod_c, "rb").read())
         check(st == 200 and "id" in up, "module upload -> %d %r" % (st, up))
         image = up["id"]
-        st, sp = node.req("POST", "/spawn", {
+        st, sp = call(node, "POST", "/spawn", {
             "type": "Process", "execution-device": "wasm@1.0", "image": image,
             "memory-limit": "64-mb", "compute-limit": 20000000, "name": "aos-e2e",
             "data": "e2e-boot"})
         check(st == 200 and "process" in sp, "spawn -> %d %r" % (st, sp))
         pid = sp["process"]
         # slot 0 is the Process message through handle (boot)
-        st, res = node.req("GET", "/%s/compute?slot=0" % pid)
+        st, res = call(node, "GET", "/%s/compute?slot=0" % pid)
         check(st == 200 and data_of(res) == "booted e2e-boot", "slot 0 boot: %d %r" % (st, res))
         sender = "SENDER00000000000000000000000000000000000B"
 
@@ -152,7 +99,7 @@ def main():
               "compute limit error: %r" % res)
         res = result_of(node, pid, {"data": "grow"})
         check(err_code(res) == "out_of_memory", "memory limit error: %r" % res)
-        st, _ = node.req("GET", "/healthz")
+        st, _ = call(node, "GET", "/healthz")
         check(st == 200, "node keeps serving after limit errors")
         res = result_of(node, pid, {"data": "count"})
         check(data_of(res) == "2", "count after errors: %r" % res)
@@ -160,7 +107,7 @@ def main():
 
         # restart: the state comes back from the store (snapshot + replay)
         node.stop()
-        node = Node(aox, node.data).start()
+        node = start_node(node.data)
         res = result_of(node, pid, {"data": "count"})
         check(data_of(res) == "3", "count after restart: %r" % res)
         check(data_of(result_of(node, pid, {"data": "read"})) == "line;", "file after restart")
@@ -169,15 +116,15 @@ def main():
               "boot once, state kept over restart: %r" % res)
 
         if mod64:
-            st, up = node.req("POST", "/modules", open(mod64, "rb").read())
-            st, sp = node.req("POST", "/spawn", {
+            st, up = call(node, "POST", "/modules", open(mod64, "rb").read())
+            st, sp = call(node, "POST", "/spawn", {
                 "type": "Process", "execution-device": "stack@1.0",
                 "device-stack": ["wasi@1.0", "json-iface@1.0", "wasm-64@1.0"],
                 "image": up["id"], "compute-limit": 1000000})
             check(st == 200, "spawn stack -> %d %r" % (st, sp))
             pid64 = sp["process"]
             # the stack boots too: handle ran on the Process message (counter 1)
-            st, res = node.req("GET", "/%s/compute?slot=0" % pid64)
+            st, res = call(node, "GET", "/%s/compute?slot=0" % pid64)
             check(st == 200 and data_of(res) == "1", "wasm64 stack boot: %d %r" % (st, res))
             check(data_of(result_of(node, pid64, {"data": "a"})) == "2", "wasm64 stack a")
             res = result_of(node, pid64, {"data": "loop"})
@@ -185,12 +132,8 @@ def main():
             check(data_of(result_of(node, pid64, {"data": "b"})) == "3", "wasm64 stack b")
     finally:
         node.stop()
-        if not failures:
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            print("logs kept in", tmp, file=sys.stderr)
-    print("e2e_aos: %d failure(s)" % len(failures))
-    return 1 if failures else 0
+        core.cleanup(tmp)
+    return core.verdict("e2e_aos: all checks passed")
 
 
 if __name__ == "__main__":

@@ -45,15 +45,6 @@ PT_UNUSED static aox_msg *dt_compute(const aox_device_ops *ops, void *state, con
     return res;
 }
 
-PT_UNUSED static int64_t dt_counter(const aox_msg *res)
-{
-    const aox_msg *out = aox_msg_get_msg(res, "output");
-    int64_t c = -999999;
-    if (out)
-        aox_msg_get_int(out, "counter", &c);
-    return c;
-}
-
 PT_UNUSED static int dt_encode_equal(const aox_msg *a, const aox_msg *b)
 {
     aox_buf x = {0}, y = {0};

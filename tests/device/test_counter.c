@@ -85,7 +85,7 @@ static void test_compute(void)
     m = dt_msg(5, NULL);
     res = dt_compute(tc, s, def, m, 1, &lim, 0, &rc);
     CHECK_RC(rc, AOX_OK);
-    CHECK(dt_counter(res) == 5);
+    CHECK(pt_counter(res) == 5);
     CHECK(!aox_result_is_error(res));
     {
         int64_t g = 0, slot = 0, ts = 0;
@@ -107,7 +107,7 @@ static void test_compute(void)
         aox_msg_list_append_msg(m, "tags", t);
     }
     res = dt_compute(tc, s, def, m, 2, &lim, 0, &rc);
-    CHECK(rc == AOX_OK && dt_counter(res) == 3);
+    CHECK(rc == AOX_OK && pt_counter(res) == 3);
     aox_msg_free(res);
     aox_msg_free(m);
 
@@ -144,12 +144,12 @@ static void test_compute(void)
     /* dry run: a result, no state change */
     m = dt_msg(10, NULL);
     res = dt_compute(tc, s, def, m, 3, &lim, 1, &rc);
-    CHECK(rc == AOX_OK && dt_counter(res) == 13);
+    CHECK(rc == AOX_OK && pt_counter(res) == 13);
     aox_msg_free(res);
     digest_of(s, d1);
     CHECK(memcmp(d0, d1, 32) == 0);
     res = dt_compute(tc, s, def, m, 3, &lim, 0, &rc);
-    CHECK(rc == AOX_OK && dt_counter(res) == 13);
+    CHECK(rc == AOX_OK && pt_counter(res) == 13);
     aox_msg_free(res);
     aox_msg_free(m);
     digest_of(s, d1);
@@ -163,7 +163,7 @@ static void test_compute(void)
         size_t n = 0;
         const aox_msg *out = aox_msg_get_msg(res, "output");
         CHECK(rc == AOX_OK && out && aox_msg_get_str(out, "blob", &n) && n == 5000);
-        CHECK(dt_counter(res) == 14);
+        CHECK(pt_counter(res) == 14);
     }
     aox_msg_free(res);
     lim.result_bytes = 4000;
@@ -218,7 +218,7 @@ static void test_snapshot_restore(void)
     r1 = dt_compute(tc, a, def, m, 11, &lim, 0, &rc);
     r2 = dt_compute(tc, b, def, m, 11, &lim, 0, &rc);
     CHECK(dt_encode_equal(r1, r2));
-    CHECK(dt_counter(r1) == 62);
+    CHECK(pt_counter(r1) == 62);
     aox_msg_free(r1);
     aox_msg_free(r2);
     aox_msg_free(m);

@@ -153,7 +153,7 @@ static void test_passes_and_siblings(void)
     m = dt_msg(5, NULL);
     res = dt_compute(stack, s, def, m, 1, &lim, 0, &rc);
     CHECK_RC(rc, AOX_OK);
-    CHECK(dt_counter(res) == 10);
+    CHECK(pt_counter(res) == 10);
     {
         const aox_value *p = aox_msg_get(res, "passes");
         const aox_value *ds = aox_msg_get(res, "sibling-digests");
@@ -265,7 +265,7 @@ static void test_snapshot_restore(void)
     m = dt_msg(1, NULL);
     r1 = dt_compute(stack, a, def, m, 7, &lim, 0, &rc);
     r2 = dt_compute(stack, b, def, m, 7, &lim, 0, &rc);
-    CHECK(dt_counter(r1) == 211);
+    CHECK(pt_counter(r1) == 211);
     CHECK(dt_encode_equal(r1, r2));
     aox_msg_free(r1);
     aox_msg_free(r2);

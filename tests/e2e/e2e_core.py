@@ -35,6 +35,7 @@ def check(cond, what):
     if not cond:
         failures.append(what)
         print("FAIL:", what, file=sys.stderr)
+    return cond
 
 
 def free_port():
@@ -45,26 +46,82 @@ def free_port():
     return port
 
 
-class Node:
-    """One `aox serve` child process."""
+def request(conn, method, path, body=None, headers=None, chunked=False):
+    """One request on a kept-alive http.client connection. Returns (status, headers dict
+    (lower-case keys), body bytes)."""
+    if isinstance(body, (dict, list)):
+        body = json.dumps(body).encode()
+    elif isinstance(body, str):
+        body = body.encode()
+    for attempt in range(2):
+        try:
+            if chunked:
+                conn.request(method, path, body=iter([body]),
+                             headers=headers or {}, encode_chunked=True)
+            else:
+                conn.request(method, path, body=body, headers=headers or {})
+            r = conn.getresponse()
+            data = r.read()
+            hdrs = {k.lower(): v for k, v in r.getheaders()}
+            if hdrs.get("connection", "").lower() == "close":
+                conn.close()
+            return r.status, hdrs, data
+        except (http.client.RemoteDisconnected, BrokenPipeError,
+                ConnectionResetError):
+            conn.close()  # server closed a kept-alive connection: retry once
+            if attempt:
+                raise
 
-    def __init__(self, data, extra=()):
+
+def request_json(conn, method, path, body=None, want=200):
+    st, _h, data = request(conn, method, path, body)
+    check(st == want, "%s %s -> %d (want %d): %r" % (method, path, st, want, data[:300]))
+    return json.loads(data) if data else None
+
+
+class Conn(http.client.HTTPConnection):
+    """One keep-alive HTTP connection to a node on loopback, with req/json helpers."""
+
+    def __init__(self, port, timeout=60):
+        super().__init__("127.0.0.1", port, timeout=timeout)
+
+    def req(self, method, path, body=None, headers=None, chunked=False):
+        return request(self, method, path, body, headers, chunked)
+
+    def json(self, method, path, body=None, want=200):
+        return request_json(self, method, path, body, want)
+
+
+class Node:
+    """One `aox serve` child process on a data directory (its log: data + ".log").
+    clock: --clock-fixed-ms; log_level: --log-level (None: the node's default);
+    start_secs: how long to wait for /healthz; stop_secs: for the exit after a signal;
+    timeout: of the node's connection (self.conn, used by req and json)."""
+
+    def __init__(self, data, extra=(), clock=FIXED_CLOCK, log_level="warn",
+                 start_secs=10, stop_secs=20, timeout=60):
         self.data = data
         self.extra = list(extra)
+        self.clock = clock
+        self.log_level = log_level
+        self.start_secs = start_secs
+        self.stop_secs = stop_secs
+        self.timeout = timeout
         self.proc = None
         self.port = None
         self.log = None
+        self.logname = os.path.join(os.path.dirname(data), os.path.basename(data) + ".log")
 
     def start(self):
+        level = ["--log-level", self.log_level] if self.log_level else []
         for _attempt in range(5):
             self.port = free_port()
-            self.log = open(os.path.join(os.path.dirname(self.data),
-                                         os.path.basename(self.data) + ".log"), "ab")
+            self.log = open(self.logname, "ab")
             self.proc = subprocess.Popen(
                 [AOX, "serve", "--data", self.data, "--port", str(self.port),
-                 "--clock-fixed-ms", FIXED_CLOCK, "--log-level", "warn"] + self.extra,
+                 "--clock-fixed-ms", self.clock] + level + self.extra,
                 stdout=self.log, stderr=self.log)
-            deadline = time.time() + 10
+            deadline = time.time() + self.start_secs
             while time.time() < deadline:
                 if self.proc.poll() is not None:
                     break  # port taken between free_port() and bind: retry
@@ -73,19 +130,18 @@ class Node:
                     c.request("GET", "/healthz")
                     if c.getresponse().status == 200:
                         c.close()
-                        self.conn = http.client.HTTPConnection("127.0.0.1", self.port,
-                                                               timeout=60)
+                        self.conn = Conn(self.port, self.timeout)
                         return self
                 except OSError:
                     time.sleep(0.05)
             self.stop(sig=signal.SIGKILL)
-        raise RuntimeError("node did not start; see " + self.log.name)
+        raise RuntimeError("node did not start; see " + self.logname)
 
     def stop(self, sig=signal.SIGTERM):
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:
-                self.proc.wait(timeout=20)
+                self.proc.wait(timeout=self.stop_secs)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
@@ -95,33 +151,38 @@ class Node:
 
     def req(self, method, path, body=None, headers=None, chunked=False):
         """Returns (status, headers dict (lower-case keys), body bytes). Keep-alive."""
-        if isinstance(body, (dict, list)):
-            body = json.dumps(body).encode()
-        elif isinstance(body, str):
-            body = body.encode()
-        for attempt in range(2):
-            try:
-                if chunked:
-                    self.conn.request(method, path, body=iter([body]),
-                                      headers=headers or {}, encode_chunked=True)
-                else:
-                    self.conn.request(method, path, body=body, headers=headers or {})
-                r = self.conn.getresponse()
-                data = r.read()
-                hdrs = {k.lower(): v for k, v in r.getheaders()}
-                if hdrs.get("connection", "").lower() == "close":
-                    self.conn.close()
-                return r.status, hdrs, data
-            except (http.client.RemoteDisconnected, BrokenPipeError,
-                    ConnectionResetError):
-                self.conn.close()  # server closed a kept-alive connection: retry once
-                if attempt:
-                    raise
+        return request(self.conn, method, path, body, headers, chunked)
 
     def json(self, method, path, body=None, want=200):
-        st, _h, data = self.req(method, path, body)
-        check(st == want, "%s %s -> %d (want %d): %r" % (method, path, st, want, data[:300]))
-        return json.loads(data) if data else None
+        return request_json(self.conn, method, path, body, want)
+
+    def log_count(self, needle):
+        """How often needle (bytes) stands in the node's log."""
+        with open(self.logname, "rb") as f:
+            return f.read().count(needle)
+
+
+def cleanup(tmp, note=None):
+    """The end of a run: if a check failed, prints note and the tail of every node log in
+    tmp (stderr); then removes tmp."""
+    if failures:
+        if note:
+            print(note, file=sys.stderr)
+        for name in sorted(os.listdir(tmp)):
+            if name.endswith(".log"):
+                with open(os.path.join(tmp, name), "rb") as f:
+                    tail = f.read()[-2000:].decode(errors="replace")
+                print("--- %s (tail)\n%s" % (name, tail), file=sys.stderr)
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def verdict(ok_text):
+    """The exit code of a run (0: every check passed, 1: some failed), with a last line."""
+    if failures:
+        print("%d check(s) failed" % len(failures), file=sys.stderr)
+        return 1
+    print(ok_text)
+    return 0
 
 
 def messages(n, start=1):
@@ -225,8 +286,7 @@ def scenario_crash(tmp):
     acked = []
 
     def flood():
-        c = Node.__new__(Node)
-        c.conn = http.client.HTTPConnection("127.0.0.1", a.port, timeout=10)
+        c = Conn(a.port, timeout=10)
         try:
             for m in messages(100000, start=2001):
                 st, _h, data = c.req("POST", "/%s/schedule" % pid, m)
@@ -333,14 +393,13 @@ def scenario_errors(tmp):
     # concurrent clients (one connection each) on one process: dense slots, each
     # message exactly once, while another client computes
     def worker(k, out):
-        c = Node.__new__(Node)
-        c.conn = http.client.HTTPConnection("127.0.0.1", n.port, timeout=60)
+        c = Conn(n.port)
         for i in range(25):
             st, _h, data = c.req("POST", "/%s/schedule" % pid, {"value": 1, "w": k, "i": i})
             out.append((st, json.loads(data).get("slot")))
             if i % 5 == 0:
                 c.req("GET", "/%s/now" % pid)
-        c.conn.close()
+        c.close()
     results = []
     threads = [threading.Thread(target=worker, args=(k, results)) for k in range(4)]
     for t in threads:
@@ -493,18 +552,8 @@ def main():
     try:
         {"crash": scenario_crash, "errors": scenario_errors, "cli": scenario_cli}[sys.argv[2]](tmp)
     finally:
-        if failures:
-            for name in sorted(os.listdir(tmp)):
-                if name.endswith(".log"):
-                    with open(os.path.join(tmp, name), "rb") as f:
-                        tail = f.read()[-2000:].decode(errors="replace")
-                    print("--- %s (tail)\n%s" % (name, tail), file=sys.stderr)
-        shutil.rmtree(tmp, ignore_errors=True)
-    if failures:
-        print("%d check(s) failed" % len(failures), file=sys.stderr)
-        return 1
-    print("e2e %s: all checks passed" % sys.argv[2])
-    return 0
+        cleanup(tmp)
+    return verdict("e2e %s: all checks passed" % sys.argv[2])
 
 
 if __name__ == "__main__":

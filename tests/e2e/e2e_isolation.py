@@ -25,12 +25,12 @@
 """
 import json
 import os
-import shutil
 import signal
 import sys
 import tempfile
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import e2e_core as core  # noqa: E402
 
@@ -252,12 +252,8 @@ def main():
     finally:
         for nd in nodes:
             nd.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
-    if core.failures:
-        print("%d failure(s)" % len(core.failures), file=sys.stderr)
-        return 1
-    print("ok")
-    return 0
+        core.cleanup(tmp)
+    return core.verdict("ok")
 
 
 if __name__ == "__main__":

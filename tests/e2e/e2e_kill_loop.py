@@ -22,16 +22,16 @@ import http.client
 import json
 import os
 import random
-import shutil
 import signal
 import sys
 import tempfile
 import threading
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import e2e_core  # noqa: E402  (Node, check, failures)
-from e2e_core import Node, check, failures  # noqa: E402
+import e2e_core  # noqa: E402
+from e2e_core import Node, check  # noqa: E402
 
 NPROCS = 8
 NCLIENTS = 4
@@ -244,19 +244,8 @@ def main():
         print("kill loop: compared %d results with the reference, %d served results; "
               "total %.1f s" % (sum(count.values()) + NPROCS, len(served), time.time() - t0))
     finally:
-        if failures:
-            print("seed was %d (AOX_KILL_SEED)" % seed, file=sys.stderr)
-            for name in sorted(os.listdir(tmp)):
-                if name.endswith(".log"):
-                    with open(os.path.join(tmp, name), "rb") as f:
-                        tail = f.read()[-2000:].decode(errors="replace")
-                    print("--- %s (tail)\n%s" % (name, tail), file=sys.stderr)
-        shutil.rmtree(tmp, ignore_errors=True)
-    if failures:
-        print("%d check(s) failed" % len(failures), file=sys.stderr)
-        return 1
-    print("kill loop: ok")
-    return 0
+        e2e_core.cleanup(tmp, "seed was %d (AOX_KILL_SEED)" % seed)
+    return e2e_core.verdict("kill loop: ok")
 
 
 if __name__ == "__main__":

@@ -25,73 +25,31 @@
 Each scenario starts its own node(s) on free loopback ports with temporary data
 directories (removed at the end; on failure the node logs' tails are printed).
 """
+import functools
 import http.client
 import json
 import os
 import random
-import re
-import shutil
 import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 
-AOX = None
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 HERE = os.path.dirname(os.path.abspath(__file__))
-FIXED_CLOCK = "1700000000000"  # identical assignment timestamps in both runs
-failures = []
+sys.path.insert(0, HERE)
+import e2e_core as core  # noqa: E402
+from e2e_core import FIXED_CLOCK, check, failures  # noqa: E402
+
+# long computations (and AddressSanitizer builds): patient connections and nodes
+Conn = functools.partial(core.Conn, timeout=120)
 
 
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what, file=sys.stderr)
-    return cond
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-class Conn:
-    """One keep-alive HTTP connection to a node."""
-
-    def __init__(self, port, timeout=120):
-        self.port = port
-        self.timeout = timeout
-        self.c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-
-    def req(self, method, path, body=None):
-        """Returns (status, headers dict (lower-case keys), body bytes)."""
-        if isinstance(body, (dict, list)):
-            body = json.dumps(body).encode()
-        elif isinstance(body, str):
-            body = body.encode()
-        for attempt in range(2):
-            try:
-                self.c.request(method, path, body=body)
-                r = self.c.getresponse()
-                data = r.read()
-                return r.status, {k.lower(): v for k, v in r.getheaders()}, data
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
-                self.c.close()  # the server closed a kept-alive connection: retry once
-                if attempt:
-                    raise
-
-    def json(self, method, path, body=None, want=200):
-        st, _h, data = self.req(method, path, body)
-        check(st == want, "%s %s -> %d (want %d): %r" % (method, path, st, want, data[:300]))
-        return json.loads(data) if data else None
-
-    def close(self):
-        self.c.close()
+def Node(data, extra=()):
+    """One `aox serve` on a data directory, at the node's default log level."""
+    return core.Node(data, extra, log_level=None, start_secs=30, stop_secs=60, timeout=120)
 
 
 def pipeline(port, reqs):
@@ -126,55 +84,6 @@ def pipeline(port, reqs):
         sender.join()
         s.close()
     return out
-
-
-class Node:
-    """One `aox serve` child process on a data directory."""
-
-    def __init__(self, data, extra=()):
-        self.data = data
-        self.extra = list(extra)
-        self.proc = None
-        self.port = None
-        self.logname = data + ".log"
-
-    def start(self):
-        for _attempt in range(5):
-            self.port = free_port()
-            with open(self.logname, "ab") as log:
-                self.proc = subprocess.Popen(
-                    [AOX, "serve", "--data", self.data, "--port", str(self.port),
-                     "--clock-fixed-ms", FIXED_CLOCK] + self.extra,
-                    stdout=log, stderr=log)
-            deadline = time.time() + 30
-            while time.time() < deadline:
-                if self.proc.poll() is not None:
-                    break  # port taken between free_port() and bind: retry
-                try:
-                    c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-                    c.request("GET", "/healthz")
-                    if c.getresponse().status == 200:
-                        c.close()
-                        self.conn = Conn(self.port)
-                        return self
-                except OSError:
-                    time.sleep(0.05)
-            self.stop(sig=signal.SIGKILL)
-        raise RuntimeError("node did not start; see " + self.logname)
-
-    def stop(self, sig=signal.SIGTERM):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode if self.proc else None
-
-    def log_count(self, needle):
-        with open(self.logname, "rb") as f:
-            return f.read().count(needle)
 
 
 def add_module(node, source):
@@ -749,11 +658,10 @@ def scenario_unsnapshottable(tmp):
 
 
 def main():
-    global AOX
     if len(sys.argv) != 3 or sys.argv[2] not in ("token", "limits", "unsnapshottable"):
         print(__doc__, file=sys.stderr)
         return 2
-    AOX = os.path.abspath(sys.argv[1])
+    core.AOX = os.path.abspath(sys.argv[1])
     tmp = tempfile.mkdtemp(prefix="aox-e2e-lua-")
     try:
         {"token": scenario_token, "limits": scenario_limits,
@@ -762,18 +670,8 @@ def main():
         failures.append("exception")
         raise
     finally:
-        if failures:
-            for name in sorted(os.listdir(tmp)):
-                if name.endswith(".log"):
-                    with open(os.path.join(tmp, name), "rb") as f:
-                        tail = f.read()[-2000:].decode(errors="replace")
-                    print("--- %s (tail)\n%s" % (name, tail), file=sys.stderr)
-        shutil.rmtree(tmp, ignore_errors=True)
-    if failures:
-        print("%d check(s) failed" % len(failures), file=sys.stderr)
-        return 1
-    print("e2e_lua %s: all checks passed" % sys.argv[2])
-    return 0
+        core.cleanup(tmp)
+    return core.verdict("e2e_lua %s: all checks passed" % sys.argv[2])
 
 
 if __name__ == "__main__":

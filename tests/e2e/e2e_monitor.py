@@ -12,13 +12,13 @@ at run time; `aox top --once` prints the process; SIGUSR1 snapshots and keeps se
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import e2e_core as core  # noqa: E402  (Node, check, failures)
 
@@ -152,12 +152,8 @@ def main():
         want(m3, "aox_snapshots_total", lambda v: v == N // SNAP_EVERY + 2, "SIGUSR1 snapshot")
     finally:
         node.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
-    if core.failures:
-        print("%d failure(s)" % len(core.failures), file=sys.stderr)
-        return 1
-    print("ok")
-    return 0
+        core.cleanup(tmp)
+    return core.verdict("ok")
 
 
 if __name__ == "__main__":

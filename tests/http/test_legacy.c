@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../ans104/test_wallet.h"
 #include "ans104/ans104.h"
 #include "core/id.h"
 #include "core/json.h"
@@ -515,29 +516,12 @@ int main(int argc, char **argv)
     static aox_device_ops as_wasm;
     aox_procs_opts po;
     aox_procs *procs = NULL;
-    aox_buf w = {0};
     aox_err err;
     json_t *j;
-    FILE *f;
-    char chunk[4096];
-    size_t n;
+    int rc = tw_wallet_arg(argc, argv, &key);
 
-    if (argc < 2) {
-        fprintf(stderr, "usage: %s WALLET.json\n", argv[0]);
-        return 2;
-    }
-    f = fopen(argv[1], "rb");
-    if (!f) {
-        perror(argv[1]);
-        return 1;
-    }
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) aox_buf_append(&w, chunk, n);
-    fclose(f);
-    if (aox_ans104_key_from_jwk((const char *)w.data, w.len, &key, &err) != 0) {
-        fprintf(stderr, "wallet: %s\n", err.msg);
-        return 1;
-    }
-    aox_buf_free(&w);
+    if (rc)
+        return rc;
 
     aox_log_set_level(AOX_LOG_WARN);
     CHECK(aox_device_register_builtin() == 0);

@@ -23,11 +23,13 @@
 
 #include <jansson.h>
 
+#include "../ans104/test_wallet.h"
 #include "ans104/ans104.h"
 #include "core/metrics.h"
 #include "http/dispatch.h"
 #include "node/monitor.h"
 #include "node/workers.h"
+#include "nodetest.h"
 #include "proctest.h"
 
 static aox_ans104_key *key;
@@ -66,19 +68,6 @@ static int fence_entered(void)
     n = entered;
     pthread_mutex_unlock(&fmu);
     return n;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
-
-static aox_workers_stats stats(aox_workers *w)
-{
-    aox_workers_stats s;
-    aox_workers_stats_get(w, &s);
-    return s;
 }
 
 /* ------------------------------------------------------------------ requests */
@@ -242,28 +231,28 @@ static void test_schedules_max(void)
         held[i].n = i + 1;
         REQUIRE(pthread_create(&held[i].t, NULL, sched_main, &held[i]) == 0);
     }
-    for (int i = 0; i < 500 && (stats(w).schedules_inflight < 2 || fence_entered() < 1); i++)
-        sleep_ms(10);
-    CHECK(stats(w).schedules_inflight == 2 && fence_entered() == 1);
+    for (int i = 0; i < 500 && (nt_stats(w).schedules_inflight < 2 || fence_entered() < 1); i++)
+        nt_sleep_ms(10);
+    CHECK(nt_stats(w).schedules_inflight == 2 && fence_entered() == 1);
 
     /* the workers API */
     m3 = pt_msg(3, NULL);
     memset(&info, 0, sizeof info);
     CHECK_RC(aox_workers_schedule(w, pid, m3, &asg, &info, &err), AOX_E_BUSY);
     CHECK(asg == NULL && info.retry_after_s == 4 && strstr(err.msg, "schedules in flight"));
-    CHECK(stats(w).busy_schedules == 1);
+    CHECK(nt_stats(w).busy_schedules == 1);
 
     /* POST /<pid>/schedule */
     CHECK(req(&ctx, "POST", path, json4, strlen(json4), &j, &ra) == 503);
     CHECK(ra == 4 && err_code(j) && strcmp(err_code(j), "busy") == 0);
     json_decref(j);
-    CHECK(stats(w).busy_schedules == 2);
+    CHECK(nt_stats(w).busy_schedules == 2);
 
     /* legacy POST / with a Message item: the same 503, with its Retry-After */
     CHECK(req(&ctx, "POST", "/", item.data, item.len, &j, &ra) == 503);
     CHECK(ra == 4 && err_code(j) && strcmp(err_code(j), "busy") == 0);
     json_decref(j);
-    CHECK(stats(w).busy_schedules == 3);
+    CHECK(nt_stats(w).busy_schedules == 3);
 
     /* the metric, the depth at the bound, and readiness (a 503 with Retry-After too) */
     CHECK(metrics_has(&ctx, "aox_busy_total{reason=\"schedules\"} 3\n"));
@@ -288,7 +277,7 @@ static void test_schedules_max(void)
         CHECK(aox_msg_id(m3, id) == AOX_OK);
         CHECK_RC(aox_proc_slot_of_message(p, pid, id, &slot, &err), AOX_E_NOT_FOUND);
     }
-    CHECK(stats(w).schedules_inflight == 0);
+    CHECK(nt_stats(w).schedules_inflight == 0);
     CHECK(metrics_has(&ctx, "aox_queue_depth{queue=\"schedules\"} 0\n"));
     CHECK(req(&ctx, "GET", "/readyz", NULL, 0, NULL, &ra) == 200 && ra == 0);
 
@@ -301,7 +290,7 @@ static void test_schedules_max(void)
     CHECK(req(&ctx, "POST", path, json4, strlen(json4), NULL, &ra) == 200 && ra == 0);
     CHECK(req(&ctx, "POST", "/", item.data, item.len, NULL, &ra) == 200 && ra == 0);
     CHECK(current_slot(p, pid) == 5);
-    CHECK(stats(w).busy_schedules == 3);
+    CHECK(nt_stats(w).busy_schedules == 3);
     {
         aox_msg *r = NULL;
         CHECK_RC(aox_workers_compute(w, pid, 5, 0, &r, NULL, &err), AOX_OK);
@@ -339,25 +328,9 @@ static void test_every_503_retry_after(void)
 
 int main(int argc, char **argv)
 {
-    FILE *f;
-    aox_buf wb = {0};
-    char chunk[4096];
-    size_t n;
-    aox_err err;
-
-    if (argc < 2) {
-        fprintf(stderr, "usage: %s WALLET.json\n", argv[0]);
-        return 2;
-    }
-    f = fopen(argv[1], "rb");
-    if (!f) {
-        perror(argv[1]);
-        return 1;
-    }
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) REQUIRE(aox_buf_append(&wb, chunk, n) == 0);
-    fclose(f);
-    REQUIRE(aox_ans104_key_from_jwk((const char *)wb.data, wb.len, &key, &err) == 0);
-    aox_buf_free(&wb);
+    int rc = tw_wallet_arg(argc, argv, &key);
+    if (rc)
+        return rc;
     pt_register();
     PT_RUN(test_schedules_max);
     PT_RUN(test_every_503_retry_after);

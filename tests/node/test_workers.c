@@ -17,6 +17,7 @@
 
 #include "http/dispatch.h"
 #include "node/workers.h"
+#include "nodetest.h"
 #include "proctest.h"
 
 #define SPIN_MS 400
@@ -62,26 +63,13 @@ static void spawn_def(aox_procs *p, aox_msg *d, char pid[44])
     aox_msg_free(d);
 }
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
-
-static aox_workers_stats stats(aox_workers *w)
-{
-    aox_workers_stats s;
-    aox_workers_stats_get(w, &s);
-    return s;
-}
-
 /* Waits (up to 5 s) until f(stats) holds. */
 #define WAIT_UNTIL(w, cond) do { \
     for (int i_ = 0; i_ < 500; i_++) { \
-        aox_workers_stats ws = stats(w); \
+        aox_workers_stats ws = nt_stats(w); \
         if (cond) \
             break; \
-        sleep_ms(10); \
+        nt_sleep_ms(10); \
     } } while (0)
 
 /* A compute call on its own thread. */
@@ -150,7 +138,7 @@ static void test_cached_bypass(void)
     CHECK(info.queued == 0 && pt_counter(r) == 15);
     aox_msg_free(r);
     CHECK_RC(aox_workers_compute(w, pid, 9, 0, &r, &info, &err), AOX_E_NOT_YET);
-    CHECK(stats(w).direct_reads == 2 && stats(w).jobs_run == 1 && stats(w).workers == 1);
+    CHECK(nt_stats(w).direct_reads == 2 && nt_stats(w).jobs_run == 1 && nt_stats(w).workers == 1);
     aox_workers_close(w);
     aox_procs_close(p);
     aox_store_close(s);
@@ -179,7 +167,7 @@ static void test_await_deadline(void)
     CHECK(r == NULL && info.wait_slot == 2 && info.has_computed && info.computed_slot == 1);
     CHECK(info.waited_ms >= 50 && info.waited_ms < SPIN_MS);
     CHECK(strstr(err.msg, "slot 2") && strstr(err.msg, "computed slot is 1"));
-    CHECK(stats(w).await_timeouts == 1);
+    CHECK(nt_stats(w).await_timeouts == 1);
     /* the abandoned computation ends at the wall limit: a node fault, counted */
     WAIT_UNTIL(w, ws.jobs_run == 2);
     {
@@ -226,16 +214,16 @@ static void test_queue_bounds(void)
     WAIT_UNTIL(w, ws.queued == 1);
     CHECK_RC(aox_workers_compute(w, a, 1, 0, &r, &info, &err), AOX_E_BUSY);
     CHECK(info.retry_after_s == 3 && strstr(err.msg, "queue of"));
-    CHECK(stats(w).busy_queue == 1);
+    CHECK(nt_stats(w).busy_queue == 1);
     start(&queued_b, w, b, 1, 0);
     WAIT_UNTIL(w, ws.queued == 2);
     CHECK_RC(aox_workers_compute(w, c, 1, 0, &r, &info, &err), AOX_E_BUSY);
-    CHECK(info.retry_after_s == 3 && stats(w).busy_total == 1);
+    CHECK(info.retry_after_s == 3 && nt_stats(w).busy_total == 1);
 
     /* read-only work has its own queue and threads: a dry run runs now */
     start(&dry1, w, d, 0, 1);
     WAIT_UNTIL(w, ws.ro_queued == 0 && ws.ro_jobs_run == 0);
-    sleep_ms(30);
+    nt_sleep_ms(30);
     start(&dry2, w, d, 0, 1);
     WAIT_UNTIL(w, ws.ro_queued == 1);
     {
@@ -243,7 +231,7 @@ static void test_queue_bounds(void)
         CHECK_RC(aox_workers_dry_run(w, d, m, 0, &r, &info, &err), AOX_E_BUSY);
         aox_msg_free(m);
     }
-    CHECK(stats(w).busy_ro == 1);
+    CHECK(nt_stats(w).busy_ro == 1);
 
     pthread_join(running.t, NULL);
     pthread_join(queued_a.t, NULL);
@@ -281,7 +269,7 @@ static void test_idle_eviction(void)
     aox_procs_stats_get(p, &ps);
     CHECK(ps.live_states == 1);
     WAIT_UNTIL(w, ws.evict_idle == 1 && ws.workers == 0);
-    CHECK(stats(w).evict_idle == 1 && stats(w).workers == 0);
+    CHECK(nt_stats(w).evict_idle == 1 && nt_stats(w).workers == 0);
     aox_procs_stats_get(p, &ps);
     CHECK(ps.live_states == 0 && ps.snapshots >= 1);    /* snapshotted before freeing */
     /* the next slot starts from that snapshot */
@@ -321,7 +309,7 @@ static void test_memory_budget(void)
     }
     /* the pool thread evicts after answering: wait for it */
     WAIT_UNTIL(w, ws.evict_memory == 1 && ws.workers == 2);
-    st = stats(w);
+    st = nt_stats(w);
     if (st.evict_memory != 1)
         fprintf(stderr, "  evict_memory %llu workers %llu live bytes %llu\n",
                 (unsigned long long)st.evict_memory, (unsigned long long)st.workers,
@@ -366,14 +354,14 @@ static void test_live_max(void)
     aox_msg_free(r);
     CHECK_RC(aox_workers_compute(w, b, 1, 0, &r, NULL, &err), AOX_OK);   /* evicts a */
     aox_msg_free(r);
-    CHECK(stats(w).evict_live_max == 1 && stats(w).workers == 1);
+    CHECK(nt_stats(w).evict_live_max == 1 && nt_stats(w).workers == 1);
     start(&spin, w, a, 2, 0);                  /* evicts b, then spins */
     WAIT_UNTIL(w, ws.running == 1);
     CHECK_RC(aox_workers_compute(w, b, 0, 0, &r, &info, &err), AOX_OK);  /* cached: ok */
     aox_msg_free(r);
     pt_schedule(p, b, pt_msg(2, NULL));
     CHECK_RC(aox_workers_compute(w, b, 2, 0, &r, &info, &err), AOX_E_BUSY);
-    CHECK(info.retry_after_s >= 1 && stats(w).busy_live == 1);
+    CHECK(info.retry_after_s >= 1 && nt_stats(w).busy_live == 1);
     pthread_join(spin.t, NULL);
     CHECK(spin.rc == AOX_E_TIMEOUT);
     aox_workers_close(w);

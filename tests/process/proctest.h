@@ -140,15 +140,6 @@ PT_UNUSED static aox_msg *pt_compute(aox_procs *p, const char *pid, uint64_t slo
     return r;
 }
 
-PT_UNUSED static int64_t pt_counter(const aox_msg *res)
-{
-    const aox_msg *out = aox_msg_get_msg(res, "output");
-    int64_t c = -999999;
-    if (out)
-        aox_msg_get_int(out, "counter", &c);
-    return c;
-}
-
 PT_UNUSED static void pt_encode(const aox_msg *m, aox_buf *out)
 {
     aox_buf_reset(out);

@@ -1,6 +1,6 @@
 /*
- * tests/process/ptest.h: tiny assertion helpers shared by the device and process
- * tests (header-only; each test is one executable).
+ * tests/process/ptest.h: tiny assertion helpers, and test-counter's counter, shared by
+ * the device and process tests (header-only; each test is one executable).
  */
 #ifndef AOX_TESTS_PTEST_H
 #define AOX_TESTS_PTEST_H
@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/message.h"
 
 #define PT_UNUSED __attribute__((unused))
 
@@ -34,5 +35,15 @@ static int pt_failures;
 
 #define PT_DONE() do { if (pt_failures) fprintf(stderr, "%d check(s) failed\n", pt_failures); \
     return pt_failures ? 1 : 0; } while (0)
+
+/* The output counter of a test-counter@1.0 result (-999999 if there is none). */
+PT_UNUSED static int64_t pt_counter(const aox_msg *res)
+{
+    const aox_msg *out = aox_msg_get_msg(res, "output");
+    int64_t c = -999999;
+    if (out)
+        aox_msg_get_int(out, "counter", &c);
+    return c;
+}
 
 #endif

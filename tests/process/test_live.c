@@ -112,23 +112,27 @@ static void test_concurrent_compute(void)
     aox_procs_close(p);
 }
 
+/* Appends a device to def's device-stack. */
+static void add_device(aox_msg *def, const char *name)
+{
+    aox_value v = { .type = AOX_V_BYTES };
+    v.u.bytes.ptr = (uint8_t *)name;
+    v.u.bytes.len = strlen(name);
+    aox_msg_list_append(def, "device-stack", &v);
+}
+
 static void test_stack_process(void)
 {
     aox_procs *p = pt_open(st, 2, 0);
     aox_msg *def = aox_msg_new(), *r;
-    aox_value v = { .type = AOX_V_BYTES };
     aox_err err = {0};
     aox_compute_info info;
     char pid[44];
 
     REQUIRE(def);
     aox_msg_set_str(def, "execution-device", "stack@1.0");
-    v.u.bytes.ptr = (uint8_t *)"test-counter@1.0";
-    v.u.bytes.len = 16;
-    aox_msg_list_append(def, "device-stack", &v);
-    v.u.bytes.ptr = (uint8_t *)"counting@1.0";
-    v.u.bytes.len = 12;
-    aox_msg_list_append(def, "device-stack", &v);
+    add_device(def, "test-counter@1.0");
+    add_device(def, "counting@1.0");
     aox_msg_set_int(def, "pages", 2);
     CHECK_RC(aox_proc_spawn(p, def, pid, NULL, &err), AOX_OK);
     for (int i = 1; i <= 5; i++)
@@ -148,9 +152,7 @@ static void test_stack_process(void)
     aox_procs_close(p);
 
     /* an unknown device in the stack is refused at spawn, naming it */
-    v.u.bytes.ptr = (uint8_t *)"ghost@1.0";
-    v.u.bytes.len = 9;
-    aox_msg_list_append(def, "device-stack", &v);
+    add_device(def, "ghost@1.0");
     p = pt_open(st, 2, 0);
     CHECK_RC(aox_proc_spawn(p, def, pid, NULL, &err), AOX_E_INVALID);
     CHECK(strstr(err.msg, "ghost@1.0") != NULL);
@@ -206,7 +208,6 @@ static void test_stack_state_lost(void)
 {
     aox_procs *p = pt_open(st, 2, 0), *q;
     aox_msg *def = aox_msg_new(), *r[6], *again;
-    aox_value v = { .type = AOX_V_BYTES };
     aox_buf x = {0}, y = {0};
     aox_compute_info info;
     char pid[44];
@@ -214,12 +215,8 @@ static void test_stack_state_lost(void)
 
     REQUIRE(def);
     aox_msg_set_str(def, "execution-device", "stack@1.0");
-    v.u.bytes.ptr = (uint8_t *)"tally@1.0";
-    v.u.bytes.len = 9;
-    aox_msg_list_append(def, "device-stack", &v);
-    v.u.bytes.ptr = (uint8_t *)"test-counter@1.0";
-    v.u.bytes.len = 16;
-    aox_msg_list_append(def, "device-stack", &v);
+    add_device(def, "tally@1.0");
+    add_device(def, "test-counter@1.0");
     REQUIRE(aox_proc_spawn(p, def, pid, NULL, NULL) == AOX_OK);
     for (int i = 1; i <= 5; i++)
         pt_schedule(p, pid, pt_msg(i, act[i]));
