@@ -207,12 +207,32 @@ static bool pop(comp *c, uint8_t t, sval *out)
     return true;
 }
 
+static void produced(comp *c, int64_t start, int op, uint32_t dst_cell_off);
+
+/* fp[dst] = fp[src]. A copy right after another copy (no label between: last_end is
+ * reset at every branch target) extends it into one COPY2 that does both in order.
+ * The copy is recorded as the producer of dst, so `local.set` can retarget it. */
+static void emit_copy(comp *c, uint32_t dst, uint32_t src)
+{
+    if (!dead(c) && c->last_end == (int64_t)c->n && c->last_op == OP_COPY) {
+        if (!reserve(c, 2)) return;
+        int64_t s = c->last_start;
+        c->code[s] = (uint64_t)(uintptr_t)c->labels[OP_COPY2];
+        c->code[c->n++] = dst;
+        c->code[c->n++] = src;
+        produced(c, s, OP_COPY2, 3);
+        return;
+    }
+    int64_t s = emit(c, OP_COPY, 2, dst, src, 0, 0);
+    produced(c, s, OP_COPY, 1);
+}
+
 /* Write entry v (at stack position pos) into slot dst. */
 static void move_to(comp *c, const sval *v, uint32_t pos, uint32_t dst)
 {
-    if (v->kind == K_LOCAL) emit(c, OP_COPY, 2, dst, v->idx, 0, 0);
+    if (v->kind == K_LOCAL) emit_copy(c, dst, v->idx);
     else if (v->kind == K_CONST) emit(c, OP_CONST, 2, dst, v->k, 0, 0);
-    else if (slot_of(c, pos) != dst) emit(c, OP_COPY, 2, dst, slot_of(c, pos), 0, 0);
+    else if (slot_of(c, pos) != dst) emit_copy(c, dst, slot_of(c, pos));
 }
 
 static void materialize(comp *c, uint32_t pos)
@@ -378,7 +398,7 @@ static void emit_return(comp *c)
     materialize_from(c, c->sp - n);
     uint32_t base = c->sp - n;
     for (uint32_t i = 0; i < n; i++)
-        if (slot_of(c, base + i) != i) emit(c, OP_COPY, 2, i, slot_of(c, base + i), 0, 0);
+        if (slot_of(c, base + i) != i) emit_copy(c, i, slot_of(c, base + i));
     emit(c, OP_RET, 0, 0, 0, 0, 0);
 }
 
@@ -481,6 +501,22 @@ static bool commutative(int op)
     return false;
 }
 
+/* The fused op for producer p feeding consumer op (wasm_ops.h), or -1; from_right:
+ * p's result is op's right operand, which needs op commutative. */
+static int fused_op(int p, int op, bool from_right)
+{
+    static const struct { int16_t p, c, f; } tab[] = {
+#define Y_FUSED_S(P, E, C, O) {OP_I32_##P, OP_I32_##C, OP_FU_##P##_##C},
+        WASM_FUSED_SS(Y_FUSED_S)
+        WASM_FUSED_SI(Y_FUSED_S)
+#undef Y_FUSED_S
+    };
+    if (from_right && op == OP_I32_SUB) return -1;
+    for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++)
+        if (tab[i].p == p && tab[i].c == op) return tab[i].f;
+    return -1;
+}
+
 static bool op_binary(comp *c, int op, uint8_t tin, uint8_t tout, bool has_imm)
 {
     sval a, b;
@@ -499,6 +535,24 @@ static bool op_binary(comp *c, int op, uint8_t tin, uint8_t tout, bool has_imm)
         s = emit(c, OP_I32_ADD_SHL, 4, slot_of(c, pos), sa, x, k);
         eop = OP_I32_ADD_SHL;
         goto done;
+    }
+    if (tin == WASM_I32 && !dead(c) && c->last_end == (int64_t)c->n) {
+        /* an i32 binop whose result feeds this one: one FU_<P>_<C> */
+        int fop = -1;
+        bool fused_b = b.kind == K_STACK && a.kind != K_CONST &&
+                       c->code[c->last_dst] == slot_of(c, pos + 1);
+        bool fused_a = !fused_b && a.kind == K_STACK && b.kind == K_LOCAL &&
+                       c->code[c->last_dst] == slot_of(c, pos);
+        if (fused_b || fused_a) fop = fused_op(c->last_op, op, fused_b);
+        if (fop >= 0) {
+            uint64_t x = c->code[c->last_start + 2], y = c->code[c->last_start + 3];
+            c->n = (uint32_t)c->last_start;
+            c->last_end = -1;
+            uint32_t z = fused_b ? operand(c, &a, pos) : operand(c, &b, pos + 1);
+            s = emit5(c, fop, 4, slot_of(c, pos), x, y, z, 0);
+            eop = fop;
+            goto done;
+        }
     }
     if (has_imm && a.kind == K_CONST && b.kind != K_CONST && commutative(op)) {
         sval t = a; a = b; b = t;
@@ -700,7 +754,9 @@ static bool local_set(comp *c, uint32_t x, bool tee)
                     if (c->st[i].kind == K_LOCAL && c->st[i].idx == x) materialize(c, i);
             if (!(v.kind == K_LOCAL && v.idx == x)) move_to(c, &v, pos, x);
         }
-        c->last_end = -1;
+        /* a copy stays the last instruction, so that the next copy can join it */
+        if (c->last_end != (int64_t)c->n || (c->last_op != OP_COPY && c->last_op != OP_COPY2))
+            c->last_end = -1;
     }
     if (tee) return push(c, c->ltypes[x], K_LOCAL, x, 0);
     return true;

@@ -292,6 +292,10 @@ static int run(wexec *ex, const wfunc *func, uint64_t *fp)
         WASM_UN_OPS(X_NUM)
         WASM_IBIN_OPS(X_IBIN)
         WASM_FBIN_OPS(X_NUM)
+#define Y_FUSED(P, E, C, O) [OP_FU_##P##_##C] = &&L_FU_##P##_##C,
+        WASM_FUSED_SS(Y_FUSED)
+        WASM_FUSED_SI(Y_FUSED)
+#undef Y_FUSED
 #undef X_CTRL
 #undef X_NUM
 #undef X_IBIN
@@ -379,6 +383,12 @@ L_BR_TABLE: {
 L_COPY:
     fp[pc[1]] = fp[pc[2]];
     pc += 3;
+    NEXT();
+L_COPY2:
+    /* in order: the second copy may read what the first wrote */
+    fp[pc[1]] = fp[pc[2]];
+    fp[pc[3]] = fp[pc[4]];
+    pc += 5;
     NEXT();
 L_CONST:
     fp[pc[1]] = pc[2];
@@ -981,6 +991,17 @@ L_##N##_I: { uint64_t a = fp[pc[2]], b = pc[3]; CHECK; \
     FB64(F64_MAX, cf64(fmax64(a, b)))
 #undef FB32
 #undef FB64
+    /* fused i32 pairs: d = C(P(x, y), z) */
+#define Y_FU_SS(P, E, C, O) \
+L_FU_##P##_##C: { uint32_t a = (uint32_t)fp[pc[2]], b = (uint32_t)fp[pc[3]]; \
+    fp[pc[1]] = (uint32_t)((uint32_t)(E) O (uint32_t)fp[pc[4]]); pc += 5; NEXT(); }
+#define Y_FU_SI(P, E, C, O) \
+L_FU_##P##_##C: { uint32_t a = (uint32_t)fp[pc[2]], b = (uint32_t)pc[3]; \
+    fp[pc[1]] = (uint32_t)((uint32_t)(E) O (uint32_t)fp[pc[4]]); pc += 5; NEXT(); }
+    WASM_FUSED_SS(Y_FU_SS)
+    WASM_FUSED_SI(Y_FU_SI)
+#undef Y_FU_SS
+#undef Y_FU_SI
 L_I32_ADD_SHL:
     fp[pc[1]] = (uint32_t)(fp[pc[2]] + (fp[pc[3]] << pc[4]));
     pc += 5;

@@ -22,7 +22,7 @@
 
 /* Control and misc ops: X(name) */
 #define WASM_CTRL_OPS(X) \
-    X(UNREACHABLE) X(BR) X(BRIF) X(BRIFZ) X(BR_TABLE) X(COPY) X(CONST) X(RET) \
+    X(UNREACHABLE) X(BR) X(BRIF) X(BRIFZ) X(BR_TABLE) X(COPY) X(COPY2) X(CONST) X(RET) \
     X(CALL) X(CALL_INDIRECT) X(FUEL) X(LOOP_FUEL) X(SELECT) \
     X(GLOBAL_GET) X(GLOBAL_SET) \
     X(LD_I32) X(LD_I64) X(LD_I32_8S) X(LD_I32_8U) X(LD_I32_16S) X(LD_I32_16U) \
@@ -117,6 +117,22 @@
     X(F64_DIV, 0xA3, F64, F64) X(F64_MIN, 0xA4, F64, F64) X(F64_MAX, 0xA5, F64, F64) \
     X(F64_COPYSIGN, 0xA6, F64, F64)
 
+/* Fused i32 pairs FU_<P>_<C>: d = C(P(x, y), z), i.e. an i32 binop P (slot+slot, or
+ * slot+immediate for the _I forms) whose result feeds the i32 binop C; cells
+ * [h][d][x][y][z]. The compiler fuses only when P's result is C's left operand, or
+ * its right operand with C commutative (SUB is never fused from the right).
+ * Y(P, expression of a and b, C, C's C operator) */
+#define WASM_FUSE_C(Y, P, E) Y(P, E, ADD, +) Y(P, E, SUB, -) Y(P, E, XOR, ^) Y(P, E, AND, &) Y(P, E, OR, |)
+#define WASM_FUSED_SS(Y) \
+    WASM_FUSE_C(Y, ADD, a + b) WASM_FUSE_C(Y, SUB, a - b) WASM_FUSE_C(Y, XOR, a ^ b) \
+    WASM_FUSE_C(Y, AND, a & b) WASM_FUSE_C(Y, OR, a | b) WASM_FUSE_C(Y, MUL, a * b)
+#define WASM_FUSED_SI(Y) \
+    WASM_FUSE_C(Y, ADD_I, a + b) WASM_FUSE_C(Y, XOR_I, a ^ b) WASM_FUSE_C(Y, AND_I, a & b) \
+    WASM_FUSE_C(Y, OR_I, a | b) WASM_FUSE_C(Y, MUL_I, a * b) \
+    WASM_FUSE_C(Y, SHL_I, a << (b & 31)) WASM_FUSE_C(Y, SHR_U_I, a >> (b & 31)) \
+    WASM_FUSE_C(Y, SHR_S_I, (uint32_t)((int32_t)a >> (b & 31))) \
+    WASM_FUSE_C(Y, ROTL_I, rotl32(a, b)) WASM_FUSE_C(Y, ROTR_I, rotr32(a, b))
+
 enum wop {
 #define X_CTRL(n) OP_##n,
 #define X_NUM(n, c, ti, to) OP_##n,
@@ -125,6 +141,10 @@ enum wop {
     WASM_UN_OPS(X_NUM)
     WASM_IBIN_OPS(X_IBIN)
     WASM_FBIN_OPS(X_NUM)
+#define Y_FUSED(P, E, C, O) OP_FU_##P##_##C,
+    WASM_FUSED_SS(Y_FUSED)
+    WASM_FUSED_SI(Y_FUSED)
+#undef Y_FUSED
     OP__COUNT
 #undef X_CTRL
 #undef X_NUM

@@ -2,7 +2,8 @@
  *
  *   engine_test <suite> <dir-with-wasm-files>
  *
- * Suites: basic, host, limits, snapshot, malformed. The .wasm files are built from
+ * Suites: basic, host, limits, snapshot, malformed, fused (every fused i32 binop pair
+ * and the merged copies, in a module built here, against C arithmetic). The .wasm files are built from
  * tests/wasm/engine/wat/ with wat2wasm at build time.
  */
 #include "wasm/wasm.h"
@@ -526,10 +527,172 @@ static void test_malformed(void)
     wasm_engine_free(e);
 }
 
+
+/* ------------------------------------------------------------------ */
+/* Fused instructions: every i32 binop pair P -> C in every operand shape, against C */
+
+static const uint8_t fu_ops[] = {0x6A, 0x6B, 0x6C, 0x71, 0x72, 0x73, 0x74, 0x75, 0x76, 0x77, 0x78};
+#define FU_NOPS (sizeof fu_ops / sizeof fu_ops[0])
+
+static uint32_t fu_eval(uint8_t op, uint32_t a, uint32_t b)
+{
+    uint32_t k = b & 31;
+    switch (op) {
+    case 0x6A: return a + b;
+    case 0x6B: return a - b;
+    case 0x6C: return a * b;
+    case 0x71: return a & b;
+    case 0x72: return a | b;
+    case 0x73: return a ^ b;
+    case 0x74: return a << k;
+    case 0x75: return (uint32_t)((int32_t)a >> k);
+    case 0x76: return a >> k;
+    case 0x77: return k ? (a << k) | (a >> (32 - k)) : a;
+    case 0x78: return k ? (a >> k) | (a << (32 - k)) : a;
+    }
+    return 0;
+}
+
+typedef struct { uint8_t *b; size_t n, cap; } fbuf;
+static void fb_put(fbuf *f, const void *p, size_t n)
+{
+    if (f->n + n > f->cap) {
+        f->cap = (f->n + n) * 2 + 64;
+        f->b = realloc(f->b, f->cap);
+        REQUIRE(f->b != NULL);
+    }
+    memcpy(f->b + f->n, p, n);
+    f->n += n;
+}
+static void fb_byte(fbuf *f, uint8_t x) { fb_put(f, &x, 1); }
+static void fb_u32(fbuf *f, uint32_t v)
+{
+    do { uint8_t x = v & 0x7F; v >>= 7; if (v) x |= 0x80; fb_byte(f, x); } while (v);
+}
+static void fb_s32(fbuf *f, int32_t v)
+{
+    for (;;) {
+        uint8_t x = v & 0x7F;
+        v >>= 7;
+        if ((v == 0 && !(x & 0x40)) || (v == -1 && (x & 0x40))) { fb_byte(f, x); return; }
+        fb_byte(f, x | 0x80);
+    }
+}
+static void fb_section(fbuf *m, uint8_t id, const fbuf *body)
+{
+    fb_byte(m, id);
+    fb_u32(m, (uint32_t)body->n);
+    fb_put(m, body->b, body->n);
+}
+
+/* Shapes, with x, y, z the params 0..2 and k a constant:
+ *   0: C(P(x, y), z)   1: C(P(x, k), z)   2: C(z, P(x, y))   3: C(z, P(x, k))
+ * Function index = ((p * FU_NOPS) + c) * 4 + shape; the last function swaps two
+ * locals through a third (copies that read what the copy before wrote). */
+#define FU_K 13
+static void fu_body(fbuf *code, uint8_t p, uint8_t c, int shape)
+{
+    fbuf b = {0};
+    fb_byte(&b, 0);                        /* no locals */
+    if (shape >= 2) { fb_byte(&b, 0x20); fb_byte(&b, 2); }
+    fb_byte(&b, 0x20); fb_byte(&b, 0);
+    if (shape & 1) { fb_byte(&b, 0x41); fb_s32(&b, FU_K); }
+    else { fb_byte(&b, 0x20); fb_byte(&b, 1); }
+    fb_byte(&b, p);
+    if (shape < 2) { fb_byte(&b, 0x20); fb_byte(&b, 2); }
+    fb_byte(&b, c);
+    fb_byte(&b, 0x0B);
+    fb_u32(code, (uint32_t)b.n);
+    fb_put(code, b.b, b.n);
+    free(b.b);
+}
+
+static void test_fused(void)
+{
+    uint32_t nf = FU_NOPS * FU_NOPS * 4 + 1;
+    fbuf mod = {0}, sec = {0}, code = {0};
+    fb_put(&mod, "\0asm\1\0\0\0", 8);
+    /* type 0: (i32 i32 i32) -> i32 */
+    fb_put(&sec, "\1\x60\3\x7F\x7F\x7F\1\x7F", 8);
+    fb_section(&mod, 1, &sec);
+    sec.n = 0;
+    fb_u32(&sec, nf);
+    for (uint32_t i = 0; i < nf; i++) fb_byte(&sec, 0);
+    fb_section(&mod, 3, &sec);
+    sec.n = 0;
+    fb_u32(&sec, nf);
+    for (uint32_t i = 0; i < nf; i++) {
+        char name[16];
+        int len = snprintf(name, sizeof name, "f%u", i);
+        fb_u32(&sec, (uint32_t)len);
+        fb_put(&sec, name, (size_t)len);
+        fb_byte(&sec, 0);
+        fb_u32(&sec, i);
+    }
+    fb_section(&mod, 7, &sec);
+    fb_u32(&code, nf);
+    for (uint32_t p = 0; p < FU_NOPS; p++)
+        for (uint32_t c = 0; c < FU_NOPS; c++)
+            for (int shape = 0; shape < 4; shape++) fu_body(&code, fu_ops[p], fu_ops[c], shape);
+    {
+        /* swap: t = x; x = y; y = t; return x * 65536 + y */
+        static const uint8_t sw[] = {1, 1, 0x7F,
+            0x20, 0, 0x21, 3, 0x20, 1, 0x21, 0, 0x20, 3, 0x21, 1,
+            0x20, 0, 0x41, 0x80, 0x80, 0x04, 0x6C, 0x20, 1, 0x6A, 0x0B};
+        fb_u32(&code, sizeof sw);
+        fb_put(&code, sw, sizeof sw);
+    }
+    fb_section(&mod, 10, &code);
+
+    wasm_engine *e;
+    REQUIRE(wasm_engine_new(NULL, &e) == 0);
+    wasm_module *m = NULL;
+    wasm_error err;
+    int rc = wasm_module_new(e, mod.b, mod.n, NULL, &m, &err);
+    if (rc) fprintf(stderr, "fused module: %s at %lld\n", err.message, (long long)err.offset);
+    REQUIRE(rc == 0);
+    wasm_instance *in;
+    wasm_trap trap;
+    REQUIRE(wasm_instance_new(m, NULL, &in, &err, &trap) == 0);
+    static const uint32_t vals[][3] = {
+        {0x12345678u, 0x9ABCDEF0u, 0x0F0F0F0Fu}, {0xFFFFFFFFu, 5, 0x80000000u},
+        {7, 33, 0xDEADBEEFu}, {0x80000001u, 0xFFFFFFE1u, 3}};
+    int bad = 0;
+    for (uint32_t p = 0; p < FU_NOPS; p++)
+        for (uint32_t c = 0; c < FU_NOPS; c++)
+            for (int shape = 0; shape < 4; shape++)
+                for (size_t v = 0; v < sizeof vals / sizeof vals[0]; v++) {
+                    uint32_t x = vals[v][0], y = vals[v][1], z = vals[v][2];
+                    uint32_t inner = fu_eval(fu_ops[p], x, (shape & 1) ? FU_K : y);
+                    uint32_t want = shape < 2 ? fu_eval(fu_ops[c], inner, z) : fu_eval(fu_ops[c], z, inner);
+                    char name[16];
+                    snprintf(name, sizeof name, "f%u", (unsigned)(((p * FU_NOPS) + c) * 4 + (uint32_t)shape));
+                    wasm_val args[3] = {I32((int32_t)x), I32((int32_t)y), I32((int32_t)z)}, res[1];
+                    rc = wasm_instance_call_export(in, name, args, 3, res, 1, &trap);
+                    if (rc != 0 || (uint32_t)res[0].of.i32 != want) {
+                        if (bad++ < 10)
+                            fprintf(stderr, "fused %02x -> %02x shape %d values %zu: got %08x want %08x\n",
+                                    fu_ops[p], fu_ops[c], shape, v, (uint32_t)res[0].of.i32, want);
+                    }
+                }
+    CHECK(bad == 0);
+    char name[16];
+    snprintf(name, sizeof name, "f%u", nf - 1);
+    wasm_val args[3] = {I32(3), I32(5), I32(0)}, res[1];
+    CHECK(wasm_instance_call_export(in, name, args, 3, res, 1, &trap) == 0);
+    CHECK(res[0].of.i32 == 5 * 65536 + 3);
+    wasm_instance_free(in);
+    wasm_module_free(m);
+    wasm_engine_free(e);
+    free(mod.b);
+    free(sec.b);
+    free(code.b);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
-        fprintf(stderr, "usage: engine_test basic|host|limits|snapshot|malformed DIR\n");
+        fprintf(stderr, "usage: engine_test basic|host|limits|snapshot|malformed|fused DIR\n");
         return 2;
     }
     dir = argv[2];
@@ -538,6 +701,7 @@ int main(int argc, char **argv)
     else if (!strcmp(argv[1], "limits")) test_limits();
     else if (!strcmp(argv[1], "snapshot")) test_snapshot();
     else if (!strcmp(argv[1], "malformed")) test_malformed();
+    else if (!strcmp(argv[1], "fused")) test_fused();
     else { fprintf(stderr, "unknown suite %s\n", argv[1]); return 2; }
     if (failures) fprintf(stderr, "%d check(s) failed\n", failures);
     return failures ? 1 : 0;
