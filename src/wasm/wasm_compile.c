@@ -566,6 +566,18 @@ static bool op_binary(comp *c, int op, uint8_t tin, uint8_t tout, bool has_imm)
     }
     if (has_imm && b.kind == K_CONST) {
         uint32_t sa = operand(c, &a, pos);
+        if (op == OP_I32_ADD && !dead(c) && c->last_end == (int64_t)c->n &&
+            c->last_op == OP_I32_ADD_I && reserve(c, 4)) {
+            /* right after another i32.add of an immediate: one I32_ADD_I2 */
+            s = c->last_start;
+            c->code[s] = (uint64_t)(uintptr_t)c->labels[OP_I32_ADD_I2];
+            c->code[c->n++] = slot_of(c, pos);
+            c->code[c->n++] = sa;
+            c->code[c->n++] = b.k;
+            if (!push_t(c, tout)) return false;
+            produced(c, s, OP_I32_ADD_I2, 4);
+            return true;
+        }
         s = emit(c, op + 1, 3, slot_of(c, pos), sa, b.k, 0);
         eop = op + 1;
     } else {
@@ -754,8 +766,11 @@ static bool local_set(comp *c, uint32_t x, bool tee)
                     if (c->st[i].kind == K_LOCAL && c->st[i].idx == x) materialize(c, i);
             if (!(v.kind == K_LOCAL && v.idx == x)) move_to(c, &v, pos, x);
         }
-        /* a copy stays the last instruction, so that the next copy can join it */
-        if (c->last_end != (int64_t)c->n || (c->last_op != OP_COPY && c->last_op != OP_COPY2))
+        /* a copy or an i32.add of an immediate stays the last instruction (now
+         * writing local x, which no stack entry matches), so that the next one like
+         * it can join it (COPY2, I32_ADD_I2) */
+        if (c->last_end != (int64_t)c->n ||
+            (c->last_op != OP_COPY && c->last_op != OP_COPY2 && c->last_op != OP_I32_ADD_I))
             c->last_end = -1;
     }
     if (tee) return push(c, c->ltypes[x], K_LOCAL, x, 0);

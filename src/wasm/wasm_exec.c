@@ -390,6 +390,11 @@ L_COPY2:
     fp[pc[3]] = fp[pc[4]];
     pc += 5;
     NEXT();
+L_I32_ADD_I2:
+    fp[pc[1]] = (uint32_t)(fp[pc[2]] + pc[3]);
+    fp[pc[4]] = (uint32_t)(fp[pc[5]] + pc[6]);
+    pc += 7;
+    NEXT();
 L_CONST:
     fp[pc[1]] = pc[2];
     pc += 3;

@@ -15,6 +15,9 @@
  * fuse it into the access: ea = (u32)(x + (y << k)) + offset. LDK/STK access a
  * constant address (i32.const address + offset, computed at compile time).
  *
+ * COPY2 and I32_ADD_I2 are two consecutive copies (i32.add of an immediate) in one
+ * instruction, done in order: [h][d1][a1][d2][a2], [h][d1][a1][k1][d2][a2][k2].
+ *
  * Slot i < nlocals is local i; slot nlocals + p is operand-stack position p.
  */
 #ifndef AOX_WASM_OPS_H
@@ -22,7 +25,7 @@
 
 /* Control and misc ops: X(name) */
 #define WASM_CTRL_OPS(X) \
-    X(UNREACHABLE) X(BR) X(BRIF) X(BRIFZ) X(BR_TABLE) X(COPY) X(COPY2) X(CONST) X(RET) \
+    X(UNREACHABLE) X(BR) X(BRIF) X(BRIFZ) X(BR_TABLE) X(COPY) X(COPY2) X(I32_ADD_I2) X(CONST) X(RET) \
     X(CALL) X(CALL_INDIRECT) X(FUEL) X(LOOP_FUEL) X(SELECT) \
     X(GLOBAL_GET) X(GLOBAL_SET) \
     X(LD_I32) X(LD_I64) X(LD_I32_8S) X(LD_I32_8U) X(LD_I32_16S) X(LD_I32_16U) \

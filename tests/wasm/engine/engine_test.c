@@ -587,8 +587,8 @@ static void fb_section(fbuf *m, uint8_t id, const fbuf *body)
 
 /* Shapes, with x, y, z the params 0..2 and k a constant:
  *   0: C(P(x, y), z)   1: C(P(x, k), z)   2: C(z, P(x, y))   3: C(z, P(x, k))
- * Function index = ((p * FU_NOPS) + c) * 4 + shape; the last function swaps two
- * locals through a third (copies that read what the copy before wrote). */
+ * Function index = ((p * FU_NOPS) + c) * 4 + shape; after them come the functions
+ * of `extra` in test_fused (merged copies and additions). */
 #define FU_K 13
 static void fu_body(fbuf *code, uint8_t p, uint8_t c, int shape)
 {
@@ -609,7 +609,17 @@ static void fu_body(fbuf *code, uint8_t p, uint8_t c, int shape)
 
 static void test_fused(void)
 {
-    uint32_t nf = FU_NOPS * FU_NOPS * 4 + 1;
+    /* after the pairs: swap through a local (copies), then i32.add of immediates in
+     * a row: through local.set, through local.tee, both on the stack */
+    static const uint8_t extra[][32] = {
+        {26, 1, 1, 0x7F, 0x20, 0, 0x21, 3, 0x20, 1, 0x21, 0, 0x20, 3, 0x21, 1,
+         0x20, 0, 0x41, 0x80, 0x80, 0x04, 0x6C, 0x20, 1, 0x6A, 0x0B},
+        {24, 0, 0x20, 0, 0x41, 5, 0x6A, 0x21, 1, 0x20, 1, 0x41, 0x77, 0x6A, 0x21, 2,
+         0x20, 1, 0x41, 8, 0x74, 0x20, 2, 0x73, 0x0B},
+        {13, 0, 0x20, 0, 0x41, 7, 0x6A, 0x22, 1, 0x41, 0xE4, 0x00, 0x6A, 0x0B},
+        {13, 0, 0x20, 0, 0x41, 3, 0x6A, 0x20, 1, 0x41, 0x7C, 0x6A, 0x6B, 0x0B}};
+    const uint32_t nextra = sizeof extra / sizeof extra[0];
+    uint32_t nf = FU_NOPS * FU_NOPS * 4 + nextra;
     fbuf mod = {0}, sec = {0}, code = {0};
     fb_put(&mod, "\0asm\1\0\0\0", 8);
     /* type 0: (i32 i32 i32) -> i32 */
@@ -634,13 +644,9 @@ static void test_fused(void)
     for (uint32_t p = 0; p < FU_NOPS; p++)
         for (uint32_t c = 0; c < FU_NOPS; c++)
             for (int shape = 0; shape < 4; shape++) fu_body(&code, fu_ops[p], fu_ops[c], shape);
-    {
-        /* swap: t = x; x = y; y = t; return x * 65536 + y */
-        static const uint8_t sw[] = {1, 1, 0x7F,
-            0x20, 0, 0x21, 3, 0x20, 1, 0x21, 0, 0x20, 3, 0x21, 1,
-            0x20, 0, 0x41, 0x80, 0x80, 0x04, 0x6C, 0x20, 1, 0x6A, 0x0B};
-        fb_u32(&code, sizeof sw);
-        fb_put(&code, sw, sizeof sw);
+    for (uint32_t i = 0; i < nextra; i++) {
+        fb_u32(&code, extra[i][0]);
+        fb_put(&code, extra[i] + 1, extra[i][0]);
     }
     fb_section(&mod, 10, &code);
 
@@ -676,11 +682,20 @@ static void test_fused(void)
                     }
                 }
     CHECK(bad == 0);
-    char name[16];
-    snprintf(name, sizeof name, "f%u", nf - 1);
-    wasm_val args[3] = {I32(3), I32(5), I32(0)}, res[1];
-    CHECK(wasm_instance_call_export(in, name, args, 3, res, 1, &trap) == 0);
-    CHECK(res[0].of.i32 == 5 * 65536 + 3);
+    for (size_t v = 0; v < sizeof vals / sizeof vals[0]; v++) {
+        uint32_t x = vals[v][0], y = vals[v][1], y1 = x + 5, z1 = y1 - 9;
+        uint32_t want[4] = {y * 65536 + x, (y1 << 8) ^ z1, x + 107, (x + 3) - (y - 4)};
+        for (uint32_t i = 0; i < nextra; i++) {
+            char name[16];
+            snprintf(name, sizeof name, "f%u", nf - nextra + i);
+            wasm_val args[3] = {I32((int32_t)x), I32((int32_t)y), I32(0)}, res[1];
+            CHECK(wasm_instance_call_export(in, name, args, 3, res, 1, &trap) == 0);
+            if ((uint32_t)res[0].of.i32 != want[i])
+                fprintf(stderr, "extra %u values %zu: got %08x want %08x\n", i, v,
+                        (uint32_t)res[0].of.i32, want[i]);
+            CHECK((uint32_t)res[0].of.i32 == want[i]);
+        }
+    }
     wasm_instance_free(in);
     wasm_module_free(m);
     wasm_engine_free(e);
