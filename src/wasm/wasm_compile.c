@@ -276,6 +276,25 @@ static void produced(comp *c, int64_t start, int op, uint32_t dst_cell_off)
     c->last_op = op;
 }
 
+/* The last instruction is an I32_ADD_I2 whose second addition a consumer wants to
+ * fuse with (an addressed load/store, a fused pair): split it back into two
+ * I32_ADD_I, the second one last. */
+static void split_add2(comp *c)
+{
+    int64_t s = c->last_start;
+    uint64_t d2 = c->code[s + 4], a2 = c->code[s + 5], k2 = c->code[s + 6];
+    c->code[s] = (uint64_t)(uintptr_t)c->labels[OP_I32_ADD_I];
+    c->n = (uint32_t)s + 4;
+    int64_t t = emit(c, OP_I32_ADD_I, 3, d2, a2, k2, 0);
+    produced(c, t, OP_I32_ADD_I, 1);
+}
+
+static inline bool last_is_add2_of(comp *c, const sval *v, uint32_t pos)
+{
+    return !dead(c) && v->kind == K_STACK && c->last_end == (int64_t)c->n &&
+           c->last_op == OP_I32_ADD_I2 && c->code[c->last_dst] == slot_of(c, pos);
+}
+
 /* ------------------------------------------------------------------ */
 /* Control stack                                                       */
 /* ------------------------------------------------------------------ */
@@ -543,6 +562,9 @@ static bool op_binary(comp *c, int op, uint8_t tin, uint8_t tout, bool has_imm)
                        c->code[c->last_dst] == slot_of(c, pos + 1);
         bool fused_a = !fused_b && a.kind == K_STACK && b.kind == K_LOCAL &&
                        c->code[c->last_dst] == slot_of(c, pos);
+        if ((fused_b || fused_a) && c->last_op == OP_I32_ADD_I2 &&
+            fused_op(OP_I32_ADD_I, op, fused_b) >= 0)
+            split_add2(c);
         if (fused_b || fused_a) fop = fused_op(c->last_op, op, fused_b);
         if (fop >= 0) {
             uint64_t x = c->code[c->last_start + 2], y = c->code[c->last_start + 3];
@@ -649,6 +671,7 @@ static bool op_load(comp *c, int op32, uint32_t nat, uint8_t tout)
     if (!pop(c, addr_t(c), &a)) return false;
     uint32_t pos = c->sp;
     int64_t s;
+    if (!is64 && last_is_add2_of(c, &a, pos)) split_add2(c);
     if (!is64 && last_is_add(c, &a, pos)) {
         /* fuse the address computation: ea = (u32)(x + y) + off */
         int lop = c->last_op;
@@ -685,6 +708,7 @@ static bool op_store(comp *c, int op32, uint32_t nat, uint8_t tval)
     sval a, v;
     if (!pop(c, tval, &v) || !pop(c, addr_t(c), &a)) return false;
     uint32_t pos = c->sp;
+    if (!is64 && v.kind == K_LOCAL && last_is_add2_of(c, &a, pos)) split_add2(c);
     if (!is64 && v.kind == K_LOCAL && last_is_add(c, &a, pos)) {
         int lop = c->last_op;
         uint64_t x = c->code[c->last_start + 2], y = c->code[c->last_start + 3];

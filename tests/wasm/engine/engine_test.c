@@ -610,14 +610,16 @@ static void fu_body(fbuf *code, uint8_t p, uint8_t c, int shape)
 static void test_fused(void)
 {
     /* after the pairs: swap through a local (copies), then i32.add of immediates in
-     * a row: through local.set, through local.tee, both on the stack */
+     * a row: through local.set, through local.tee, both on the stack (then split
+     * again when the second feeds a fused pair) */
     static const uint8_t extra[][32] = {
         {26, 1, 1, 0x7F, 0x20, 0, 0x21, 3, 0x20, 1, 0x21, 0, 0x20, 3, 0x21, 1,
          0x20, 0, 0x41, 0x80, 0x80, 0x04, 0x6C, 0x20, 1, 0x6A, 0x0B},
         {24, 0, 0x20, 0, 0x41, 5, 0x6A, 0x21, 1, 0x20, 1, 0x41, 0x77, 0x6A, 0x21, 2,
          0x20, 1, 0x41, 8, 0x74, 0x20, 2, 0x73, 0x0B},
         {13, 0, 0x20, 0, 0x41, 7, 0x6A, 0x22, 1, 0x41, 0xE4, 0x00, 0x6A, 0x0B},
-        {13, 0, 0x20, 0, 0x41, 3, 0x6A, 0x20, 1, 0x41, 0x7C, 0x6A, 0x6B, 0x0B}};
+        {13, 0, 0x20, 0, 0x41, 3, 0x6A, 0x20, 1, 0x41, 0x7C, 0x6A, 0x6B, 0x0B},
+        {13, 0, 0x20, 0, 0x41, 3, 0x6A, 0x20, 1, 0x41, 0x7C, 0x6A, 0x73, 0x0B}};
     const uint32_t nextra = sizeof extra / sizeof extra[0];
     uint32_t nf = FU_NOPS * FU_NOPS * 4 + nextra;
     fbuf mod = {0}, sec = {0}, code = {0};
@@ -684,7 +686,8 @@ static void test_fused(void)
     CHECK(bad == 0);
     for (size_t v = 0; v < sizeof vals / sizeof vals[0]; v++) {
         uint32_t x = vals[v][0], y = vals[v][1], y1 = x + 5, z1 = y1 - 9;
-        uint32_t want[4] = {y * 65536 + x, (y1 << 8) ^ z1, x + 107, (x + 3) - (y - 4)};
+        uint32_t want[5] = {y * 65536 + x, (y1 << 8) ^ z1, x + 107, (x + 3) - (y - 4),
+                            (x + 3) ^ (y - 4)};
         for (uint32_t i = 0; i < nextra; i++) {
             char name[16];
             snprintf(name, sizeof name, "f%u", nf - nextra + i);
