@@ -77,6 +77,7 @@ typedef struct comp {
     /* last value-producing instruction, for peepholes */
     int64_t last_start, last_end, last_dst;
     int last_op;
+    int64_t cmp_add;          /* an I32_ADD_I right before the last i32 compare, -1 none */
     /* handlers */
     whandler *h;
     uint32_t nh, h_cap;
@@ -538,6 +539,10 @@ static int fused_op(int p, int op, bool from_right)
 
 static bool op_binary(comp *c, int op, uint8_t tin, uint8_t tout, bool has_imm)
 {
+    /* an i32.add of an immediate just before an i32 compare can join the branch */
+    int64_t prev_add = !dead(c) && c->last_end == (int64_t)c->n && c->last_op == OP_I32_ADD_I
+                           ? c->last_start : -1;
+    c->cmp_add = -1;
     sval a, b;
     if (!pop(c, tin, &b) || !pop(c, tin, &a)) return false;
     uint32_t pos = c->sp;   /* a's position; b at pos + 1 */
@@ -610,6 +615,8 @@ static bool op_binary(comp *c, int op, uint8_t tin, uint8_t tout, bool has_imm)
 done:
     if (!push_t(c, tout)) return false;
     produced(c, s, eop, 1);
+    if (prev_add >= 0 && s == prev_add + 4 && eop >= OP_I32_EQ && eop <= OP_I32_GE_U_I)
+        c->cmp_add = prev_add;
     return true;
 }
 
@@ -1117,7 +1124,19 @@ static bool compile_body(comp *c, const wfunctype *ft)
                 uint64_t fa = 0, fb = 0;
                 int fop = fuse_cmp(c, &a, cpos, false, &fa, &fb, &eqz);
                 int64_t s;
-                if (fop >= 0) {
+                if (fop >= 0 && !eqz && c->cmp_add >= 0 && c->cmp_add + 4 == (int64_t)c->n &&
+                    c->code[c->cmp_add] == (uint64_t)(uintptr_t)c->labels[OP_I32_ADD_I] &&
+                    reserve(c, 7)) {
+                    /* the i32.add of an immediate right before the compare joins too */
+                    s = c->cmp_add;
+                    c->n = (uint32_t)s + 4;
+                    c->code[s] = (uint64_t)(uintptr_t)c->labels[fop - OP_BR_EQ + OP_ADDBR_EQ];
+                    c->code[c->n++] = fa;
+                    c->code[c->n++] = fb;
+                    c->code[c->n++] = 0;
+                    c->last_end = -1;
+                    emit_branch_off(c, f, s + 6);
+                } else if (fop >= 0) {
                     if (eqz) { s = emit(c, fop, 2, fa, 0, 0, 0); emit_branch_off(c, f, s + 2); }
                     else { s = emit(c, fop, 3, fa, fb, 0, 0); emit_branch_off(c, f, s + 3); }
                 } else {
@@ -1623,6 +1642,7 @@ int wasm_compile_function(wdec *outer, wasm_module *m, uint32_t defidx, const ui
     c->fuel = m->engine->cfg.fuel_enabled;
     c->fuel_cell = -1;
     c->last_end = -1;
+    c->cmp_add = -1;
     int rc = WASM_EDECODE;
     uint32_t fidx = m->nfunc_imports + defidx;
     const wfunctype *ft = &m->types[m->func_type[fidx]];

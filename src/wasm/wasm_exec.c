@@ -370,6 +370,26 @@ L_BR_##N##_I: \
     BRC(GE_S, int32_t, >=)
     BRC(GE_U, uint32_t, >=)
 #undef BRC
+#define ABRC(N, T, OPR) \
+L_ADDBR_##N: \
+    fp[pc[1]] = (uint32_t)(fp[pc[2]] + pc[3]); \
+    if ((T)fp[pc[4]] OPR (T)fp[pc[5]]) JUMP(6); else pc += 7; \
+    NEXT(); \
+L_ADDBR_##N##_I: \
+    fp[pc[1]] = (uint32_t)(fp[pc[2]] + pc[3]); \
+    if ((T)fp[pc[4]] OPR (T)pc[5]) JUMP(6); else pc += 7; \
+    NEXT();
+    ABRC(EQ, uint32_t, ==)
+    ABRC(NE, uint32_t, !=)
+    ABRC(LT_S, int32_t, <)
+    ABRC(LT_U, uint32_t, <)
+    ABRC(GT_S, int32_t, >)
+    ABRC(GT_U, uint32_t, >)
+    ABRC(LE_S, int32_t, <=)
+    ABRC(LE_U, uint32_t, <=)
+    ABRC(GE_S, int32_t, >=)
+    ABRC(GE_U, uint32_t, >=)
+#undef ABRC
 L_BR_TABLE: {
     uint32_t i = (uint32_t)fp[pc[1]];
     uint64_t n = pc[2];

@@ -15,6 +15,10 @@
  * fuse it into the access: ea = (u32)(x + (y << k)) + offset. LDK/STK access a
  * constant address (i32.const address + offset, computed at compile time).
  *
+ * ADDBR_<cmp> is an i32.add of an immediate followed by a fused compare-and-branch
+ * (the usual loop step `i += k; if (i < n) continue`): [h][d][a][k][x][y][off],
+ * d = a + k, then the branch on x <cmp> y (y an immediate for the _I forms).
+ *
  * COPY2 and I32_ADD_I2 are two consecutive copies (i32.add of an immediate) in one
  * instruction, done in order: [h][d1][a1][d2][a2], [h][d1][a1][k1][d2][a2][k2].
  *
@@ -52,7 +56,11 @@
     X(BR_EQ) X(BR_NE) X(BR_LT_S) X(BR_LT_U) X(BR_GT_S) X(BR_GT_U) X(BR_LE_S) X(BR_LE_U) \
     X(BR_GE_S) X(BR_GE_U) \
     X(BR_EQ_I) X(BR_NE_I) X(BR_LT_S_I) X(BR_LT_U_I) X(BR_GT_S_I) X(BR_GT_U_I) X(BR_LE_S_I) \
-    X(BR_LE_U_I) X(BR_GE_S_I) X(BR_GE_U_I)
+    X(BR_LE_U_I) X(BR_GE_S_I) X(BR_GE_U_I) \
+    X(ADDBR_EQ) X(ADDBR_NE) X(ADDBR_LT_S) X(ADDBR_LT_U) X(ADDBR_GT_S) X(ADDBR_GT_U) \
+    X(ADDBR_LE_S) X(ADDBR_LE_U) X(ADDBR_GE_S) X(ADDBR_GE_U) \
+    X(ADDBR_EQ_I) X(ADDBR_NE_I) X(ADDBR_LT_S_I) X(ADDBR_LT_U_I) X(ADDBR_GT_S_I) \
+    X(ADDBR_GT_U_I) X(ADDBR_LE_S_I) X(ADDBR_LE_U_I) X(ADDBR_GE_S_I) X(ADDBR_GE_U_I)
 
 /* Unary numeric ops: X(name, wasm opcode, input type, output type) */
 #define WASM_UN_OPS(X) \

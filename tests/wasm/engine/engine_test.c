@@ -9,6 +9,7 @@
 #include "wasm/wasm.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -607,6 +608,47 @@ static void fu_body(fbuf *code, uint8_t p, uint8_t c, int shape)
     free(b.b);
 }
 
+/* ADDBR: block; z = z + 1 (tee); br_if 0 on z <cmp> x (or on z <cmp> K); z += 1000;
+ * end; return z. Function index = base + cmp * 2 + imm. */
+#define FU_BK 0x7FFFFFF0
+static void fu_addbr_body(fbuf *code, uint8_t cmp, int imm)
+{
+    fbuf b = {0};
+    fb_byte(&b, 0);
+    fb_byte(&b, 0x02); fb_byte(&b, 0x40);
+    fb_byte(&b, 0x20); fb_byte(&b, 2); fb_byte(&b, 0x41); fb_byte(&b, 1); fb_byte(&b, 0x6A);
+    fb_byte(&b, 0x22); fb_byte(&b, 2);
+    if (imm) { fb_byte(&b, 0x41); fb_s32(&b, FU_BK); }
+    else { fb_byte(&b, 0x20); fb_byte(&b, 0); }
+    fb_byte(&b, cmp);
+    fb_byte(&b, 0x0D); fb_byte(&b, 0);
+    fb_byte(&b, 0x20); fb_byte(&b, 2); fb_byte(&b, 0x41); fb_s32(&b, 1000); fb_byte(&b, 0x6A);
+    fb_byte(&b, 0x21); fb_byte(&b, 2);
+    fb_byte(&b, 0x0B);
+    fb_byte(&b, 0x20); fb_byte(&b, 2);
+    fb_byte(&b, 0x0B);
+    fb_u32(code, (uint32_t)b.n);
+    fb_put(code, b.b, b.n);
+    free(b.b);
+}
+
+static bool fu_cmp(uint8_t cmp, uint32_t a, uint32_t b)
+{
+    switch (cmp) {
+    case 0x46: return a == b;
+    case 0x47: return a != b;
+    case 0x48: return (int32_t)a < (int32_t)b;
+    case 0x49: return a < b;
+    case 0x4A: return (int32_t)a > (int32_t)b;
+    case 0x4B: return a > b;
+    case 0x4C: return (int32_t)a <= (int32_t)b;
+    case 0x4D: return a <= b;
+    case 0x4E: return (int32_t)a >= (int32_t)b;
+    case 0x4F: return a >= b;
+    }
+    return false;
+}
+
 static void test_fused(void)
 {
     /* after the pairs: swap through a local (copies), then i32.add of immediates in
@@ -621,7 +663,8 @@ static void test_fused(void)
         {13, 0, 0x20, 0, 0x41, 3, 0x6A, 0x20, 1, 0x41, 0x7C, 0x6A, 0x6B, 0x0B},
         {13, 0, 0x20, 0, 0x41, 3, 0x6A, 0x20, 1, 0x41, 0x7C, 0x6A, 0x73, 0x0B}};
     const uint32_t nextra = sizeof extra / sizeof extra[0];
-    uint32_t nf = FU_NOPS * FU_NOPS * 4 + nextra;
+    const uint32_t nbr = 20, brbase = FU_NOPS * FU_NOPS * 4 + nextra;
+    uint32_t nf = brbase + nbr;
     fbuf mod = {0}, sec = {0}, code = {0};
     fb_put(&mod, "\0asm\1\0\0\0", 8);
     /* type 0: (i32 i32 i32) -> i32 */
@@ -650,6 +693,8 @@ static void test_fused(void)
         fb_u32(&code, extra[i][0]);
         fb_put(&code, extra[i] + 1, extra[i][0]);
     }
+    for (uint8_t cmp = 0x46; cmp <= 0x4F; cmp++)
+        for (int imm = 0; imm < 2; imm++) fu_addbr_body(&code, cmp, imm);
     fb_section(&mod, 10, &code);
 
     wasm_engine *e;
@@ -690,7 +735,7 @@ static void test_fused(void)
                             (x + 3) ^ (y - 4)};
         for (uint32_t i = 0; i < nextra; i++) {
             char name[16];
-            snprintf(name, sizeof name, "f%u", nf - nextra + i);
+            snprintf(name, sizeof name, "f%u", brbase - nextra + i);
             wasm_val args[3] = {I32((int32_t)x), I32((int32_t)y), I32(0)}, res[1];
             CHECK(wasm_instance_call_export(in, name, args, 3, res, 1, &trap) == 0);
             if ((uint32_t)res[0].of.i32 != want[i])
@@ -699,6 +744,23 @@ static void test_fused(void)
             CHECK((uint32_t)res[0].of.i32 == want[i]);
         }
     }
+    static const uint32_t brvals[][2] = {{5, 4}, {5, 5}, {5, 6}, {0xFFFFFFFFu, 0x7FFFFFFFu},
+                                         {0x80000000u, 0x7FFFFFFEu}, {7, 0xFFFFFFFFu},
+                                         {0x7FFFFFF0u, 0x7FFFFFF0u}, {0, 0x7FFFFFEFu}};
+    for (uint32_t i = 0; i < nbr; i++)
+        for (size_t v = 0; v < sizeof brvals / sizeof brvals[0]; v++) {
+            uint8_t cmp = (uint8_t)(0x46 + i / 2);
+            uint32_t x = brvals[v][0], z1 = brvals[v][1] + 1;
+            uint32_t want = fu_cmp(cmp, z1, (i & 1) ? FU_BK : x) ? z1 : z1 + 1000;
+            char name[16];
+            snprintf(name, sizeof name, "f%u", brbase + i);
+            wasm_val args[3] = {I32((int32_t)x), I32(0), I32((int32_t)brvals[v][1])}, res[1];
+            CHECK(wasm_instance_call_export(in, name, args, 3, res, 1, &trap) == 0);
+            if ((uint32_t)res[0].of.i32 != want)
+                fprintf(stderr, "addbr %02x imm %u values %zu: got %08x want %08x\n", cmp, i & 1, v,
+                        (uint32_t)res[0].of.i32, want);
+            CHECK((uint32_t)res[0].of.i32 == want);
+        }
     wasm_instance_free(in);
     wasm_module_free(m);
     wasm_engine_free(e);
