@@ -530,8 +530,11 @@ static int fused_op(int p, int op, bool from_right)
         WASM_FUSED_SS(Y_FUSED_S)
         WASM_FUSED_SI(Y_FUSED_S)
 #undef Y_FUSED_S
+#define Y_FUSED_F(P, E, C, O) {OP_F64_##P, OP_F64_##C, OP_FUF_##P##_##C},
+        WASM_FUSED_FF(Y_FUSED_F)
+#undef Y_FUSED_F
     };
-    if (from_right && op == OP_I32_SUB) return -1;
+    if (from_right && (op == OP_I32_SUB || op == OP_F64_SUB)) return -1;
     for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++)
         if (tab[i].p == p && tab[i].c == op) return tab[i].f;
     return -1;
@@ -560,8 +563,8 @@ static bool op_binary(comp *c, int op, uint8_t tin, uint8_t tout, bool has_imm)
         eop = OP_I32_ADD_SHL;
         goto done;
     }
-    if (tin == WASM_I32 && !dead(c) && c->last_end == (int64_t)c->n) {
-        /* an i32 binop whose result feeds this one: one FU_<P>_<C> */
+    if ((tin == WASM_I32 || tin == WASM_F64) && !dead(c) && c->last_end == (int64_t)c->n) {
+        /* an i32 (f64) binop whose result feeds this one: one FU_<P>_<C> (FUF_) */
         int fop = -1;
         bool fused_b = b.kind == K_STACK && a.kind != K_CONST &&
                        c->code[c->last_dst] == slot_of(c, pos + 1);

@@ -296,6 +296,9 @@ static int run(wexec *ex, const wfunc *func, uint64_t *fp)
         WASM_FUSED_SS(Y_FUSED)
         WASM_FUSED_SI(Y_FUSED)
 #undef Y_FUSED
+#define Y_FUSED(P, E, C, O) [OP_FUF_##P##_##C] = &&L_FUF_##P##_##C,
+        WASM_FUSED_FF(Y_FUSED)
+#undef Y_FUSED
 #undef X_CTRL
 #undef X_NUM
 #undef X_IBIN
@@ -547,7 +550,25 @@ do_call_entry:
         fr->fp = fp;
         fr->func = cur;
         uint32_t np = callee->type->np;
-        if (code->nlocals > np) memset(nfp + np, 0, (size_t)(code->nlocals - np) * 8);
+        if (code->nlocals > np) {
+            uint32_t nz = code->nlocals - np;
+            /* a few locals: inline stores, not a call into memset */
+            if (nz <= 8) {
+                uint64_t *z = nfp + np;
+                switch (nz) {
+                case 8: z[7] = 0; /* fall through */
+                case 7: z[6] = 0; /* fall through */
+                case 6: z[5] = 0; /* fall through */
+                case 5: z[4] = 0; /* fall through */
+                case 4: z[3] = 0; /* fall through */
+                case 3: z[2] = 0; /* fall through */
+                case 2: z[1] = 0; /* fall through */
+                default: z[0] = 0;
+                }
+            } else {
+                memset(nfp + np, 0, (size_t)nz * 8);
+            }
+        }
         fp = nfp;
         pc = code->cells;
         root->calls++;
@@ -563,7 +584,9 @@ L_RET: {
     pc = fr->ret_pc;
     fp = fr->fp;
     cur = fr->func;
-    LOAD_INST();
+    /* back in the same instance: memory/globals in the registers are current (the
+     * callee's memory.grow and host calls reloaded them) */
+    if (cur->inst != I) LOAD_INST();
     NEXT();
 }
 
@@ -1027,6 +1050,11 @@ L_FU_##P##_##C: { uint32_t a = (uint32_t)fp[pc[2]], b = (uint32_t)pc[3]; \
     WASM_FUSED_SI(Y_FU_SI)
 #undef Y_FU_SS
 #undef Y_FU_SI
+#define Y_FU_FF(P, E, C, O) \
+L_FUF_##P##_##C: { double a = f64_of(fp[pc[2]]), b = f64_of(fp[pc[3]]); double t_ = (E); \
+    fp[pc[1]] = cf64(t_ O f64_of(fp[pc[4]])); pc += 5; NEXT(); }
+    WASM_FUSED_FF(Y_FU_FF)
+#undef Y_FU_FF
 L_I32_ADD_SHL:
     fp[pc[1]] = (uint32_t)(fp[pc[2]] + (fp[pc[3]] << pc[4]));
     pc += 5;

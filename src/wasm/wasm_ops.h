@@ -144,6 +144,14 @@
     WASM_FUSE_C(Y, SHR_S_I, (uint32_t)((int32_t)a >> (b & 31))) \
     WASM_FUSE_C(Y, ROTL_I, rotl32(a, b)) WASM_FUSE_C(Y, ROTR_I, rotr32(a, b))
 
+/* Fused f64 pairs FUF_<P>_<C>: d = C(P(x, y), z) in f64 (x, y, z slots), as above;
+ * only the final result is NaN-canonicalised (an intermediate NaN gives a NaN result
+ * anyway), and the engine is built with -ffp-contract=off so P's result is rounded
+ * before C, exactly as two instructions. */
+#define WASM_FUSE_FC(Y, P, E) Y(P, E, ADD, +) Y(P, E, SUB, -) Y(P, E, MUL, *)
+#define WASM_FUSED_FF(Y) \
+    WASM_FUSE_FC(Y, ADD, a + b) WASM_FUSE_FC(Y, SUB, a - b) WASM_FUSE_FC(Y, MUL, a * b)
+
 enum wop {
 #define X_CTRL(n) OP_##n,
 #define X_NUM(n, c, ti, to) OP_##n,
@@ -155,6 +163,9 @@ enum wop {
 #define Y_FUSED(P, E, C, O) OP_FU_##P##_##C,
     WASM_FUSED_SS(Y_FUSED)
     WASM_FUSED_SI(Y_FUSED)
+#undef Y_FUSED
+#define Y_FUSED(P, E, C, O) OP_FUF_##P##_##C,
+    WASM_FUSED_FF(Y_FUSED)
 #undef Y_FUSED
     OP__COUNT
 #undef X_CTRL

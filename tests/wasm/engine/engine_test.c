@@ -632,6 +632,33 @@ static void fu_addbr_body(fbuf *code, uint8_t cmp, int imm)
     free(b.b);
 }
 
+/* f64 pairs: shape 0: C(P(x, y), z), shape 1: C(z, P(x, y)) */
+static const uint8_t fuf_ops[] = {0xA0, 0xA1, 0xA2, 0xA3};
+static double fuf_eval(uint8_t op, double a, double b)
+{
+    switch (op) {
+    case 0xA0: return a + b;
+    case 0xA1: return a - b;
+    case 0xA2: return a * b;
+    case 0xA3: return a / b;
+    }
+    return 0;
+}
+static void fuf_body(fbuf *code, uint8_t p, uint8_t c, int shape)
+{
+    fbuf b = {0};
+    fb_byte(&b, 0);
+    if (shape) { fb_byte(&b, 0x20); fb_byte(&b, 2); }
+    fb_byte(&b, 0x20); fb_byte(&b, 0); fb_byte(&b, 0x20); fb_byte(&b, 1);
+    fb_byte(&b, p);
+    if (!shape) { fb_byte(&b, 0x20); fb_byte(&b, 2); }
+    fb_byte(&b, c);
+    fb_byte(&b, 0x0B);
+    fb_u32(code, (uint32_t)b.n);
+    fb_put(code, b.b, b.n);
+    free(b.b);
+}
+
 static bool fu_cmp(uint8_t cmp, uint32_t a, uint32_t b)
 {
     switch (cmp) {
@@ -664,15 +691,16 @@ static void test_fused(void)
         {13, 0, 0x20, 0, 0x41, 3, 0x6A, 0x20, 1, 0x41, 0x7C, 0x6A, 0x73, 0x0B}};
     const uint32_t nextra = sizeof extra / sizeof extra[0];
     const uint32_t nbr = 20, brbase = FU_NOPS * FU_NOPS * 4 + nextra;
-    uint32_t nf = brbase + nbr;
+    const uint32_t nff = 4 * 4 * 2, ffbase = brbase + nbr;
+    uint32_t nf = ffbase + nff;
     fbuf mod = {0}, sec = {0}, code = {0};
     fb_put(&mod, "\0asm\1\0\0\0", 8);
-    /* type 0: (i32 i32 i32) -> i32 */
-    fb_put(&sec, "\1\x60\3\x7F\x7F\x7F\1\x7F", 8);
+    /* type 0: (i32 i32 i32) -> i32, type 1: (f64 f64 f64) -> f64 */
+    fb_put(&sec, "\2\x60\3\x7F\x7F\x7F\1\x7F\x60\3\x7C\x7C\x7C\1\x7C", 15);
     fb_section(&mod, 1, &sec);
     sec.n = 0;
     fb_u32(&sec, nf);
-    for (uint32_t i = 0; i < nf; i++) fb_byte(&sec, 0);
+    for (uint32_t i = 0; i < nf; i++) fb_byte(&sec, i >= ffbase);
     fb_section(&mod, 3, &sec);
     sec.n = 0;
     fb_u32(&sec, nf);
@@ -695,6 +723,9 @@ static void test_fused(void)
     }
     for (uint8_t cmp = 0x46; cmp <= 0x4F; cmp++)
         for (int imm = 0; imm < 2; imm++) fu_addbr_body(&code, cmp, imm);
+    for (uint32_t p = 0; p < 4; p++)
+        for (uint32_t c = 0; c < 4; c++)
+            for (int shape = 0; shape < 2; shape++) fuf_body(&code, fuf_ops[p], fuf_ops[c], shape);
     fb_section(&mod, 10, &code);
 
     wasm_engine *e;
@@ -760,6 +791,27 @@ static void test_fused(void)
                 fprintf(stderr, "addbr %02x imm %u values %zu: got %08x want %08x\n", cmp, i & 1, v,
                         (uint32_t)res[0].of.i32, want);
             CHECK((uint32_t)res[0].of.i32 == want);
+        }
+    static const double fvals[][3] = {{1.5, -2.25, 3.0}, {1e308, 10.0, -1e308}, {0.1, 0.2, 0.3},
+                                      {1.0, 0.0, 5.0}, {-0.0, 0.0, -0.0}, {3.0, 1e-300, 1e-300}};
+    for (uint32_t i = 0; i < nff; i++)
+        for (size_t v = 0; v < sizeof fvals / sizeof fvals[0]; v++) {
+            uint8_t p = fuf_ops[i / 8], c = fuf_ops[(i / 2) % 4];
+            int shape = (int)(i & 1);
+            double x = fvals[v][0], y = fvals[v][1], z = fvals[v][2];
+            volatile double inner = fuf_eval(p, x, y);
+            double w = shape ? fuf_eval(c, z, inner) : fuf_eval(c, inner, z);
+            uint64_t want;
+            memcpy(&want, &w, 8);
+            if (w != w) want = 0x7FF8000000000000ull;
+            char name[16];
+            snprintf(name, sizeof name, "f%u", ffbase + i);
+            wasm_val args[3] = {F64(x), F64(y), F64(z)}, res[1];
+            CHECK(wasm_instance_call_export(in, name, args, 3, res, 1, &trap) == 0);
+            if (res[0].of.f64_bits != want)
+                fprintf(stderr, "f64 %02x -> %02x shape %d values %zu: got %016llx want %016llx\n", p, c,
+                        shape, v, (unsigned long long)res[0].of.f64_bits, (unsigned long long)want);
+            CHECK(res[0].of.f64_bits == want);
         }
     wasm_instance_free(in);
     wasm_module_free(m);
