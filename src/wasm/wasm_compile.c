@@ -733,6 +733,25 @@ static bool op_store(comp *c, int op32, uint32_t nat, uint8_t tval)
         }
         return true;
     }
+    if (!is64 && v.kind == K_STACK && a.kind != K_CONST && !dead(c) &&
+        c->last_end == (int64_t)c->n && c->code[c->last_dst] == slot_of(c, pos + 1)) {
+        /* the value was just loaded (same width, plain address): one MV_<w> */
+        int lop = c->last_op, w = op32 - OP_ST_8;   /* 0..3: 8, 16, 32, 64 bits */
+        bool same = (w == 0 && (lop == OP_LD_I32_8U || lop == OP_LD_I32_8S ||
+                                lop == OP_LD_I64_8U || lop == OP_LD_I64_8S)) ||
+                    (w == 1 && (lop == OP_LD_I32_16U || lop == OP_LD_I32_16S ||
+                                lop == OP_LD_I64_16U || lop == OP_LD_I64_16S)) ||
+                    (w == 2 && (lop == OP_LD_I32 || lop == OP_LD_I64_32U || lop == OP_LD_I64_32S)) ||
+                    (w == 3 && lop == OP_LD_I64);
+        if (same) {
+            uint64_t src = c->code[c->last_start + 2], soff = c->code[c->last_start + 3];
+            c->n = (uint32_t)c->last_start;
+            c->last_end = -1;
+            uint32_t sa = operand(c, &a, pos);
+            emit(c, OP_MV_8 + w, 4, sa, off, src, soff);
+            return true;
+        }
+    }
     if (!is64 && a.kind == K_CONST) {
         uint32_t sv = operand(c, &v, pos + 1);
         emit(c, OP_STK_8 + (op32 - OP_ST_8), 2, (uint64_t)(uint32_t)a.k + off, sv, 0, 0);

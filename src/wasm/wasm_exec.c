@@ -684,6 +684,21 @@ L_ST64_##N: { \
     ST(32, uint32_t)
     ST(64, uint64_t)
 #undef ST
+#define MV(N, T) \
+L_MV_##N: { \
+    uint64_t sa = (uint64_t)(uint32_t)fp[pc[3]] + pc[4]; \
+    if (UNLIKELY(sa + sizeof(T) > msize)) TRAP(WASM_TRAP_MEMORY_OOB); \
+    T v; memcpy(&v, mem + sa, sizeof v); \
+    uint64_t ea = (uint64_t)(uint32_t)fp[pc[1]] + pc[2]; \
+    if (UNLIKELY(ea + sizeof(T) > msize)) TRAP(WASM_TRAP_MEMORY_OOB); \
+    memcpy(mem + ea, &v, sizeof v); \
+    MARK(ea, T); \
+    pc += 5; NEXT(); }
+    MV(8, uint8_t)
+    MV(16, uint16_t)
+    MV(32, uint32_t)
+    MV(64, uint64_t)
+#undef MV
 L_MEM_SIZE:
     fp[pc[1]] = I->mem->pages;
     pc += 2;

@@ -22,6 +22,10 @@
  * COPY2 and I32_ADD_I2 are two consecutive copies (i32.add of an immediate) in one
  * instruction, done in order: [h][d1][a1][d2][a2], [h][d1][a1][k1][d2][a2][k2].
  *
+ * MV_<w> is a load whose value goes straight into a store of the same width (*p = *q):
+ * [h][dst addr slot][dst offset][src addr slot][src offset]; load first, then store,
+ * each with its own bounds check, as the two instructions.
+ *
  * Slot i < nlocals is local i; slot nlocals + p is operand-stack position p.
  */
 #ifndef AOX_WASM_OPS_H
@@ -49,6 +53,7 @@
     X(LDK_I32) X(LDK_I64) X(LDK_I32_8S) X(LDK_I32_8U) X(LDK_I32_16S) X(LDK_I32_16U) \
     X(LDK_I64_8S) X(LDK_I64_8U) X(LDK_I64_16S) X(LDK_I64_16U) X(LDK_I64_32S) X(LDK_I64_32U) \
     X(STK_8) X(STK_16) X(STK_32) X(STK_64) \
+    X(MV_8) X(MV_16) X(MV_32) X(MV_64) \
     X(MEM_SIZE) X(MEM_GROW) X(MEM_FILL) X(MEM_COPY) X(MEM_INIT) X(DATA_DROP) \
     X(TABLE_GET) X(TABLE_SET) X(TABLE_SIZE) X(TABLE_GROW) X(TABLE_FILL) X(TABLE_COPY) \
     X(TABLE_INIT) X(ELEM_DROP) X(REF_FUNC) X(REF_IS_NULL) \

@@ -692,7 +692,15 @@ static void test_fused(void)
     const uint32_t nextra = sizeof extra / sizeof extra[0];
     const uint32_t nbr = 20, brbase = FU_NOPS * FU_NOPS * 4 + nextra;
     const uint32_t nff = 4 * 4 * 2, ffbase = brbase + nbr;
-    uint32_t nf = ffbase + nff;
+    /* load -> store of the same width (MV_<w>): mem[y + 5] = mem[x + 3], then return
+     * the stored value read back */
+    static const uint8_t mv[4][32] = {
+        {17, 0, 0x20, 1, 0x20, 0, 0x2D, 0, 3, 0x3A, 0, 5, 0x20, 1, 0x2D, 0, 5, 0x0B},
+        {17, 0, 0x20, 1, 0x20, 0, 0x2E, 1, 3, 0x3B, 1, 5, 0x20, 1, 0x2F, 1, 5, 0x0B},
+        {17, 0, 0x20, 1, 0x20, 0, 0x28, 2, 3, 0x36, 2, 5, 0x20, 1, 0x28, 2, 5, 0x0B},
+        {18, 0, 0x20, 1, 0x20, 0, 0x29, 3, 3, 0x37, 3, 5, 0x20, 1, 0x29, 3, 5, 0xA7, 0x0B}};
+    const uint32_t nmv = 4, mvbase = ffbase + nff;
+    uint32_t nf = mvbase + nmv;
     fbuf mod = {0}, sec = {0}, code = {0};
     fb_put(&mod, "\0asm\1\0\0\0", 8);
     /* type 0: (i32 i32 i32) -> i32, type 1: (f64 f64 f64) -> f64 */
@@ -700,8 +708,11 @@ static void test_fused(void)
     fb_section(&mod, 1, &sec);
     sec.n = 0;
     fb_u32(&sec, nf);
-    for (uint32_t i = 0; i < nf; i++) fb_byte(&sec, i >= ffbase);
+    for (uint32_t i = 0; i < nf; i++) fb_byte(&sec, i >= ffbase && i < mvbase);
     fb_section(&mod, 3, &sec);
+    sec.n = 0;
+    fb_put(&sec, "\1\0\1", 3);          /* one memory of one page */
+    fb_section(&mod, 5, &sec);
     sec.n = 0;
     fb_u32(&sec, nf);
     for (uint32_t i = 0; i < nf; i++) {
@@ -726,6 +737,10 @@ static void test_fused(void)
     for (uint32_t p = 0; p < 4; p++)
         for (uint32_t c = 0; c < 4; c++)
             for (int shape = 0; shape < 2; shape++) fuf_body(&code, fuf_ops[p], fuf_ops[c], shape);
+    for (uint32_t i = 0; i < nmv; i++) {
+        fb_u32(&code, mv[i][0]);
+        fb_put(&code, mv[i] + 1, mv[i][0]);
+    }
     fb_section(&mod, 10, &code);
 
     wasm_engine *e;
@@ -813,6 +828,32 @@ static void test_fused(void)
                         shape, v, (unsigned long long)res[0].of.f64_bits, (unsigned long long)want);
             CHECK(res[0].of.f64_bits == want);
         }
+    wasm_extern *mem = wasm_instance_memory(in);
+    REQUIRE(mem != NULL);
+    static const uint8_t pat[8] = {0x81, 0x92, 0xA3, 0xB4, 0xC5, 0xD6, 0xE7, 0xF8};
+    REQUIRE(wasm_memory_write(mem, 103, pat, 8) == 0);
+    for (uint32_t i = 0; i < nmv; i++) {
+        size_t w = (size_t)1 << i;
+        uint8_t zero[8] = {0}, got[8];
+        REQUIRE(wasm_memory_write(mem, 1005, zero, 8) == 0);
+        char name[16];
+        snprintf(name, sizeof name, "f%u", mvbase + i);
+        wasm_val args[3] = {I32(100), I32(1000), I32(0)}, res[1];
+        CHECK(wasm_instance_call_export(in, name, args, 3, res, 1, &trap) == 0);
+        uint32_t want = 0;
+        memcpy(&want, pat, w < 4 ? w : 4);
+        CHECK((uint32_t)res[0].of.i32 == want);
+        REQUIRE(wasm_memory_read(mem, 1005, got, 8) == 0);
+        CHECK(memcmp(got, pat, w) == 0 && (w == 8 || got[w] == 0));
+        /* out of bounds source (nothing stored) and destination */
+        args[0] = I32(65536 - 3);
+        CHECK(wasm_instance_call_export(in, name, args, 3, res, 1, &trap) == WASM_ETRAP);
+        CHECK(trap.code == WASM_TRAP_MEMORY_OOB);
+        args[0] = I32(100);
+        args[1] = I32(65536 - 5 - (int32_t)w + 1);
+        CHECK(wasm_instance_call_export(in, name, args, 3, res, 1, &trap) == WASM_ETRAP);
+        CHECK(trap.code == WASM_TRAP_MEMORY_OOB);
+    }
     wasm_instance_free(in);
     wasm_module_free(m);
     wasm_engine_free(e);
