@@ -22,6 +22,7 @@
 #           node on PATH; NODE=none skips it). A JIT, not an interpreter; the time
 #           includes Node's start-up and its compiler threads (about 0.1-0.15 s of CPU).
 #   wasm3, iwasm   when the env vars WASM3 / IWASM point to those runtimes.
+# AOX_BIN=path uses that aox-wasm instead of building one (before/after comparisons).
 set -eu
 REPS=${1:-3}
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -35,10 +36,14 @@ NODE=${NODE:-$(command -v node || echo none)}
 OUT=$BUILD/bench-wasm
 mkdir -p "$OUT"
 
-echo "building aox-wasm (Release) in $BUILD ..."
-cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release > "$OUT/cmake.log" 2>&1 || { cat "$OUT/cmake.log"; exit 1; }
-cmake --build "$BUILD" -j"$(nproc)" --target aox-wasm > "$OUT/build.log" 2>&1 || { tail -30 "$OUT/build.log"; exit 1; }
-AOX=$(find "$BUILD" -name aox-wasm -type f -perm -u+x | head -1)
+if [ -n "${AOX_BIN:-}" ]; then
+  AOX=$AOX_BIN   # an aox-wasm built elsewhere (e.g. an older commit, for before/after)
+else
+  echo "building aox-wasm (Release) in $BUILD ..."
+  cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release > "$OUT/cmake.log" 2>&1 || { cat "$OUT/cmake.log"; exit 1; }
+  cmake --build "$BUILD" -j"$(nproc)" --target aox-wasm > "$OUT/build.log" 2>&1 || { tail -30 "$OUT/build.log"; exit 1; }
+  AOX=$(find "$BUILD" -name aox-wasm -type f -perm -u+x | head -1)
+fi
 [ -x "$AOX" ] || { echo "aox-wasm not built"; exit 1; }
 
 # CPU time (user+sys, by ref/cputime.c) by default: the machine may be shared, and
