@@ -540,6 +540,38 @@ static int fused_op(int p, int op, bool from_right)
     return -1;
 }
 
+/* The FUK_ op for producer p feeding the immediate form op_i (wasm_ops.h), or -1. */
+static int fused_k_op(int p, int op_i)
+{
+    static const struct { int16_t p, c, f; } tab[] = {
+#define Y_FUSED_K(P, E, C, F) {OP_I32_##P, OP_I32_##C, OP_FUK_##P##_##C},
+        WASM_FUSED_KS(Y_FUSED_K)
+        WASM_FUSED_KI(Y_FUSED_K)
+#undef Y_FUSED_K
+    };
+    for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++)
+        if (tab[i].p == p && tab[i].c == op_i) return tab[i].f;
+    return -1;
+}
+
+/* op_i (an i32 _I form) of slot `sa` and immediate k, when slot sa was written by the
+ * last instruction, an i32 binop: one FUK_ instruction (its op in *fop_out). Returns
+ * its start or -1. */
+static int64_t try_fuse_k(comp *c, int op_i, uint32_t sa, uint64_t k, uint32_t dst, int *fop_out)
+{
+    if (dead(c) || c->last_end != (int64_t)c->n || c->code[c->last_dst] != sa ||
+        sa < c->nlocals)
+        return -1;
+    if (c->last_op == OP_I32_ADD_I2 && fused_k_op(OP_I32_ADD_I, op_i) >= 0) split_add2(c);
+    int fop = fused_k_op(c->last_op, op_i);
+    if (fop < 0) return -1;
+    uint64_t x = c->code[c->last_start + 2], y = c->code[c->last_start + 3];
+    c->n = (uint32_t)c->last_start;
+    c->last_end = -1;
+    *fop_out = fop;
+    return emit5(c, fop, 4, dst, x, y, k, 0);
+}
+
 static bool op_binary(comp *c, int op, uint8_t tin, uint8_t tout, bool has_imm)
 {
     /* an i32.add of an immediate just before an i32 compare can join the branch */
@@ -589,6 +621,8 @@ static bool op_binary(comp *c, int op, uint8_t tin, uint8_t tout, bool has_imm)
         if (a.kind == K_STACK) {
             /* a was at pos+1; its value lives in slot pos+1 */
             uint32_t sa = slot_of(c, pos + 1);
+            if (tin == WASM_I32 && (s = try_fuse_k(c, op + 1, sa, b.k, slot_of(c, pos), &eop)) >= 0)
+                goto done;
             s = emit(c, op + 1, 3, slot_of(c, pos), sa, b.k, 0);
             eop = op + 1;
             goto done;
@@ -596,6 +630,9 @@ static bool op_binary(comp *c, int op, uint8_t tin, uint8_t tout, bool has_imm)
     }
     if (has_imm && b.kind == K_CONST) {
         uint32_t sa = operand(c, &a, pos);
+        if (tin == WASM_I32 && a.kind == K_STACK &&
+            (s = try_fuse_k(c, op + 1, sa, b.k, slot_of(c, pos), &eop)) >= 0)
+            goto done;
         if (op == OP_I32_ADD && !dead(c) && c->last_end == (int64_t)c->n &&
             c->last_op == OP_I32_ADD_I && reserve(c, 4)) {
             /* right after another i32.add of an immediate: one I32_ADD_I2 */

@@ -299,6 +299,10 @@ static int run(wexec *ex, const wfunc *func, uint64_t *fp)
 #define Y_FUSED(P, E, C, O) [OP_FUF_##P##_##C] = &&L_FUF_##P##_##C,
         WASM_FUSED_FF(Y_FUSED)
 #undef Y_FUSED
+#define Y_FUSED(P, E, C, F) [OP_FUK_##P##_##C] = &&L_FUK_##P##_##C,
+        WASM_FUSED_KS(Y_FUSED)
+        WASM_FUSED_KI(Y_FUSED)
+#undef Y_FUSED
 #undef X_CTRL
 #undef X_NUM
 #undef X_IBIN
@@ -1070,6 +1074,16 @@ L_FUF_##P##_##C: { double a = f64_of(fp[pc[2]]), b = f64_of(fp[pc[3]]); double t
     fp[pc[1]] = cf64(t_ O f64_of(fp[pc[4]])); pc += 5; NEXT(); }
     WASM_FUSED_FF(Y_FU_FF)
 #undef Y_FU_FF
+#define Y_FU_KS(P, E, C, F) \
+L_FUK_##P##_##C: { uint32_t a = (uint32_t)fp[pc[2]], b = (uint32_t)fp[pc[3]]; \
+    uint32_t t = (uint32_t)(E), k = (uint32_t)pc[4]; fp[pc[1]] = (uint32_t)(F); pc += 5; NEXT(); }
+#define Y_FU_KI(P, E, C, F) \
+L_FUK_##P##_##C: { uint32_t a = (uint32_t)fp[pc[2]], b = (uint32_t)pc[3]; \
+    uint32_t t = (uint32_t)(E), k = (uint32_t)pc[4]; fp[pc[1]] = (uint32_t)(F); pc += 5; NEXT(); }
+    WASM_FUSED_KS(Y_FU_KS)
+    WASM_FUSED_KI(Y_FU_KI)
+#undef Y_FU_KS
+#undef Y_FU_KI
 L_I32_ADD_SHL:
     fp[pc[1]] = (uint32_t)(fp[pc[2]] + (fp[pc[3]] << pc[4]));
     pc += 5;

@@ -149,6 +149,25 @@
     WASM_FUSE_C(Y, SHR_S_I, (uint32_t)((int32_t)a >> (b & 31))) \
     WASM_FUSE_C(Y, ROTL_I, rotl32(a, b)) WASM_FUSE_C(Y, ROTR_I, rotr32(a, b))
 
+/* Fused i32 pairs with an immediate second operand FUK_<P>_<C>: d = C(P(x, y), k)
+ * with P a slot+slot binop (FUK_) or slot+immediate binop (FUKI_, y an immediate too),
+ * and C one of the _I forms; cells [h][d][x][y][k]. E is P's expression of a and b, F
+ * C's expression of t (P's result) and k. */
+#define WASM_FUSE_K(Y, P, E) \
+    Y(P, E, ADD_I, t + k) Y(P, E, AND_I, t & k) Y(P, E, OR_I, t | k) Y(P, E, XOR_I, t ^ k) \
+    Y(P, E, MUL_I, t * k) Y(P, E, SHL_I, t << (k & 31)) Y(P, E, SHR_U_I, t >> (k & 31)) \
+    Y(P, E, SHR_S_I, (uint32_t)((int32_t)t >> (k & 31))) Y(P, E, ROTL_I, rotl32(t, k)) \
+    Y(P, E, ROTR_I, rotr32(t, k))
+#define WASM_FUSED_KS(Y) \
+    WASM_FUSE_K(Y, ADD, a + b) WASM_FUSE_K(Y, SUB, a - b) WASM_FUSE_K(Y, XOR, a ^ b) \
+    WASM_FUSE_K(Y, AND, a & b) WASM_FUSE_K(Y, OR, a | b) WASM_FUSE_K(Y, MUL, a * b)
+#define WASM_FUSED_KI(Y) \
+    WASM_FUSE_K(Y, ADD_I, a + b) WASM_FUSE_K(Y, AND_I, a & b) WASM_FUSE_K(Y, OR_I, a | b) \
+    WASM_FUSE_K(Y, XOR_I, a ^ b) WASM_FUSE_K(Y, MUL_I, a * b) \
+    WASM_FUSE_K(Y, SHL_I, a << (b & 31)) WASM_FUSE_K(Y, SHR_U_I, a >> (b & 31)) \
+    WASM_FUSE_K(Y, SHR_S_I, (uint32_t)((int32_t)a >> (b & 31))) \
+    WASM_FUSE_K(Y, ROTL_I, rotl32(a, b)) WASM_FUSE_K(Y, ROTR_I, rotr32(a, b))
+
 /* Fused f64 pairs FUF_<P>_<C>: d = C(P(x, y), z) in f64 (x, y, z slots), as above;
  * only the final result is NaN-canonicalised (an intermediate NaN gives a NaN result
  * anyway), and the engine is built with -ffp-contract=off so P's result is rounded
@@ -171,6 +190,10 @@ enum wop {
 #undef Y_FUSED
 #define Y_FUSED(P, E, C, O) OP_FUF_##P##_##C,
     WASM_FUSED_FF(Y_FUSED)
+#undef Y_FUSED
+#define Y_FUSED(P, E, C, F) OP_FUK_##P##_##C,
+    WASM_FUSED_KS(Y_FUSED)
+    WASM_FUSED_KI(Y_FUSED)
 #undef Y_FUSED
     OP__COUNT
 #undef X_CTRL

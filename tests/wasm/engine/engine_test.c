@@ -586,21 +586,26 @@ static void fb_section(fbuf *m, uint8_t id, const fbuf *body)
     fb_put(m, body->b, body->n);
 }
 
-/* Shapes, with x, y, z the params 0..2 and k a constant:
+/* Shapes, with x, y, z the params 0..2 and k, k2 constants:
  *   0: C(P(x, y), z)   1: C(P(x, k), z)   2: C(z, P(x, y))   3: C(z, P(x, k))
- * Function index = ((p * FU_NOPS) + c) * 4 + shape; after them come the functions
+ *   4: C(P(x, y), k2)  5: C(P(x, k), k2)  6: C(k2, P(x, y))
+ * Function index = ((p * FU_NOPS) + c) * FU_SHAPES + shape; after them come the functions
  * of `extra` in test_fused (merged copies and additions). */
 #define FU_K 13
+#define FU_K2 0x9E3779B9
+#define FU_SHAPES 7
 static void fu_body(fbuf *code, uint8_t p, uint8_t c, int shape)
 {
     fbuf b = {0};
     fb_byte(&b, 0);                        /* no locals */
-    if (shape >= 2) { fb_byte(&b, 0x20); fb_byte(&b, 2); }
+    if (shape == 2 || shape == 3) { fb_byte(&b, 0x20); fb_byte(&b, 2); }
+    if (shape == 6) { fb_byte(&b, 0x41); fb_s32(&b, (int32_t)FU_K2); }
     fb_byte(&b, 0x20); fb_byte(&b, 0);
-    if (shape & 1) { fb_byte(&b, 0x41); fb_s32(&b, FU_K); }
+    if (shape == 1 || shape == 3 || shape == 5) { fb_byte(&b, 0x41); fb_s32(&b, FU_K); }
     else { fb_byte(&b, 0x20); fb_byte(&b, 1); }
     fb_byte(&b, p);
     if (shape < 2) { fb_byte(&b, 0x20); fb_byte(&b, 2); }
+    if (shape == 4 || shape == 5) { fb_byte(&b, 0x41); fb_s32(&b, (int32_t)FU_K2); }
     fb_byte(&b, c);
     fb_byte(&b, 0x0B);
     fb_u32(code, (uint32_t)b.n);
@@ -690,7 +695,8 @@ static void test_fused(void)
         {13, 0, 0x20, 0, 0x41, 3, 0x6A, 0x20, 1, 0x41, 0x7C, 0x6A, 0x6B, 0x0B},
         {13, 0, 0x20, 0, 0x41, 3, 0x6A, 0x20, 1, 0x41, 0x7C, 0x6A, 0x73, 0x0B}};
     const uint32_t nextra = sizeof extra / sizeof extra[0];
-    const uint32_t nbr = 20, brbase = FU_NOPS * FU_NOPS * 4 + nextra;
+    /* (pair functions first: FU_NOPS * FU_NOPS * FU_SHAPES) */
+    const uint32_t nbr = 20, brbase = FU_NOPS * FU_NOPS * FU_SHAPES + nextra;
     const uint32_t nff = 4 * 4 * 2, ffbase = brbase + nbr;
     /* load -> store of the same width (MV_<w>): mem[y + 5] = mem[x + 3], then return
      * the stored value read back */
@@ -727,7 +733,7 @@ static void test_fused(void)
     fb_u32(&code, nf);
     for (uint32_t p = 0; p < FU_NOPS; p++)
         for (uint32_t c = 0; c < FU_NOPS; c++)
-            for (int shape = 0; shape < 4; shape++) fu_body(&code, fu_ops[p], fu_ops[c], shape);
+            for (int shape = 0; shape < FU_SHAPES; shape++) fu_body(&code, fu_ops[p], fu_ops[c], shape);
     for (uint32_t i = 0; i < nextra; i++) {
         fb_u32(&code, extra[i][0]);
         fb_put(&code, extra[i] + 1, extra[i][0]);
@@ -759,13 +765,18 @@ static void test_fused(void)
     int bad = 0;
     for (uint32_t p = 0; p < FU_NOPS; p++)
         for (uint32_t c = 0; c < FU_NOPS; c++)
-            for (int shape = 0; shape < 4; shape++)
+            for (int shape = 0; shape < FU_SHAPES; shape++)
                 for (size_t v = 0; v < sizeof vals / sizeof vals[0]; v++) {
                     uint32_t x = vals[v][0], y = vals[v][1], z = vals[v][2];
-                    uint32_t inner = fu_eval(fu_ops[p], x, (shape & 1) ? FU_K : y);
-                    uint32_t want = shape < 2 ? fu_eval(fu_ops[c], inner, z) : fu_eval(fu_ops[c], z, inner);
+                    bool k1 = shape == 1 || shape == 3 || shape == 5;
+                    uint32_t inner = fu_eval(fu_ops[p], x, k1 ? FU_K : y);
+                    uint32_t want = shape < 2 ? fu_eval(fu_ops[c], inner, z)
+                                    : shape < 4 ? fu_eval(fu_ops[c], z, inner)
+                                    : shape < 6 ? fu_eval(fu_ops[c], inner, FU_K2)
+                                    : fu_eval(fu_ops[c], FU_K2, inner);
                     char name[16];
-                    snprintf(name, sizeof name, "f%u", (unsigned)(((p * FU_NOPS) + c) * 4 + (uint32_t)shape));
+                    snprintf(name, sizeof name, "f%u",
+                             (unsigned)(((p * FU_NOPS) + c) * FU_SHAPES + (uint32_t)shape));
                     wasm_val args[3] = {I32((int32_t)x), I32((int32_t)y), I32((int32_t)z)}, res[1];
                     rc = wasm_instance_call_export(in, name, args, 3, res, 1, &trap);
                     if (rc != 0 || (uint32_t)res[0].of.i32 != want) {
