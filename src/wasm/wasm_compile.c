@@ -535,8 +535,14 @@ static int fused_op(int p, int op, bool from_right)
 #undef Y_FUSED_F
     };
     if (from_right && (op == OP_I32_SUB || op == OP_F64_SUB)) return -1;
-    for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++)
-        if (tab[i].p == p && tab[i].c == op) return tab[i].f;
+    /* rows of one producer are contiguous: 5 consumers per i32 producer, 3 per f64 */
+    size_t n = sizeof tab / sizeof tab[0], nf = 9, ni = n - nf;
+    for (size_t i = 0; i < n; i += i < ni ? 5 : 3) {
+        if (tab[i].p != p) continue;
+        for (size_t j = i; j < n && tab[j].p == p; j++)
+            if (tab[j].c == op) return tab[j].f;
+        return -1;
+    }
     return -1;
 }
 
@@ -549,8 +555,15 @@ static int fused_k_op(int p, int op_i)
         WASM_FUSED_KI(Y_FUSED_K)
 #undef Y_FUSED_K
     };
-    for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++)
-        if (tab[i].p == p && tab[i].c == op_i) return tab[i].f;
+    if (p < OP_I32_ADD || p > OP_I32_ROTR_I) return -1;
+    /* rows of one producer are contiguous, 10 consumers each */
+    size_t n = sizeof tab / sizeof tab[0];
+    for (size_t i = 0; i < n; i += 10) {
+        if (tab[i].p != p) continue;
+        for (size_t j = i; j < i + 10; j++)
+            if (tab[j].c == op_i) return tab[j].f;
+        return -1;
+    }
     return -1;
 }
 
