@@ -6,11 +6,12 @@
 # ($WASM_CFLAGS, default -O2 -mbulk-memory: memcpy/memmove/memset become
 # memory.copy/memory.fill, a WebAssembly 2.0 feature that wasm3, iwasm, wabt and V8
 # all run; WASM_CFLAGS=-O2 gives MVP code, where wasi-libc's byte and word loops do
-# the copying) and natively with gcc -O2, checks that every runtime's
-# output equals the native output, then runs each REPS times (default 3) and prints
-# the median time (CPU time by default, see BENCH_CLOCK below) of native (the baseline measured in this same run), aox, and
-# the reference runtimes, each with its ratio to native, and for each reference the
-# ratio aox/reference (below 1 = aox faster); then the geometric means.
+# the copying) and natively with gcc -O2, checks that every runtime's output equals
+# the native output, then runs each REPS times (default 3) and prints the median time
+# (CPU time by default, see BENCH_CLOCK below) of native (the baseline measured in this
+# same run), aox and the reference runtimes, each with its ratio to native, and for
+# each reference the ratio aox/reference (below 1 = aox faster); then the geometric
+# means.
 #
 # Reference runtimes, all running the same benchmark sources built with the same flags:
 #   wabt    wabt's wasm-interp (default: the one on PATH; WABT=none skips it). Debian's
