@@ -77,6 +77,7 @@ typedef struct comp {
     /* last value-producing instruction, for peepholes */
     int64_t last_start, last_end, last_dst;
     int last_op;
+    int64_t cmp_add;          /* an I32_ADD_I right before the last i32 compare, -1 none */
     /* handlers */
     whandler *h;
     uint32_t nh, h_cap;
@@ -207,12 +208,32 @@ static bool pop(comp *c, uint8_t t, sval *out)
     return true;
 }
 
+static void produced(comp *c, int64_t start, int op, uint32_t dst_cell_off);
+
+/* fp[dst] = fp[src]. A copy right after another copy (no label between: last_end is
+ * reset at every branch target) extends it into one COPY2 that does both in order.
+ * The copy is recorded as the producer of dst, so `local.set` can retarget it. */
+static void emit_copy(comp *c, uint32_t dst, uint32_t src)
+{
+    if (!dead(c) && c->last_end == (int64_t)c->n && c->last_op == OP_COPY) {
+        if (!reserve(c, 2)) return;
+        int64_t s = c->last_start;
+        c->code[s] = (uint64_t)(uintptr_t)c->labels[OP_COPY2];
+        c->code[c->n++] = dst;
+        c->code[c->n++] = src;
+        produced(c, s, OP_COPY2, 3);
+        return;
+    }
+    int64_t s = emit(c, OP_COPY, 2, dst, src, 0, 0);
+    produced(c, s, OP_COPY, 1);
+}
+
 /* Write entry v (at stack position pos) into slot dst. */
 static void move_to(comp *c, const sval *v, uint32_t pos, uint32_t dst)
 {
-    if (v->kind == K_LOCAL) emit(c, OP_COPY, 2, dst, v->idx, 0, 0);
+    if (v->kind == K_LOCAL) emit_copy(c, dst, v->idx);
     else if (v->kind == K_CONST) emit(c, OP_CONST, 2, dst, v->k, 0, 0);
-    else if (slot_of(c, pos) != dst) emit(c, OP_COPY, 2, dst, slot_of(c, pos), 0, 0);
+    else if (slot_of(c, pos) != dst) emit_copy(c, dst, slot_of(c, pos));
 }
 
 static void materialize(comp *c, uint32_t pos)
@@ -254,6 +275,25 @@ static void produced(comp *c, int64_t start, int op, uint32_t dst_cell_off)
     c->last_end = c->n;
     c->last_dst = start + dst_cell_off;
     c->last_op = op;
+}
+
+/* The last instruction is an I32_ADD_I2 whose second addition a consumer wants to
+ * fuse with (an addressed load/store, a fused pair): split it back into two
+ * I32_ADD_I, the second one last. */
+static void split_add2(comp *c)
+{
+    int64_t s = c->last_start;
+    uint64_t d2 = c->code[s + 4], a2 = c->code[s + 5], k2 = c->code[s + 6];
+    c->code[s] = (uint64_t)(uintptr_t)c->labels[OP_I32_ADD_I];
+    c->n = (uint32_t)s + 4;
+    int64_t t = emit(c, OP_I32_ADD_I, 3, d2, a2, k2, 0);
+    produced(c, t, OP_I32_ADD_I, 1);
+}
+
+static inline bool last_is_add2_of(comp *c, const sval *v, uint32_t pos)
+{
+    return !dead(c) && v->kind == K_STACK && c->last_end == (int64_t)c->n &&
+           c->last_op == OP_I32_ADD_I2 && c->code[c->last_dst] == slot_of(c, pos);
 }
 
 /* ------------------------------------------------------------------ */
@@ -378,7 +418,7 @@ static void emit_return(comp *c)
     materialize_from(c, c->sp - n);
     uint32_t base = c->sp - n;
     for (uint32_t i = 0; i < n; i++)
-        if (slot_of(c, base + i) != i) emit(c, OP_COPY, 2, i, slot_of(c, base + i), 0, 0);
+        if (slot_of(c, base + i) != i) emit_copy(c, i, slot_of(c, base + i));
     emit(c, OP_RET, 0, 0, 0, 0, 0);
 }
 
@@ -481,8 +521,76 @@ static bool commutative(int op)
     return false;
 }
 
+/* The fused op for producer p feeding consumer op (wasm_ops.h), or -1; from_right:
+ * p's result is op's right operand, which needs op commutative. */
+static int fused_op(int p, int op, bool from_right)
+{
+    static const struct { int16_t p, c, f; } tab[] = {
+#define Y_FUSED_S(P, E, C, O) {OP_I32_##P, OP_I32_##C, OP_FU_##P##_##C},
+        WASM_FUSED_SS(Y_FUSED_S)
+        WASM_FUSED_SI(Y_FUSED_S)
+#undef Y_FUSED_S
+#define Y_FUSED_F(P, E, C, O) {OP_F64_##P, OP_F64_##C, OP_FUF_##P##_##C},
+        WASM_FUSED_FF(Y_FUSED_F)
+#undef Y_FUSED_F
+    };
+    if (from_right && (op == OP_I32_SUB || op == OP_F64_SUB)) return -1;
+    /* rows of one producer are contiguous: 5 consumers per i32 producer, 3 per f64 */
+    size_t n = sizeof tab / sizeof tab[0], nf = 9, ni = n - nf;
+    for (size_t i = 0; i < n; i += i < ni ? 5 : 3) {
+        if (tab[i].p != p) continue;
+        for (size_t j = i; j < n && tab[j].p == p; j++)
+            if (tab[j].c == op) return tab[j].f;
+        return -1;
+    }
+    return -1;
+}
+
+/* The FUK_ op for producer p feeding the immediate form op_i (wasm_ops.h), or -1. */
+static int fused_k_op(int p, int op_i)
+{
+    static const struct { int16_t p, c, f; } tab[] = {
+#define Y_FUSED_K(P, E, C, F) {OP_I32_##P, OP_I32_##C, OP_FUK_##P##_##C},
+        WASM_FUSED_KS(Y_FUSED_K)
+        WASM_FUSED_KI(Y_FUSED_K)
+#undef Y_FUSED_K
+    };
+    if (p < OP_I32_ADD || p > OP_I32_ROTR_I) return -1;
+    /* rows of one producer are contiguous, 10 consumers each */
+    size_t n = sizeof tab / sizeof tab[0];
+    for (size_t i = 0; i < n; i += 10) {
+        if (tab[i].p != p) continue;
+        for (size_t j = i; j < i + 10; j++)
+            if (tab[j].c == op_i) return tab[j].f;
+        return -1;
+    }
+    return -1;
+}
+
+/* op_i (an i32 _I form) of slot `sa` and immediate k, when slot sa was written by the
+ * last instruction, an i32 binop: one FUK_ instruction (its op in *fop_out). Returns
+ * its start or -1. */
+static int64_t try_fuse_k(comp *c, int op_i, uint32_t sa, uint64_t k, uint32_t dst, int *fop_out)
+{
+    if (dead(c) || c->last_end != (int64_t)c->n || c->code[c->last_dst] != sa ||
+        sa < c->nlocals)
+        return -1;
+    if (c->last_op == OP_I32_ADD_I2 && fused_k_op(OP_I32_ADD_I, op_i) >= 0) split_add2(c);
+    int fop = fused_k_op(c->last_op, op_i);
+    if (fop < 0) return -1;
+    uint64_t x = c->code[c->last_start + 2], y = c->code[c->last_start + 3];
+    c->n = (uint32_t)c->last_start;
+    c->last_end = -1;
+    *fop_out = fop;
+    return emit5(c, fop, 4, dst, x, y, k, 0);
+}
+
 static bool op_binary(comp *c, int op, uint8_t tin, uint8_t tout, bool has_imm)
 {
+    /* an i32.add of an immediate just before an i32 compare can join the branch */
+    int64_t prev_add = !dead(c) && c->last_end == (int64_t)c->n && c->last_op == OP_I32_ADD_I
+                           ? c->last_start : -1;
+    c->cmp_add = -1;
     sval a, b;
     if (!pop(c, tin, &b) || !pop(c, tin, &a)) return false;
     uint32_t pos = c->sp;   /* a's position; b at pos + 1 */
@@ -500,11 +608,34 @@ static bool op_binary(comp *c, int op, uint8_t tin, uint8_t tout, bool has_imm)
         eop = OP_I32_ADD_SHL;
         goto done;
     }
+    if ((tin == WASM_I32 || tin == WASM_F64) && !dead(c) && c->last_end == (int64_t)c->n) {
+        /* an i32 (f64) binop whose result feeds this one: one FU_<P>_<C> (FUF_) */
+        int fop = -1;
+        bool fused_b = b.kind == K_STACK && a.kind != K_CONST &&
+                       c->code[c->last_dst] == slot_of(c, pos + 1);
+        bool fused_a = !fused_b && a.kind == K_STACK && b.kind == K_LOCAL &&
+                       c->code[c->last_dst] == slot_of(c, pos);
+        if ((fused_b || fused_a) && c->last_op == OP_I32_ADD_I2 &&
+            fused_op(OP_I32_ADD_I, op, fused_b) >= 0)
+            split_add2(c);
+        if (fused_b || fused_a) fop = fused_op(c->last_op, op, fused_b);
+        if (fop >= 0) {
+            uint64_t x = c->code[c->last_start + 2], y = c->code[c->last_start + 3];
+            c->n = (uint32_t)c->last_start;
+            c->last_end = -1;
+            uint32_t z = fused_b ? operand(c, &a, pos) : operand(c, &b, pos + 1);
+            s = emit5(c, fop, 4, slot_of(c, pos), x, y, z, 0);
+            eop = fop;
+            goto done;
+        }
+    }
     if (has_imm && a.kind == K_CONST && b.kind != K_CONST && commutative(op)) {
         sval t = a; a = b; b = t;
         if (a.kind == K_STACK) {
             /* a was at pos+1; its value lives in slot pos+1 */
             uint32_t sa = slot_of(c, pos + 1);
+            if (tin == WASM_I32 && (s = try_fuse_k(c, op + 1, sa, b.k, slot_of(c, pos), &eop)) >= 0)
+                goto done;
             s = emit(c, op + 1, 3, slot_of(c, pos), sa, b.k, 0);
             eop = op + 1;
             goto done;
@@ -512,6 +643,21 @@ static bool op_binary(comp *c, int op, uint8_t tin, uint8_t tout, bool has_imm)
     }
     if (has_imm && b.kind == K_CONST) {
         uint32_t sa = operand(c, &a, pos);
+        if (tin == WASM_I32 && a.kind == K_STACK &&
+            (s = try_fuse_k(c, op + 1, sa, b.k, slot_of(c, pos), &eop)) >= 0)
+            goto done;
+        if (op == OP_I32_ADD && !dead(c) && c->last_end == (int64_t)c->n &&
+            c->last_op == OP_I32_ADD_I && reserve(c, 4)) {
+            /* right after another i32.add of an immediate: one I32_ADD_I2 */
+            s = c->last_start;
+            c->code[s] = (uint64_t)(uintptr_t)c->labels[OP_I32_ADD_I2];
+            c->code[c->n++] = slot_of(c, pos);
+            c->code[c->n++] = sa;
+            c->code[c->n++] = b.k;
+            if (!push_t(c, tout)) return false;
+            produced(c, s, OP_I32_ADD_I2, 4);
+            return true;
+        }
         s = emit(c, op + 1, 3, slot_of(c, pos), sa, b.k, 0);
         eop = op + 1;
     } else {
@@ -522,6 +668,8 @@ static bool op_binary(comp *c, int op, uint8_t tin, uint8_t tout, bool has_imm)
 done:
     if (!push_t(c, tout)) return false;
     produced(c, s, eop, 1);
+    if (prev_add >= 0 && s == prev_add + 4 && eop >= OP_I32_EQ && eop <= OP_I32_GE_U_I)
+        c->cmp_add = prev_add;
     return true;
 }
 
@@ -583,6 +731,7 @@ static bool op_load(comp *c, int op32, uint32_t nat, uint8_t tout)
     if (!pop(c, addr_t(c), &a)) return false;
     uint32_t pos = c->sp;
     int64_t s;
+    if (!is64 && last_is_add2_of(c, &a, pos)) split_add2(c);
     if (!is64 && last_is_add(c, &a, pos)) {
         /* fuse the address computation: ea = (u32)(x + y) + off */
         int lop = c->last_op;
@@ -619,6 +768,7 @@ static bool op_store(comp *c, int op32, uint32_t nat, uint8_t tval)
     sval a, v;
     if (!pop(c, tval, &v) || !pop(c, addr_t(c), &a)) return false;
     uint32_t pos = c->sp;
+    if (!is64 && v.kind == K_LOCAL && last_is_add2_of(c, &a, pos)) split_add2(c);
     if (!is64 && v.kind == K_LOCAL && last_is_add(c, &a, pos)) {
         int lop = c->last_op;
         uint64_t x = c->code[c->last_start + 2], y = c->code[c->last_start + 3];
@@ -632,6 +782,25 @@ static bool op_store(comp *c, int op32, uint32_t nat, uint8_t tval)
             emit(c, op, 4, x, y, v.idx, off);
         }
         return true;
+    }
+    if (!is64 && v.kind == K_STACK && a.kind != K_CONST && !dead(c) &&
+        c->last_end == (int64_t)c->n && c->code[c->last_dst] == slot_of(c, pos + 1)) {
+        /* the value was just loaded (same width, plain address): one MV_<w> */
+        int lop = c->last_op, w = op32 - OP_ST_8;   /* 0..3: 8, 16, 32, 64 bits */
+        bool same = (w == 0 && (lop == OP_LD_I32_8U || lop == OP_LD_I32_8S ||
+                                lop == OP_LD_I64_8U || lop == OP_LD_I64_8S)) ||
+                    (w == 1 && (lop == OP_LD_I32_16U || lop == OP_LD_I32_16S ||
+                                lop == OP_LD_I64_16U || lop == OP_LD_I64_16S)) ||
+                    (w == 2 && (lop == OP_LD_I32 || lop == OP_LD_I64_32U || lop == OP_LD_I64_32S)) ||
+                    (w == 3 && lop == OP_LD_I64);
+        if (same) {
+            uint64_t src = c->code[c->last_start + 2], soff = c->code[c->last_start + 3];
+            c->n = (uint32_t)c->last_start;
+            c->last_end = -1;
+            uint32_t sa = operand(c, &a, pos);
+            emit(c, OP_MV_8 + w, 4, sa, off, src, soff);
+            return true;
+        }
     }
     if (!is64 && a.kind == K_CONST) {
         uint32_t sv = operand(c, &v, pos + 1);
@@ -700,7 +869,12 @@ static bool local_set(comp *c, uint32_t x, bool tee)
                     if (c->st[i].kind == K_LOCAL && c->st[i].idx == x) materialize(c, i);
             if (!(v.kind == K_LOCAL && v.idx == x)) move_to(c, &v, pos, x);
         }
-        c->last_end = -1;
+        /* a copy or an i32.add of an immediate stays the last instruction (now
+         * writing local x, which no stack entry matches), so that the next one like
+         * it can join it (COPY2, I32_ADD_I2) */
+        if (c->last_end != (int64_t)c->n ||
+            (c->last_op != OP_COPY && c->last_op != OP_COPY2 && c->last_op != OP_I32_ADD_I))
+            c->last_end = -1;
     }
     if (tee) return push(c, c->ltypes[x], K_LOCAL, x, 0);
     return true;
@@ -1022,7 +1196,19 @@ static bool compile_body(comp *c, const wfunctype *ft)
                 uint64_t fa = 0, fb = 0;
                 int fop = fuse_cmp(c, &a, cpos, false, &fa, &fb, &eqz);
                 int64_t s;
-                if (fop >= 0) {
+                if (fop >= 0 && !eqz && c->cmp_add >= 0 && c->cmp_add + 4 == (int64_t)c->n &&
+                    c->code[c->cmp_add] == (uint64_t)(uintptr_t)c->labels[OP_I32_ADD_I] &&
+                    reserve(c, 7)) {
+                    /* the i32.add of an immediate right before the compare joins too */
+                    s = c->cmp_add;
+                    c->n = (uint32_t)s + 4;
+                    c->code[s] = (uint64_t)(uintptr_t)c->labels[fop - OP_BR_EQ + OP_ADDBR_EQ];
+                    c->code[c->n++] = fa;
+                    c->code[c->n++] = fb;
+                    c->code[c->n++] = 0;
+                    c->last_end = -1;
+                    emit_branch_off(c, f, s + 6);
+                } else if (fop >= 0) {
                     if (eqz) { s = emit(c, fop, 2, fa, 0, 0, 0); emit_branch_off(c, f, s + 2); }
                     else { s = emit(c, fop, 3, fa, fb, 0, 0); emit_branch_off(c, f, s + 3); }
                 } else {
@@ -1528,6 +1714,7 @@ int wasm_compile_function(wdec *outer, wasm_module *m, uint32_t defidx, const ui
     c->fuel = m->engine->cfg.fuel_enabled;
     c->fuel_cell = -1;
     c->last_end = -1;
+    c->cmp_add = -1;
     int rc = WASM_EDECODE;
     uint32_t fidx = m->nfunc_imports + defidx;
     const wfunctype *ft = &m->types[m->func_type[fidx]];

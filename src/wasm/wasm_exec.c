@@ -292,6 +292,17 @@ static int run(wexec *ex, const wfunc *func, uint64_t *fp)
         WASM_UN_OPS(X_NUM)
         WASM_IBIN_OPS(X_IBIN)
         WASM_FBIN_OPS(X_NUM)
+#define Y_FUSED(P, E, C, O) [OP_FU_##P##_##C] = &&L_FU_##P##_##C,
+        WASM_FUSED_SS(Y_FUSED)
+        WASM_FUSED_SI(Y_FUSED)
+#undef Y_FUSED
+#define Y_FUSED(P, E, C, O) [OP_FUF_##P##_##C] = &&L_FUF_##P##_##C,
+        WASM_FUSED_FF(Y_FUSED)
+#undef Y_FUSED
+#define Y_FUSED(P, E, C, F) [OP_FUK_##P##_##C] = &&L_FUK_##P##_##C,
+        WASM_FUSED_KS(Y_FUSED)
+        WASM_FUSED_KI(Y_FUSED)
+#undef Y_FUSED
 #undef X_CTRL
 #undef X_NUM
 #undef X_IBIN
@@ -366,6 +377,26 @@ L_BR_##N##_I: \
     BRC(GE_S, int32_t, >=)
     BRC(GE_U, uint32_t, >=)
 #undef BRC
+#define ABRC(N, T, OPR) \
+L_ADDBR_##N: \
+    fp[pc[1]] = (uint32_t)(fp[pc[2]] + pc[3]); \
+    if ((T)fp[pc[4]] OPR (T)fp[pc[5]]) JUMP(6); else pc += 7; \
+    NEXT(); \
+L_ADDBR_##N##_I: \
+    fp[pc[1]] = (uint32_t)(fp[pc[2]] + pc[3]); \
+    if ((T)fp[pc[4]] OPR (T)pc[5]) JUMP(6); else pc += 7; \
+    NEXT();
+    ABRC(EQ, uint32_t, ==)
+    ABRC(NE, uint32_t, !=)
+    ABRC(LT_S, int32_t, <)
+    ABRC(LT_U, uint32_t, <)
+    ABRC(GT_S, int32_t, >)
+    ABRC(GT_U, uint32_t, >)
+    ABRC(LE_S, int32_t, <=)
+    ABRC(LE_U, uint32_t, <=)
+    ABRC(GE_S, int32_t, >=)
+    ABRC(GE_U, uint32_t, >=)
+#undef ABRC
 L_BR_TABLE: {
     uint32_t i = (uint32_t)fp[pc[1]];
     uint64_t n = pc[2];
@@ -379,6 +410,17 @@ L_BR_TABLE: {
 L_COPY:
     fp[pc[1]] = fp[pc[2]];
     pc += 3;
+    NEXT();
+L_COPY2:
+    /* in order: the second copy may read what the first wrote */
+    fp[pc[1]] = fp[pc[2]];
+    fp[pc[3]] = fp[pc[4]];
+    pc += 5;
+    NEXT();
+L_I32_ADD_I2:
+    fp[pc[1]] = (uint32_t)(fp[pc[2]] + pc[3]);
+    fp[pc[4]] = (uint32_t)(fp[pc[5]] + pc[6]);
+    pc += 7;
     NEXT();
 L_CONST:
     fp[pc[1]] = pc[2];
@@ -512,7 +554,25 @@ do_call_entry:
         fr->fp = fp;
         fr->func = cur;
         uint32_t np = callee->type->np;
-        if (code->nlocals > np) memset(nfp + np, 0, (size_t)(code->nlocals - np) * 8);
+        if (code->nlocals > np) {
+            uint32_t nz = code->nlocals - np;
+            /* a few locals: inline stores, not a call into memset */
+            if (nz <= 8) {
+                uint64_t *z = nfp + np;
+                switch (nz) {
+                case 8: z[7] = 0; /* fall through */
+                case 7: z[6] = 0; /* fall through */
+                case 6: z[5] = 0; /* fall through */
+                case 5: z[4] = 0; /* fall through */
+                case 4: z[3] = 0; /* fall through */
+                case 3: z[2] = 0; /* fall through */
+                case 2: z[1] = 0; /* fall through */
+                default: z[0] = 0;
+                }
+            } else {
+                memset(nfp + np, 0, (size_t)nz * 8);
+            }
+        }
         fp = nfp;
         pc = code->cells;
         root->calls++;
@@ -528,7 +588,9 @@ L_RET: {
     pc = fr->ret_pc;
     fp = fr->fp;
     cur = fr->func;
-    LOAD_INST();
+    /* back in the same instance: memory/globals in the registers are current (the
+     * callee's memory.grow and host calls reloaded them) */
+    if (cur->inst != I) LOAD_INST();
     NEXT();
 }
 
@@ -626,6 +688,21 @@ L_ST64_##N: { \
     ST(32, uint32_t)
     ST(64, uint64_t)
 #undef ST
+#define MV(N, T) \
+L_MV_##N: { \
+    uint64_t sa = (uint64_t)(uint32_t)fp[pc[3]] + pc[4]; \
+    if (UNLIKELY(sa + sizeof(T) > msize)) TRAP(WASM_TRAP_MEMORY_OOB); \
+    T v; memcpy(&v, mem + sa, sizeof v); \
+    uint64_t ea = (uint64_t)(uint32_t)fp[pc[1]] + pc[2]; \
+    if (UNLIKELY(ea + sizeof(T) > msize)) TRAP(WASM_TRAP_MEMORY_OOB); \
+    memcpy(mem + ea, &v, sizeof v); \
+    MARK(ea, T); \
+    pc += 5; NEXT(); }
+    MV(8, uint8_t)
+    MV(16, uint16_t)
+    MV(32, uint32_t)
+    MV(64, uint64_t)
+#undef MV
 L_MEM_SIZE:
     fp[pc[1]] = I->mem->pages;
     pc += 2;
@@ -981,6 +1058,32 @@ L_##N##_I: { uint64_t a = fp[pc[2]], b = pc[3]; CHECK; \
     FB64(F64_MAX, cf64(fmax64(a, b)))
 #undef FB32
 #undef FB64
+    /* fused i32 pairs: d = C(P(x, y), z) */
+#define Y_FU_SS(P, E, C, O) \
+L_FU_##P##_##C: { uint32_t a = (uint32_t)fp[pc[2]], b = (uint32_t)fp[pc[3]]; \
+    fp[pc[1]] = (uint32_t)((uint32_t)(E) O (uint32_t)fp[pc[4]]); pc += 5; NEXT(); }
+#define Y_FU_SI(P, E, C, O) \
+L_FU_##P##_##C: { uint32_t a = (uint32_t)fp[pc[2]], b = (uint32_t)pc[3]; \
+    fp[pc[1]] = (uint32_t)((uint32_t)(E) O (uint32_t)fp[pc[4]]); pc += 5; NEXT(); }
+    WASM_FUSED_SS(Y_FU_SS)
+    WASM_FUSED_SI(Y_FU_SI)
+#undef Y_FU_SS
+#undef Y_FU_SI
+#define Y_FU_FF(P, E, C, O) \
+L_FUF_##P##_##C: { double a = f64_of(fp[pc[2]]), b = f64_of(fp[pc[3]]); double t_ = (E); \
+    fp[pc[1]] = cf64(t_ O f64_of(fp[pc[4]])); pc += 5; NEXT(); }
+    WASM_FUSED_FF(Y_FU_FF)
+#undef Y_FU_FF
+#define Y_FU_KS(P, E, C, F) \
+L_FUK_##P##_##C: { uint32_t a = (uint32_t)fp[pc[2]], b = (uint32_t)fp[pc[3]]; \
+    uint32_t t = (uint32_t)(E), k = (uint32_t)pc[4]; fp[pc[1]] = (uint32_t)(F); pc += 5; NEXT(); }
+#define Y_FU_KI(P, E, C, F) \
+L_FUK_##P##_##C: { uint32_t a = (uint32_t)fp[pc[2]], b = (uint32_t)pc[3]; \
+    uint32_t t = (uint32_t)(E), k = (uint32_t)pc[4]; fp[pc[1]] = (uint32_t)(F); pc += 5; NEXT(); }
+    WASM_FUSED_KS(Y_FU_KS)
+    WASM_FUSED_KI(Y_FU_KI)
+#undef Y_FU_KS
+#undef Y_FU_KI
 L_I32_ADD_SHL:
     fp[pc[1]] = (uint32_t)(fp[pc[2]] + (fp[pc[3]] << pc[4]));
     pc += 5;

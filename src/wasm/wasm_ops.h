@@ -15,6 +15,17 @@
  * fuse it into the access: ea = (u32)(x + (y << k)) + offset. LDK/STK access a
  * constant address (i32.const address + offset, computed at compile time).
  *
+ * ADDBR_<cmp> is an i32.add of an immediate followed by a fused compare-and-branch
+ * (the usual loop step `i += k; if (i < n) continue`): [h][d][a][k][x][y][off],
+ * d = a + k, then the branch on x <cmp> y (y an immediate for the _I forms).
+ *
+ * COPY2 and I32_ADD_I2 are two consecutive copies (i32.add of an immediate) in one
+ * instruction, done in order: [h][d1][a1][d2][a2], [h][d1][a1][k1][d2][a2][k2].
+ *
+ * MV_<w> is a load whose value goes straight into a store of the same width (*p = *q):
+ * [h][dst addr slot][dst offset][src addr slot][src offset]; load first, then store,
+ * each with its own bounds check, as the two instructions.
+ *
  * Slot i < nlocals is local i; slot nlocals + p is operand-stack position p.
  */
 #ifndef AOX_WASM_OPS_H
@@ -22,7 +33,7 @@
 
 /* Control and misc ops: X(name) */
 #define WASM_CTRL_OPS(X) \
-    X(UNREACHABLE) X(BR) X(BRIF) X(BRIFZ) X(BR_TABLE) X(COPY) X(CONST) X(RET) \
+    X(UNREACHABLE) X(BR) X(BRIF) X(BRIFZ) X(BR_TABLE) X(COPY) X(COPY2) X(I32_ADD_I2) X(CONST) X(RET) \
     X(CALL) X(CALL_INDIRECT) X(FUEL) X(LOOP_FUEL) X(SELECT) \
     X(GLOBAL_GET) X(GLOBAL_SET) \
     X(LD_I32) X(LD_I64) X(LD_I32_8S) X(LD_I32_8U) X(LD_I32_16S) X(LD_I32_16U) \
@@ -42,6 +53,7 @@
     X(LDK_I32) X(LDK_I64) X(LDK_I32_8S) X(LDK_I32_8U) X(LDK_I32_16S) X(LDK_I32_16U) \
     X(LDK_I64_8S) X(LDK_I64_8U) X(LDK_I64_16S) X(LDK_I64_16U) X(LDK_I64_32S) X(LDK_I64_32U) \
     X(STK_8) X(STK_16) X(STK_32) X(STK_64) \
+    X(MV_8) X(MV_16) X(MV_32) X(MV_64) \
     X(MEM_SIZE) X(MEM_GROW) X(MEM_FILL) X(MEM_COPY) X(MEM_INIT) X(DATA_DROP) \
     X(TABLE_GET) X(TABLE_SET) X(TABLE_SIZE) X(TABLE_GROW) X(TABLE_FILL) X(TABLE_COPY) \
     X(TABLE_INIT) X(ELEM_DROP) X(REF_FUNC) X(REF_IS_NULL) \
@@ -49,7 +61,11 @@
     X(BR_EQ) X(BR_NE) X(BR_LT_S) X(BR_LT_U) X(BR_GT_S) X(BR_GT_U) X(BR_LE_S) X(BR_LE_U) \
     X(BR_GE_S) X(BR_GE_U) \
     X(BR_EQ_I) X(BR_NE_I) X(BR_LT_S_I) X(BR_LT_U_I) X(BR_GT_S_I) X(BR_GT_U_I) X(BR_LE_S_I) \
-    X(BR_LE_U_I) X(BR_GE_S_I) X(BR_GE_U_I)
+    X(BR_LE_U_I) X(BR_GE_S_I) X(BR_GE_U_I) \
+    X(ADDBR_EQ) X(ADDBR_NE) X(ADDBR_LT_S) X(ADDBR_LT_U) X(ADDBR_GT_S) X(ADDBR_GT_U) \
+    X(ADDBR_LE_S) X(ADDBR_LE_U) X(ADDBR_GE_S) X(ADDBR_GE_U) \
+    X(ADDBR_EQ_I) X(ADDBR_NE_I) X(ADDBR_LT_S_I) X(ADDBR_LT_U_I) X(ADDBR_GT_S_I) \
+    X(ADDBR_GT_U_I) X(ADDBR_LE_S_I) X(ADDBR_LE_U_I) X(ADDBR_GE_S_I) X(ADDBR_GE_U_I)
 
 /* Unary numeric ops: X(name, wasm opcode, input type, output type) */
 #define WASM_UN_OPS(X) \
@@ -117,6 +133,49 @@
     X(F64_DIV, 0xA3, F64, F64) X(F64_MIN, 0xA4, F64, F64) X(F64_MAX, 0xA5, F64, F64) \
     X(F64_COPYSIGN, 0xA6, F64, F64)
 
+/* Fused i32 pairs FU_<P>_<C>: d = C(P(x, y), z), i.e. an i32 binop P (slot+slot, or
+ * slot+immediate for the _I forms) whose result feeds the i32 binop C; cells
+ * [h][d][x][y][z]. The compiler fuses only when P's result is C's left operand, or
+ * its right operand with C commutative (SUB is never fused from the right).
+ * Y(P, expression of a and b, C, C's C operator) */
+#define WASM_FUSE_C(Y, P, E) Y(P, E, ADD, +) Y(P, E, SUB, -) Y(P, E, XOR, ^) Y(P, E, AND, &) Y(P, E, OR, |)
+#define WASM_FUSED_SS(Y) \
+    WASM_FUSE_C(Y, ADD, a + b) WASM_FUSE_C(Y, SUB, a - b) WASM_FUSE_C(Y, XOR, a ^ b) \
+    WASM_FUSE_C(Y, AND, a & b) WASM_FUSE_C(Y, OR, a | b) WASM_FUSE_C(Y, MUL, a * b)
+#define WASM_FUSED_SI(Y) \
+    WASM_FUSE_C(Y, ADD_I, a + b) WASM_FUSE_C(Y, XOR_I, a ^ b) WASM_FUSE_C(Y, AND_I, a & b) \
+    WASM_FUSE_C(Y, OR_I, a | b) WASM_FUSE_C(Y, MUL_I, a * b) \
+    WASM_FUSE_C(Y, SHL_I, a << (b & 31)) WASM_FUSE_C(Y, SHR_U_I, a >> (b & 31)) \
+    WASM_FUSE_C(Y, SHR_S_I, (uint32_t)((int32_t)a >> (b & 31))) \
+    WASM_FUSE_C(Y, ROTL_I, rotl32(a, b)) WASM_FUSE_C(Y, ROTR_I, rotr32(a, b))
+
+/* Fused i32 pairs with an immediate second operand FUK_<P>_<C>: d = C(P(x, y), k)
+ * with P a slot+slot binop (FUK_) or slot+immediate binop (FUKI_, y an immediate too),
+ * and C one of the _I forms; cells [h][d][x][y][k]. E is P's expression of a and b, F
+ * C's expression of t (P's result) and k. */
+#define WASM_FUSE_K(Y, P, E) \
+    Y(P, E, ADD_I, t + k) Y(P, E, AND_I, t & k) Y(P, E, OR_I, t | k) Y(P, E, XOR_I, t ^ k) \
+    Y(P, E, MUL_I, t * k) Y(P, E, SHL_I, t << (k & 31)) Y(P, E, SHR_U_I, t >> (k & 31)) \
+    Y(P, E, SHR_S_I, (uint32_t)((int32_t)t >> (k & 31))) Y(P, E, ROTL_I, rotl32(t, k)) \
+    Y(P, E, ROTR_I, rotr32(t, k))
+#define WASM_FUSED_KS(Y) \
+    WASM_FUSE_K(Y, ADD, a + b) WASM_FUSE_K(Y, SUB, a - b) WASM_FUSE_K(Y, XOR, a ^ b) \
+    WASM_FUSE_K(Y, AND, a & b) WASM_FUSE_K(Y, OR, a | b) WASM_FUSE_K(Y, MUL, a * b)
+#define WASM_FUSED_KI(Y) \
+    WASM_FUSE_K(Y, ADD_I, a + b) WASM_FUSE_K(Y, AND_I, a & b) WASM_FUSE_K(Y, OR_I, a | b) \
+    WASM_FUSE_K(Y, XOR_I, a ^ b) WASM_FUSE_K(Y, MUL_I, a * b) \
+    WASM_FUSE_K(Y, SHL_I, a << (b & 31)) WASM_FUSE_K(Y, SHR_U_I, a >> (b & 31)) \
+    WASM_FUSE_K(Y, SHR_S_I, (uint32_t)((int32_t)a >> (b & 31))) \
+    WASM_FUSE_K(Y, ROTL_I, rotl32(a, b)) WASM_FUSE_K(Y, ROTR_I, rotr32(a, b))
+
+/* Fused f64 pairs FUF_<P>_<C>: d = C(P(x, y), z) in f64 (x, y, z slots), as above;
+ * only the final result is NaN-canonicalised (an intermediate NaN gives a NaN result
+ * anyway), and the engine is built with -ffp-contract=off so P's result is rounded
+ * before C, exactly as two instructions. */
+#define WASM_FUSE_FC(Y, P, E) Y(P, E, ADD, +) Y(P, E, SUB, -) Y(P, E, MUL, *)
+#define WASM_FUSED_FF(Y) \
+    WASM_FUSE_FC(Y, ADD, a + b) WASM_FUSE_FC(Y, SUB, a - b) WASM_FUSE_FC(Y, MUL, a * b)
+
 enum wop {
 #define X_CTRL(n) OP_##n,
 #define X_NUM(n, c, ti, to) OP_##n,
@@ -125,6 +184,17 @@ enum wop {
     WASM_UN_OPS(X_NUM)
     WASM_IBIN_OPS(X_IBIN)
     WASM_FBIN_OPS(X_NUM)
+#define Y_FUSED(P, E, C, O) OP_FU_##P##_##C,
+    WASM_FUSED_SS(Y_FUSED)
+    WASM_FUSED_SI(Y_FUSED)
+#undef Y_FUSED
+#define Y_FUSED(P, E, C, O) OP_FUF_##P##_##C,
+    WASM_FUSED_FF(Y_FUSED)
+#undef Y_FUSED
+#define Y_FUSED(P, E, C, F) OP_FUK_##P##_##C,
+    WASM_FUSED_KS(Y_FUSED)
+    WASM_FUSED_KI(Y_FUSED)
+#undef Y_FUSED
     OP__COUNT
 #undef X_CTRL
 #undef X_NUM

@@ -2,12 +2,14 @@
  *
  *   engine_test <suite> <dir-with-wasm-files>
  *
- * Suites: basic, host, limits, snapshot, malformed. The .wasm files are built from
+ * Suites: basic, host, limits, snapshot, malformed, fused (every fused i32 binop pair
+ * and the merged copies, in a module built here, against C arithmetic). The .wasm files are built from
  * tests/wasm/engine/wat/ with wat2wasm at build time.
  */
 #include "wasm/wasm.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -526,10 +528,355 @@ static void test_malformed(void)
     wasm_engine_free(e);
 }
 
+
+/* ------------------------------------------------------------------ */
+/* Fused instructions: every i32 binop pair P -> C in every operand shape, against C */
+
+static const uint8_t fu_ops[] = {0x6A, 0x6B, 0x6C, 0x71, 0x72, 0x73, 0x74, 0x75, 0x76, 0x77, 0x78};
+#define FU_NOPS (sizeof fu_ops / sizeof fu_ops[0])
+
+static uint32_t fu_eval(uint8_t op, uint32_t a, uint32_t b)
+{
+    uint32_t k = b & 31;
+    switch (op) {
+    case 0x6A: return a + b;
+    case 0x6B: return a - b;
+    case 0x6C: return a * b;
+    case 0x71: return a & b;
+    case 0x72: return a | b;
+    case 0x73: return a ^ b;
+    case 0x74: return a << k;
+    case 0x75: return (uint32_t)((int32_t)a >> k);
+    case 0x76: return a >> k;
+    case 0x77: return k ? (a << k) | (a >> (32 - k)) : a;
+    case 0x78: return k ? (a >> k) | (a << (32 - k)) : a;
+    }
+    return 0;
+}
+
+typedef struct { uint8_t *b; size_t n, cap; } fbuf;
+static void fb_put(fbuf *f, const void *p, size_t n)
+{
+    if (f->n + n > f->cap) {
+        f->cap = (f->n + n) * 2 + 64;
+        f->b = realloc(f->b, f->cap);
+        REQUIRE(f->b != NULL);
+    }
+    memcpy(f->b + f->n, p, n);
+    f->n += n;
+}
+static void fb_byte(fbuf *f, uint8_t x) { fb_put(f, &x, 1); }
+static void fb_u32(fbuf *f, uint32_t v)
+{
+    do { uint8_t x = v & 0x7F; v >>= 7; if (v) x |= 0x80; fb_byte(f, x); } while (v);
+}
+static void fb_s32(fbuf *f, int32_t v)
+{
+    for (;;) {
+        uint8_t x = v & 0x7F;
+        v >>= 7;
+        if ((v == 0 && !(x & 0x40)) || (v == -1 && (x & 0x40))) { fb_byte(f, x); return; }
+        fb_byte(f, x | 0x80);
+    }
+}
+static void fb_section(fbuf *m, uint8_t id, const fbuf *body)
+{
+    fb_byte(m, id);
+    fb_u32(m, (uint32_t)body->n);
+    fb_put(m, body->b, body->n);
+}
+
+/* Shapes, with x, y, z the params 0..2 and k, k2 constants:
+ *   0: C(P(x, y), z)   1: C(P(x, k), z)   2: C(z, P(x, y))   3: C(z, P(x, k))
+ *   4: C(P(x, y), k2)  5: C(P(x, k), k2)  6: C(k2, P(x, y))
+ * Function index = ((p * FU_NOPS) + c) * FU_SHAPES + shape; after them come the functions
+ * of `extra` in test_fused (merged copies and additions). */
+#define FU_K 13
+#define FU_K2 0x9E3779B9
+#define FU_SHAPES 7
+static void fu_body(fbuf *code, uint8_t p, uint8_t c, int shape)
+{
+    fbuf b = {0};
+    fb_byte(&b, 0);                        /* no locals */
+    if (shape == 2 || shape == 3) { fb_byte(&b, 0x20); fb_byte(&b, 2); }
+    if (shape == 6) { fb_byte(&b, 0x41); fb_s32(&b, (int32_t)FU_K2); }
+    fb_byte(&b, 0x20); fb_byte(&b, 0);
+    if (shape == 1 || shape == 3 || shape == 5) { fb_byte(&b, 0x41); fb_s32(&b, FU_K); }
+    else { fb_byte(&b, 0x20); fb_byte(&b, 1); }
+    fb_byte(&b, p);
+    if (shape < 2) { fb_byte(&b, 0x20); fb_byte(&b, 2); }
+    if (shape == 4 || shape == 5) { fb_byte(&b, 0x41); fb_s32(&b, (int32_t)FU_K2); }
+    fb_byte(&b, c);
+    fb_byte(&b, 0x0B);
+    fb_u32(code, (uint32_t)b.n);
+    fb_put(code, b.b, b.n);
+    free(b.b);
+}
+
+/* ADDBR: block; z = z + 1 (tee); br_if 0 on z <cmp> x (or on z <cmp> K); z += 1000;
+ * end; return z. Function index = base + cmp * 2 + imm. */
+#define FU_BK 0x7FFFFFF0
+static void fu_addbr_body(fbuf *code, uint8_t cmp, int imm)
+{
+    fbuf b = {0};
+    fb_byte(&b, 0);
+    fb_byte(&b, 0x02); fb_byte(&b, 0x40);
+    fb_byte(&b, 0x20); fb_byte(&b, 2); fb_byte(&b, 0x41); fb_byte(&b, 1); fb_byte(&b, 0x6A);
+    fb_byte(&b, 0x22); fb_byte(&b, 2);
+    if (imm) { fb_byte(&b, 0x41); fb_s32(&b, FU_BK); }
+    else { fb_byte(&b, 0x20); fb_byte(&b, 0); }
+    fb_byte(&b, cmp);
+    fb_byte(&b, 0x0D); fb_byte(&b, 0);
+    fb_byte(&b, 0x20); fb_byte(&b, 2); fb_byte(&b, 0x41); fb_s32(&b, 1000); fb_byte(&b, 0x6A);
+    fb_byte(&b, 0x21); fb_byte(&b, 2);
+    fb_byte(&b, 0x0B);
+    fb_byte(&b, 0x20); fb_byte(&b, 2);
+    fb_byte(&b, 0x0B);
+    fb_u32(code, (uint32_t)b.n);
+    fb_put(code, b.b, b.n);
+    free(b.b);
+}
+
+/* f64 pairs: shape 0: C(P(x, y), z), shape 1: C(z, P(x, y)) */
+static const uint8_t fuf_ops[] = {0xA0, 0xA1, 0xA2, 0xA3};
+static double fuf_eval(uint8_t op, double a, double b)
+{
+    switch (op) {
+    case 0xA0: return a + b;
+    case 0xA1: return a - b;
+    case 0xA2: return a * b;
+    case 0xA3: return a / b;
+    }
+    return 0;
+}
+static void fuf_body(fbuf *code, uint8_t p, uint8_t c, int shape)
+{
+    fbuf b = {0};
+    fb_byte(&b, 0);
+    if (shape) { fb_byte(&b, 0x20); fb_byte(&b, 2); }
+    fb_byte(&b, 0x20); fb_byte(&b, 0); fb_byte(&b, 0x20); fb_byte(&b, 1);
+    fb_byte(&b, p);
+    if (!shape) { fb_byte(&b, 0x20); fb_byte(&b, 2); }
+    fb_byte(&b, c);
+    fb_byte(&b, 0x0B);
+    fb_u32(code, (uint32_t)b.n);
+    fb_put(code, b.b, b.n);
+    free(b.b);
+}
+
+static bool fu_cmp(uint8_t cmp, uint32_t a, uint32_t b)
+{
+    switch (cmp) {
+    case 0x46: return a == b;
+    case 0x47: return a != b;
+    case 0x48: return (int32_t)a < (int32_t)b;
+    case 0x49: return a < b;
+    case 0x4A: return (int32_t)a > (int32_t)b;
+    case 0x4B: return a > b;
+    case 0x4C: return (int32_t)a <= (int32_t)b;
+    case 0x4D: return a <= b;
+    case 0x4E: return (int32_t)a >= (int32_t)b;
+    case 0x4F: return a >= b;
+    }
+    return false;
+}
+
+static void test_fused(void)
+{
+    /* after the pairs: swap through a local (copies), then i32.add of immediates in
+     * a row: through local.set, through local.tee, both on the stack (then split
+     * again when the second feeds a fused pair) */
+    static const uint8_t extra[][32] = {
+        {26, 1, 1, 0x7F, 0x20, 0, 0x21, 3, 0x20, 1, 0x21, 0, 0x20, 3, 0x21, 1,
+         0x20, 0, 0x41, 0x80, 0x80, 0x04, 0x6C, 0x20, 1, 0x6A, 0x0B},
+        {24, 0, 0x20, 0, 0x41, 5, 0x6A, 0x21, 1, 0x20, 1, 0x41, 0x77, 0x6A, 0x21, 2,
+         0x20, 1, 0x41, 8, 0x74, 0x20, 2, 0x73, 0x0B},
+        {13, 0, 0x20, 0, 0x41, 7, 0x6A, 0x22, 1, 0x41, 0xE4, 0x00, 0x6A, 0x0B},
+        {13, 0, 0x20, 0, 0x41, 3, 0x6A, 0x20, 1, 0x41, 0x7C, 0x6A, 0x6B, 0x0B},
+        {13, 0, 0x20, 0, 0x41, 3, 0x6A, 0x20, 1, 0x41, 0x7C, 0x6A, 0x73, 0x0B}};
+    const uint32_t nextra = sizeof extra / sizeof extra[0];
+    /* (pair functions first: FU_NOPS * FU_NOPS * FU_SHAPES) */
+    const uint32_t nbr = 20, brbase = FU_NOPS * FU_NOPS * FU_SHAPES + nextra;
+    const uint32_t nff = 4 * 4 * 2, ffbase = brbase + nbr;
+    /* load -> store of the same width (MV_<w>): mem[y + 5] = mem[x + 3], then return
+     * the stored value read back */
+    static const uint8_t mv[4][32] = {
+        {17, 0, 0x20, 1, 0x20, 0, 0x2D, 0, 3, 0x3A, 0, 5, 0x20, 1, 0x2D, 0, 5, 0x0B},
+        {17, 0, 0x20, 1, 0x20, 0, 0x2E, 1, 3, 0x3B, 1, 5, 0x20, 1, 0x2F, 1, 5, 0x0B},
+        {17, 0, 0x20, 1, 0x20, 0, 0x28, 2, 3, 0x36, 2, 5, 0x20, 1, 0x28, 2, 5, 0x0B},
+        {18, 0, 0x20, 1, 0x20, 0, 0x29, 3, 3, 0x37, 3, 5, 0x20, 1, 0x29, 3, 5, 0xA7, 0x0B}};
+    const uint32_t nmv = 4, mvbase = ffbase + nff;
+    uint32_t nf = mvbase + nmv;
+    fbuf mod = {0}, sec = {0}, code = {0};
+    fb_put(&mod, "\0asm\1\0\0\0", 8);
+    /* type 0: (i32 i32 i32) -> i32, type 1: (f64 f64 f64) -> f64 */
+    fb_put(&sec, "\2\x60\3\x7F\x7F\x7F\1\x7F\x60\3\x7C\x7C\x7C\1\x7C", 15);
+    fb_section(&mod, 1, &sec);
+    sec.n = 0;
+    fb_u32(&sec, nf);
+    for (uint32_t i = 0; i < nf; i++) fb_byte(&sec, i >= ffbase && i < mvbase);
+    fb_section(&mod, 3, &sec);
+    sec.n = 0;
+    fb_put(&sec, "\1\0\1", 3);          /* one memory of one page */
+    fb_section(&mod, 5, &sec);
+    sec.n = 0;
+    fb_u32(&sec, nf);
+    for (uint32_t i = 0; i < nf; i++) {
+        char name[16];
+        int len = snprintf(name, sizeof name, "f%u", i);
+        fb_u32(&sec, (uint32_t)len);
+        fb_put(&sec, name, (size_t)len);
+        fb_byte(&sec, 0);
+        fb_u32(&sec, i);
+    }
+    fb_section(&mod, 7, &sec);
+    fb_u32(&code, nf);
+    for (uint32_t p = 0; p < FU_NOPS; p++)
+        for (uint32_t c = 0; c < FU_NOPS; c++)
+            for (int shape = 0; shape < FU_SHAPES; shape++) fu_body(&code, fu_ops[p], fu_ops[c], shape);
+    for (uint32_t i = 0; i < nextra; i++) {
+        fb_u32(&code, extra[i][0]);
+        fb_put(&code, extra[i] + 1, extra[i][0]);
+    }
+    for (uint8_t cmp = 0x46; cmp <= 0x4F; cmp++)
+        for (int imm = 0; imm < 2; imm++) fu_addbr_body(&code, cmp, imm);
+    for (uint32_t p = 0; p < 4; p++)
+        for (uint32_t c = 0; c < 4; c++)
+            for (int shape = 0; shape < 2; shape++) fuf_body(&code, fuf_ops[p], fuf_ops[c], shape);
+    for (uint32_t i = 0; i < nmv; i++) {
+        fb_u32(&code, mv[i][0]);
+        fb_put(&code, mv[i] + 1, mv[i][0]);
+    }
+    fb_section(&mod, 10, &code);
+
+    wasm_engine *e;
+    REQUIRE(wasm_engine_new(NULL, &e) == 0);
+    wasm_module *m = NULL;
+    wasm_error err;
+    int rc = wasm_module_new(e, mod.b, mod.n, NULL, &m, &err);
+    if (rc) fprintf(stderr, "fused module: %s at %lld\n", err.message, (long long)err.offset);
+    REQUIRE(rc == 0);
+    wasm_instance *in;
+    wasm_trap trap;
+    REQUIRE(wasm_instance_new(m, NULL, &in, &err, &trap) == 0);
+    static const uint32_t vals[][3] = {
+        {0x12345678u, 0x9ABCDEF0u, 0x0F0F0F0Fu}, {0xFFFFFFFFu, 5, 0x80000000u},
+        {7, 33, 0xDEADBEEFu}, {0x80000001u, 0xFFFFFFE1u, 3}};
+    int bad = 0;
+    for (uint32_t p = 0; p < FU_NOPS; p++)
+        for (uint32_t c = 0; c < FU_NOPS; c++)
+            for (int shape = 0; shape < FU_SHAPES; shape++)
+                for (size_t v = 0; v < sizeof vals / sizeof vals[0]; v++) {
+                    uint32_t x = vals[v][0], y = vals[v][1], z = vals[v][2];
+                    bool k1 = shape == 1 || shape == 3 || shape == 5;
+                    uint32_t inner = fu_eval(fu_ops[p], x, k1 ? FU_K : y);
+                    uint32_t want = shape < 2 ? fu_eval(fu_ops[c], inner, z)
+                                    : shape < 4 ? fu_eval(fu_ops[c], z, inner)
+                                    : shape < 6 ? fu_eval(fu_ops[c], inner, FU_K2)
+                                    : fu_eval(fu_ops[c], FU_K2, inner);
+                    char name[16];
+                    snprintf(name, sizeof name, "f%u",
+                             (unsigned)(((p * FU_NOPS) + c) * FU_SHAPES + (uint32_t)shape));
+                    wasm_val args[3] = {I32((int32_t)x), I32((int32_t)y), I32((int32_t)z)}, res[1];
+                    rc = wasm_instance_call_export(in, name, args, 3, res, 1, &trap);
+                    if (rc != 0 || (uint32_t)res[0].of.i32 != want) {
+                        if (bad++ < 10)
+                            fprintf(stderr, "fused %02x -> %02x shape %d values %zu: got %08x want %08x\n",
+                                    fu_ops[p], fu_ops[c], shape, v, (uint32_t)res[0].of.i32, want);
+                    }
+                }
+    CHECK(bad == 0);
+    for (size_t v = 0; v < sizeof vals / sizeof vals[0]; v++) {
+        uint32_t x = vals[v][0], y = vals[v][1], y1 = x + 5, z1 = y1 - 9;
+        uint32_t want[5] = {y * 65536 + x, (y1 << 8) ^ z1, x + 107, (x + 3) - (y - 4),
+                            (x + 3) ^ (y - 4)};
+        for (uint32_t i = 0; i < nextra; i++) {
+            char name[16];
+            snprintf(name, sizeof name, "f%u", brbase - nextra + i);
+            wasm_val args[3] = {I32((int32_t)x), I32((int32_t)y), I32(0)}, res[1];
+            CHECK(wasm_instance_call_export(in, name, args, 3, res, 1, &trap) == 0);
+            if ((uint32_t)res[0].of.i32 != want[i])
+                fprintf(stderr, "extra %u values %zu: got %08x want %08x\n", i, v,
+                        (uint32_t)res[0].of.i32, want[i]);
+            CHECK((uint32_t)res[0].of.i32 == want[i]);
+        }
+    }
+    static const uint32_t brvals[][2] = {{5, 4}, {5, 5}, {5, 6}, {0xFFFFFFFFu, 0x7FFFFFFFu},
+                                         {0x80000000u, 0x7FFFFFFEu}, {7, 0xFFFFFFFFu},
+                                         {0x7FFFFFF0u, 0x7FFFFFF0u}, {0, 0x7FFFFFEFu}};
+    for (uint32_t i = 0; i < nbr; i++)
+        for (size_t v = 0; v < sizeof brvals / sizeof brvals[0]; v++) {
+            uint8_t cmp = (uint8_t)(0x46 + i / 2);
+            uint32_t x = brvals[v][0], z1 = brvals[v][1] + 1;
+            uint32_t want = fu_cmp(cmp, z1, (i & 1) ? FU_BK : x) ? z1 : z1 + 1000;
+            char name[16];
+            snprintf(name, sizeof name, "f%u", brbase + i);
+            wasm_val args[3] = {I32((int32_t)x), I32(0), I32((int32_t)brvals[v][1])}, res[1];
+            CHECK(wasm_instance_call_export(in, name, args, 3, res, 1, &trap) == 0);
+            if ((uint32_t)res[0].of.i32 != want)
+                fprintf(stderr, "addbr %02x imm %u values %zu: got %08x want %08x\n", cmp, i & 1, v,
+                        (uint32_t)res[0].of.i32, want);
+            CHECK((uint32_t)res[0].of.i32 == want);
+        }
+    static const double fvals[][3] = {{1.5, -2.25, 3.0}, {1e308, 10.0, -1e308}, {0.1, 0.2, 0.3},
+                                      {1.0, 0.0, 5.0}, {-0.0, 0.0, -0.0}, {3.0, 1e-300, 1e-300}};
+    for (uint32_t i = 0; i < nff; i++)
+        for (size_t v = 0; v < sizeof fvals / sizeof fvals[0]; v++) {
+            uint8_t p = fuf_ops[i / 8], c = fuf_ops[(i / 2) % 4];
+            int shape = (int)(i & 1);
+            double x = fvals[v][0], y = fvals[v][1], z = fvals[v][2];
+            volatile double inner = fuf_eval(p, x, y);
+            double w = shape ? fuf_eval(c, z, inner) : fuf_eval(c, inner, z);
+            uint64_t want;
+            memcpy(&want, &w, 8);
+            if (w != w) want = 0x7FF8000000000000ull;
+            char name[16];
+            snprintf(name, sizeof name, "f%u", ffbase + i);
+            wasm_val args[3] = {F64(x), F64(y), F64(z)}, res[1];
+            CHECK(wasm_instance_call_export(in, name, args, 3, res, 1, &trap) == 0);
+            if (res[0].of.f64_bits != want)
+                fprintf(stderr, "f64 %02x -> %02x shape %d values %zu: got %016llx want %016llx\n", p, c,
+                        shape, v, (unsigned long long)res[0].of.f64_bits, (unsigned long long)want);
+            CHECK(res[0].of.f64_bits == want);
+        }
+    wasm_extern *mem = wasm_instance_memory(in);
+    REQUIRE(mem != NULL);
+    static const uint8_t pat[8] = {0x81, 0x92, 0xA3, 0xB4, 0xC5, 0xD6, 0xE7, 0xF8};
+    REQUIRE(wasm_memory_write(mem, 103, pat, 8) == 0);
+    for (uint32_t i = 0; i < nmv; i++) {
+        size_t w = (size_t)1 << i;
+        uint8_t zero[8] = {0}, got[8];
+        REQUIRE(wasm_memory_write(mem, 1005, zero, 8) == 0);
+        char name[16];
+        snprintf(name, sizeof name, "f%u", mvbase + i);
+        wasm_val args[3] = {I32(100), I32(1000), I32(0)}, res[1];
+        CHECK(wasm_instance_call_export(in, name, args, 3, res, 1, &trap) == 0);
+        uint32_t want = 0;
+        memcpy(&want, pat, w < 4 ? w : 4);
+        CHECK((uint32_t)res[0].of.i32 == want);
+        REQUIRE(wasm_memory_read(mem, 1005, got, 8) == 0);
+        CHECK(memcmp(got, pat, w) == 0 && (w == 8 || got[w] == 0));
+        /* out of bounds source (nothing stored) and destination */
+        args[0] = I32(65536 - 3);
+        CHECK(wasm_instance_call_export(in, name, args, 3, res, 1, &trap) == WASM_ETRAP);
+        CHECK(trap.code == WASM_TRAP_MEMORY_OOB);
+        args[0] = I32(100);
+        args[1] = I32(65536 - 5 - (int32_t)w + 1);
+        CHECK(wasm_instance_call_export(in, name, args, 3, res, 1, &trap) == WASM_ETRAP);
+        CHECK(trap.code == WASM_TRAP_MEMORY_OOB);
+    }
+    wasm_instance_free(in);
+    wasm_module_free(m);
+    wasm_engine_free(e);
+    free(mod.b);
+    free(sec.b);
+    free(code.b);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
-        fprintf(stderr, "usage: engine_test basic|host|limits|snapshot|malformed DIR\n");
+        fprintf(stderr, "usage: engine_test basic|host|limits|snapshot|malformed|fused DIR\n");
         return 2;
     }
     dir = argv[2];
@@ -538,6 +885,7 @@ int main(int argc, char **argv)
     else if (!strcmp(argv[1], "limits")) test_limits();
     else if (!strcmp(argv[1], "snapshot")) test_snapshot();
     else if (!strcmp(argv[1], "malformed")) test_malformed();
+    else if (!strcmp(argv[1], "fused")) test_fused();
     else { fprintf(stderr, "unknown suite %s\n", argv[1]); return 2; }
     if (failures) fprintf(stderr, "%d check(s) failed\n", failures);
     return failures ? 1 : 0;
