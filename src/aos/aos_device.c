@@ -24,6 +24,18 @@
  * base), kept otherwise. Restore instantiates the module afresh, restores the undo
  * image and writes every page back.
  *
+ * State digest (the `digest` op, `state-digest` in results): SHA-256 over a tag, the
+ * image, the memory size, a memory root, SHA-256 of the committed fs encoding,
+ * tempRet0 and SHA-256 of the undo image (globals, tables, dropped segments) -- i.e.
+ * everything the snapshot holds, all of it committed state. The memory root is a
+ * two-level tree over the shadow: page hash = SHA-256(4 KiB page) (a constant for
+ * zero pages), group hash = SHA-256(the page hashes of DIGEST_GROUP pages), root =
+ * SHA-256(the group hashes). commit() only marks the pages it folds (and the fs when
+ * it changed) stale; the digest op rehashes the stale pages, their groups and the
+ * root, so a message that changes one page costs three small hashes, whatever the
+ * memory size. init/restore mark every page stale (rebuilt from the shadow on the
+ * first digest; nothing of it is in the snapshot).
+ *
  * One engine (fuel metering, memory64 and exceptions on) and a cache of compiled
  * modules (by module ID, reference counted) are shared by all processes.
  */
@@ -50,6 +62,8 @@
 #define DEFAULT_COMPUTE 9000000000000ull              /* the loader's default gas limit */
 #define ENGINE_MAX_PAGES 262144u                      /* 16 GiB of 64 KiB pages */
 #define META_MAGIC      "AOS1"
+#define DIGEST_GROUP    512u                          /* pages per group (2 MiB) */
+#define DIGEST_TAG      "aox-wasm-state/1"
 
 /* ------------------------------------------------------------------ stats */
 
@@ -375,6 +389,13 @@ typedef struct aos_proc {
     char          *env_json;        /* cached env argument */
     size_t         env_len;
     aos_json_ctx   jctx;
+    /* state digest (see the header comment); all over committed state */
+    uint8_t      (*ph)[32];         /* page hashes, ph_pages of them */
+    uint8_t      (*gh)[32];         /* group hashes */
+    uint64_t      *pstale, *gstale; /* bit per page / group: hash out of date */
+    uint64_t       ph_pages;        /* pages covered (shadow_len / PAGE) */
+    uint8_t        fs_hash[32];
+    int            fs_stale;
 } aos_proc;
 
 static void proc_free(void *state)
@@ -391,6 +412,10 @@ static void proc_free(void *state)
     free(p->snap_dirty);
     free(p->undo);
     free(p->env_json);
+    free(p->ph);
+    free(p->gh);
+    free(p->pstale);
+    free(p->gstale);
     free(p);
 }
 
@@ -519,6 +544,140 @@ static int shadow_full(aos_proc *p)
     return AOX_OK;
 }
 
+/* ------------------------------------------------------------------ state digest */
+
+static void stale_set(uint64_t *bits, uint64_t i)
+{
+    bits[i / 64] |= (uint64_t)1 << (i % 64);
+}
+
+/* Makes the digest arrays cover `pages` pages (memory only grows between restores);
+ * the new pages are stale. */
+static int digest_grow(aos_proc *p, uint64_t pages)
+{
+    if (pages <= p->ph_pages)
+        return AOX_OK;
+    uint64_t ng = (pages + DIGEST_GROUP - 1) / DIGEST_GROUP;
+    uint64_t og = (p->ph_pages + DIGEST_GROUP - 1) / DIGEST_GROUP;
+    uint64_t pw = (pages + 63) / 64, opw = (p->ph_pages + 63) / 64;
+    uint64_t gw = (ng + 63) / 64, ogw = (og + 63) / 64;
+    void *a = realloc(p->ph, pages * 32);
+    if (!a)
+        return AOX_E_NOMEM;
+    p->ph = a;
+    if (!(a = realloc(p->gh, ng * 32)))
+        return AOX_E_NOMEM;
+    p->gh = a;
+    if (!(a = realloc(p->pstale, pw * 8)))
+        return AOX_E_NOMEM;
+    p->pstale = a;
+    memset(p->pstale + opw, 0, (pw - opw) * 8);
+    if (!(a = realloc(p->gstale, gw * 8)))
+        return AOX_E_NOMEM;
+    p->gstale = a;
+    memset(p->gstale + ogw, 0, (gw - ogw) * 8);
+    for (uint64_t i = p->ph_pages; i < pages; i++) {
+        stale_set(p->pstale, i);
+        stale_set(p->gstale, i / DIGEST_GROUP);
+    }
+    p->ph_pages = pages;
+    return AOX_OK;
+}
+
+static void digest_mark(aos_proc *p, uint64_t page)
+{
+    if (page < p->ph_pages) {
+        stale_set(p->pstale, page);
+        stale_set(p->gstale, page / DIGEST_GROUP);
+    }
+}
+
+/* Everything stale (init/restore): the tree is rebuilt from the shadow. */
+static int digest_reset(aos_proc *p)
+{
+    free(p->ph);
+    free(p->gh);
+    free(p->pstale);
+    free(p->gstale);
+    p->ph = p->gh = NULL;
+    p->pstale = p->gstale = NULL;
+    p->ph_pages = 0;
+    p->fs_stale = 1;
+    return digest_grow(p, p->shadow_len / PAGE);
+}
+
+static uint8_t zero_hash[32];             /* SHA-256 of an all-zero page */
+static pthread_once_t zero_once = PTHREAD_ONCE_INIT;
+
+static void zero_hash_init(void)
+{
+    static const uint8_t zpage[PAGE];
+    aox_sha256(zpage, PAGE, zero_hash);
+}
+
+static int wasm_digest(void *state, uint8_t out[32])
+{
+    aos_proc *p = state;
+    uint64_t pages = p->shadow_len / PAGE;
+    pthread_once(&zero_once, zero_hash_init);
+    if (pages != p->ph_pages && digest_grow(p, pages))
+        return AOX_E_NOMEM;
+    uint64_t ng = (pages + DIGEST_GROUP - 1) / DIGEST_GROUP, hashed = 0;
+    for (uint64_t gw = 0; gw < (ng + 63) / 64; gw++) {
+        while (p->gstale[gw]) {
+            uint64_t g = gw * 64 + (uint64_t)__builtin_ctzll(p->gstale[gw]);
+            p->gstale[gw] &= p->gstale[gw] - 1;
+            uint64_t lo = g * DIGEST_GROUP, hi = lo + DIGEST_GROUP < pages ? lo + DIGEST_GROUP
+                                                                          : pages;
+            for (uint64_t w = lo / 64; w * 64 < hi; w++) {
+                while (p->pstale[w]) {
+                    uint64_t i = w * 64 + (uint64_t)__builtin_ctzll(p->pstale[w]);
+                    p->pstale[w] &= p->pstale[w] - 1;
+                    const uint8_t *pg = p->shadow + i * PAGE;
+                    if (page_is_zero(pg))
+                        memcpy(p->ph[i], zero_hash, 32);
+                    else
+                        aox_sha256(pg, PAGE, p->ph[i]);
+                    hashed++;
+                }
+            }
+            aox_sha256(p->ph[lo], (size_t)(hi - lo) * 32, p->gh[g]);
+        }
+    }
+    if (hashed)
+        stat_add(&g_stats.pages_hashed, hashed);
+    if (p->fs_stale) {
+        aox_buf fsb = {0};
+        if (aos_fs_encode(p->fs_commit, &fsb)) {
+            aox_buf_free(&fsb);
+            return AOX_E_NOMEM;
+        }
+        aox_sha256(fsb.data, fsb.len, p->fs_hash);
+        aox_buf_free(&fsb);
+        p->fs_stale = 0;
+    }
+    /* tag | image | be64 memory bytes | root | fs hash | be32 tempRet0 | undo hash */
+    uint8_t buf[sizeof DIGEST_TAG + sizeof p->image + 8 + 32 + 32 + 4 + 32], *q = buf;
+    size_t il = strlen(p->image);
+    memcpy(q, DIGEST_TAG, sizeof DIGEST_TAG);
+    q += sizeof DIGEST_TAG;
+    memcpy(q, p->image, il + 1);
+    q += il + 1;
+    for (int i = 7; i >= 0; i--)
+        *q++ = (uint8_t)(p->shadow_len >> (8 * i));
+    aox_sha256(ng ? (const void *)p->gh[0] : "", (size_t)ng * 32, q);
+    q += 32;
+    memcpy(q, p->fs_hash, 32);
+    q += 32;
+    uint32_t t = (uint32_t)p->temp_commit;
+    for (int i = 3; i >= 0; i--)
+        *q++ = (uint8_t)(t >> (8 * i));
+    aox_sha256(p->undo ? (const void *)p->undo : "", p->undo_len, q);
+    q += 32;
+    aox_sha256(buf, (size_t)(q - buf), out);
+    return AOX_OK;
+}
+
 static int take_undo(aos_proc *p, aox_err *err)
 {
     uint8_t *u = NULL;
@@ -548,6 +707,8 @@ static int commit(aos_proc *p, aox_err *err)
             if (bit_set(p, i))
                 return aox_err_set(err, AOX_E_NOMEM, "out of memory");
         p->shadow_len = sz;
+        if (digest_grow(p, sz / PAGE))
+            return aox_err_set(err, AOX_E_NOMEM, "out of memory");
     }
     size_t got;
     uint64_t from = 0;
@@ -557,6 +718,7 @@ static int commit(aos_proc *p, aox_err *err)
             if (pg * PAGE >= old)
                 continue;                      /* new memory: copied above */
             memcpy(p->shadow + pg * PAGE, live + pg * PAGE, PAGE);
+            digest_mark(p, pg);
             if (bit_set(p, pg))
                 return aox_err_set(err, AOX_E_NOMEM, "out of memory");
             copied++;
@@ -571,6 +733,7 @@ static int commit(aos_proc *p, aox_err *err)
         aos_fs_free(p->fs_commit);
         p->fs_commit = c;
         aos_fs_clear_dirty(p->fs);
+        p->fs_stale = 1;
     }
     p->temp_commit = p->host->temp_ret0;
     stat_add(&g_stats.pages_committed, copied);
@@ -770,6 +933,8 @@ static int wasm_init(const aox_device_env *env, const aox_msg *def, void **state
     for (uint64_t i = 0; i < p->shadow_len / PAGE; i++)
         if ((rc = bit_set(p, i)))
             goto fail;
+    if ((rc = digest_reset(p)))
+        goto fail;
     p->temp_commit = p->host->temp_ret0;
     if ((rc = take_undo(p, err)))
         goto fail;
@@ -1190,7 +1355,7 @@ static int wasm_restore(const aox_device_env *env, const aox_msg *def, aox_snap_
             goto fail;
         }
     }
-    if ((rc = shadow_full(p)) || (rc = take_undo(p, err)))
+    if ((rc = shadow_full(p)) || (rc = take_undo(p, err)) || (rc = digest_reset(p)))
         goto fail;
     aox_buf_free(&page);
     *state = p;
@@ -1207,7 +1372,7 @@ static uint64_t wasm_memory_use(void *state)
 {
     aos_proc *p = state;
     wasm_extern *m = mem_of(p);
-    return (m ? wasm_memory_size(m) : 0) + p->shadow_len;
+    return (m ? wasm_memory_size(m) : 0) + p->shadow_len + p->ph_pages * 32;
 }
 
 /* ------------------------------------------------------------------ markers */
@@ -1261,7 +1426,7 @@ static int wasm_boot(const aox_msg *def)
 
 #define WASM_OPS(n) { .name = n, .init = wasm_init, .compute = wasm_compute,            \
                       .snapshot = wasm_snapshot, .restore = wasm_restore, .free = proc_free, \
-                      .memory = wasm_memory_use, .digest = NULL, .boot = wasm_boot }
+                      .memory = wasm_memory_use, .digest = wasm_digest, .boot = wasm_boot }
 #define MARKER_OPS(n) { .name = n, .init = marker_init, .compute = marker_compute,      \
                         .snapshot = marker_snapshot, .restore = marker_restore,           \
                         .free = marker_free, .memory = NULL, .digest = NULL, .boot = NULL }
