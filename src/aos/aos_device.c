@@ -28,13 +28,14 @@
  * image, the memory size, a memory root, SHA-256 of the committed fs encoding,
  * tempRet0 and SHA-256 of the undo image (globals, tables, dropped segments) -- i.e.
  * everything the snapshot holds, all of it committed state. The memory root is a
- * two-level tree over the shadow: page hash = SHA-256(4 KiB page) (a constant for
- * zero pages), group hash = SHA-256(the page hashes of DIGEST_GROUP pages), root =
- * SHA-256(the group hashes). commit() only marks the pages it folds (and the fs when
- * it changed) stale; the digest op rehashes the stale pages, their groups and the
- * root, so a message that changes one page costs three small hashes, whatever the
- * memory size. init/restore mark every page stale (rebuilt from the shadow on the
- * first digest; nothing of it is in the snapshot).
+ * 64-ary hash tree over the shadow: level 0 = SHA-256 of each 4 KiB page (a constant
+ * for zero pages), a node of level k >= 1 = SHA-256 of its (up to) 64 children's
+ * hashes, up to the first level with one node, the root. commit() only marks the
+ * pages it folds (and the fs when it changed) stale, with their level-1 parents;
+ * the digest op rehashes the stale pages and their ancestors, so a message that
+ * changes one page costs one page hash plus a 2 KiB hash per level (3 levels at
+ * 100 MiB), whatever the memory size. init/restore mark every page stale (the tree
+ * is rebuilt from the shadow on the first digest; nothing of it is in the snapshot).
  *
  * One engine (fuel metering, memory64 and exceptions on) and a cache of compiled
  * modules (by module ID, reference counted) are shared by all processes.
@@ -62,7 +63,8 @@
 #define DEFAULT_COMPUTE 9000000000000ull              /* the loader's default gas limit */
 #define ENGINE_MAX_PAGES 262144u                      /* 16 GiB of 64 KiB pages */
 #define META_MAGIC      "AOS1"
-#define DIGEST_GROUP    512u                          /* pages per group (2 MiB) */
+#define DIGEST_FAN      64u                           /* children per tree node */
+#define DIGEST_LEVELS   8                             /* 64^7 pages >> 16 GiB */
 #define DIGEST_TAG      "aox-wasm-state/1"
 
 /* ------------------------------------------------------------------ stats */
@@ -390,12 +392,14 @@ typedef struct aos_proc {
     size_t         env_len;
     aos_json_ctx   jctx;
     /* state digest (see the header comment); all over committed state */
-    uint8_t      (*ph)[32];         /* page hashes, ph_pages of them */
-    uint8_t      (*gh)[32];         /* group hashes */
-    uint64_t      *pstale, *gstale; /* bit per page / group: hash out of date */
-    uint64_t       ph_pages;        /* pages covered (shadow_len / PAGE) */
-    uint8_t        fs_hash[32];
-    int            fs_stale;
+    struct {
+        uint8_t  (*h)[32];          /* node hashes (level 0: pages) */
+        uint64_t  *stale;           /* bit per node: hash out of date */
+        uint64_t   n;               /* nodes */
+    } dl[DIGEST_LEVELS];
+    int            ndl;             /* levels in use (0: no memory) */
+    uint8_t        fs_hash[32], undo_hash[32];
+    int            fs_stale, undo_stale;
 } aos_proc;
 
 static void proc_free(void *state)
@@ -412,10 +416,10 @@ static void proc_free(void *state)
     free(p->snap_dirty);
     free(p->undo);
     free(p->env_json);
-    free(p->ph);
-    free(p->gh);
-    free(p->pstale);
-    free(p->gstale);
+    for (int i = 0; i < DIGEST_LEVELS; i++) {
+        free(p->dl[i].h);
+        free(p->dl[i].stale);
+    }
     free(p);
 }
 
@@ -551,58 +555,57 @@ static void stale_set(uint64_t *bits, uint64_t i)
     bits[i / 64] |= (uint64_t)1 << (i % 64);
 }
 
-/* Makes the digest arrays cover `pages` pages (memory only grows between restores);
- * the new pages are stale. */
+/* Makes the tree cover `pages` pages (memory only grows between restores); the new
+ * pages are stale (their ancestors become stale as the digest climbs). */
 static int digest_grow(aos_proc *p, uint64_t pages)
 {
-    if (pages <= p->ph_pages)
+    uint64_t old = p->ndl ? p->dl[0].n : 0, n = pages;
+    int k = 0;
+    if (pages <= old)
         return AOX_OK;
-    uint64_t ng = (pages + DIGEST_GROUP - 1) / DIGEST_GROUP;
-    uint64_t og = (p->ph_pages + DIGEST_GROUP - 1) / DIGEST_GROUP;
-    uint64_t pw = (pages + 63) / 64, opw = (p->ph_pages + 63) / 64;
-    uint64_t gw = (ng + 63) / 64, ogw = (og + 63) / 64;
-    void *a = realloc(p->ph, pages * 32);
-    if (!a)
-        return AOX_E_NOMEM;
-    p->ph = a;
-    if (!(a = realloc(p->gh, ng * 32)))
-        return AOX_E_NOMEM;
-    p->gh = a;
-    if (!(a = realloc(p->pstale, pw * 8)))
-        return AOX_E_NOMEM;
-    p->pstale = a;
-    memset(p->pstale + opw, 0, (pw - opw) * 8);
-    if (!(a = realloc(p->gstale, gw * 8)))
-        return AOX_E_NOMEM;
-    p->gstale = a;
-    memset(p->gstale + ogw, 0, (gw - ogw) * 8);
-    for (uint64_t i = p->ph_pages; i < pages; i++) {
-        stale_set(p->pstale, i);
-        stale_set(p->gstale, i / DIGEST_GROUP);
+    do {
+        if (k == DIGEST_LEVELS)
+            return AOX_E_LIMIT;
+        uint64_t ow = (p->dl[k].n + 63) / 64, nw = (n + 63) / 64;
+        void *a = realloc(p->dl[k].h, n * 32);
+        if (!a)
+            return AOX_E_NOMEM;
+        p->dl[k].h = a;
+        if (!(a = realloc(p->dl[k].stale, nw * 8)))
+            return AOX_E_NOMEM;
+        p->dl[k].stale = a;
+        memset(p->dl[k].stale + ow, 0, (nw - ow) * 8);
+        p->dl[k].n = n;
+        k++;
+        n = (n + DIGEST_FAN - 1) / DIGEST_FAN;
+    } while (k < 2 || p->dl[k - 1].n > 1);
+    p->ndl = k;
+    for (uint64_t i = old; i < pages; i++) {
+        stale_set(p->dl[0].stale, i);
+        stale_set(p->dl[1].stale, i / DIGEST_FAN);
     }
-    p->ph_pages = pages;
     return AOX_OK;
 }
 
 static void digest_mark(aos_proc *p, uint64_t page)
 {
-    if (page < p->ph_pages) {
-        stale_set(p->pstale, page);
-        stale_set(p->gstale, page / DIGEST_GROUP);
+    if (p->ndl && page < p->dl[0].n) {
+        stale_set(p->dl[0].stale, page);
+        stale_set(p->dl[1].stale, page / DIGEST_FAN);
     }
 }
 
 /* Everything stale (init/restore): the tree is rebuilt from the shadow. */
 static int digest_reset(aos_proc *p)
 {
-    free(p->ph);
-    free(p->gh);
-    free(p->pstale);
-    free(p->gstale);
-    p->ph = p->gh = NULL;
-    p->pstale = p->gstale = NULL;
-    p->ph_pages = 0;
+    for (int i = 0; i < DIGEST_LEVELS; i++) {
+        free(p->dl[i].h);
+        free(p->dl[i].stale);
+    }
+    memset(p->dl, 0, sizeof p->dl);
+    p->ndl = 0;
     p->fs_stale = 1;
+    p->undo_stale = 1;
     return digest_grow(p, p->shadow_len / PAGE);
 }
 
@@ -620,28 +623,35 @@ static int wasm_digest(void *state, uint8_t out[32])
     aos_proc *p = state;
     uint64_t pages = p->shadow_len / PAGE;
     pthread_once(&zero_once, zero_hash_init);
-    if (pages != p->ph_pages && digest_grow(p, pages))
+    if (digest_grow(p, pages))
         return AOX_E_NOMEM;
-    uint64_t ng = (pages + DIGEST_GROUP - 1) / DIGEST_GROUP, hashed = 0;
-    for (uint64_t gw = 0; gw < (ng + 63) / 64; gw++) {
-        while (p->gstale[gw]) {
-            uint64_t g = gw * 64 + (uint64_t)__builtin_ctzll(p->gstale[gw]);
-            p->gstale[gw] &= p->gstale[gw] - 1;
-            uint64_t lo = g * DIGEST_GROUP, hi = lo + DIGEST_GROUP < pages ? lo + DIGEST_GROUP
-                                                                          : pages;
-            for (uint64_t w = lo / 64; w * 64 < hi; w++) {
-                while (p->pstale[w]) {
-                    uint64_t i = w * 64 + (uint64_t)__builtin_ctzll(p->pstale[w]);
-                    p->pstale[w] &= p->pstale[w] - 1;
-                    const uint8_t *pg = p->shadow + i * PAGE;
-                    if (page_is_zero(pg))
-                        memcpy(p->ph[i], zero_hash, 32);
-                    else
-                        aox_sha256(pg, PAGE, p->ph[i]);
-                    hashed++;
+    /* level 1 upwards; a stale level-1 node first rehashes its stale pages (the
+     * 64 pages of node j are exactly word j of the level-0 bitmap) */
+    uint64_t hashed = 0;
+    for (int k = 1; k < p->ndl; k++) {
+        uint64_t *st = p->dl[k].stale, nc = p->dl[k - 1].n;
+        for (uint64_t w = 0; w < (p->dl[k].n + 63) / 64; w++) {
+            while (st[w]) {
+                uint64_t j = w * 64 + (uint64_t)__builtin_ctzll(st[w]);
+                st[w] &= st[w] - 1;
+                if (k == 1) {
+                    uint64_t *ps = &p->dl[0].stale[j];
+                    while (*ps) {
+                        uint64_t i = j * 64 + (uint64_t)__builtin_ctzll(*ps);
+                        *ps &= *ps - 1;
+                        const uint8_t *pg = p->shadow + i * PAGE;
+                        if (page_is_zero(pg))
+                            memcpy(p->dl[0].h[i], zero_hash, 32);
+                        else
+                            aox_sha256(pg, PAGE, p->dl[0].h[i]);
+                        hashed++;
+                    }
                 }
+                uint64_t lo = j * DIGEST_FAN, cnt = nc - lo < DIGEST_FAN ? nc - lo : DIGEST_FAN;
+                aox_sha256(p->dl[k - 1].h[lo], (size_t)cnt * 32, p->dl[k].h[j]);
+                if (k + 1 < p->ndl)
+                    stale_set(p->dl[k + 1].stale, j / DIGEST_FAN);
             }
-            aox_sha256(p->ph[lo], (size_t)(hi - lo) * 32, p->gh[g]);
         }
     }
     if (hashed)
@@ -665,14 +675,21 @@ static int wasm_digest(void *state, uint8_t out[32])
     q += il + 1;
     for (int i = 7; i >= 0; i--)
         *q++ = (uint8_t)(p->shadow_len >> (8 * i));
-    aox_sha256(ng ? (const void *)p->gh[0] : "", (size_t)ng * 32, q);
+    if (p->ndl)
+        memcpy(q, p->dl[p->ndl - 1].h[0], 32);
+    else
+        aox_sha256("", 0, q);
     q += 32;
     memcpy(q, p->fs_hash, 32);
     q += 32;
     uint32_t t = (uint32_t)p->temp_commit;
     for (int i = 3; i >= 0; i--)
         *q++ = (uint8_t)(t >> (8 * i));
-    aox_sha256(p->undo ? (const void *)p->undo : "", p->undo_len, q);
+    if (p->undo_stale) {
+        aox_sha256(p->undo ? (const void *)p->undo : "", p->undo_len, p->undo_hash);
+        p->undo_stale = 0;
+    }
+    memcpy(q, p->undo_hash, 32);
     q += 32;
     aox_sha256(buf, (size_t)(q - buf), out);
     return AOX_OK;
@@ -684,6 +701,8 @@ static int take_undo(aos_proc *p, aox_err *err)
     size_t n = 0;
     if (wasm_instance_snapshot(p->inst, 0, &u, &n))
         return aox_err_set(err, AOX_E_NOMEM, "engine snapshot failed");
+    if (!p->undo || n != p->undo_len || memcmp(u, p->undo, n) != 0)
+        p->undo_stale = 1;                     /* (a compare is cheaper than a hash) */
     free(p->undo);
     p->undo = u;
     p->undo_len = n;
@@ -1372,7 +1391,8 @@ static uint64_t wasm_memory_use(void *state)
 {
     aos_proc *p = state;
     wasm_extern *m = mem_of(p);
-    return (m ? wasm_memory_size(m) : 0) + p->shadow_len + p->ph_pages * 32;
+    return (m ? wasm_memory_size(m) : 0) + p->shadow_len +
+           (p->ndl ? p->dl[0].n * 33 : 0);
 }
 
 /* ------------------------------------------------------------------ markers */
