@@ -704,6 +704,17 @@ static void test_digestw(const char *path)
     snap_restore(&p, &q, NULL, &man);
     if (q.state) {
         CHECK(digest_eq(&p, &q));
+        q.ops->free(q.state);
+    }
+    /* growth past a tree level (48 -> 1168 pages): the tree grown message by message
+     * equals the one a restore builds from scratch */
+    op_changes(&p, 4, 70, 0, 1);
+    op_changes(&p, 1, 1000, 0, 1);
+    aox_buf man2 = {0};
+    snap_restore(&p, &q, &man, &man2);
+    aox_buf_free(&man2);
+    if (q.state) {
+        CHECK(digest_eq(&p, &q));
         aox_msg_free(run_op(&p, 2, 2, 0));
         aox_msg_free(run_op(&q, 2, 2, 0));
         aox_msg_free(run_op(&p, 1, 40, 0));
