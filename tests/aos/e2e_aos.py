@@ -10,6 +10,9 @@ memory-limit errors with the node still serving and the next message normal; the
 restarts the node and checks that computing continues from the stored state; slot 0
 is the Process message through handle (boot), run once. With a
 wasm64 module, does the same briefly with a HyperBEAM-style stack definition.
+Results carry the device's `state-digest`; a delegated@1.0 process over wasm@1.0 with
+verify=2 on two peer nodes gets agreeing digests, also after one peer restarts and
+recomputes the state from init.
 """
 import http.client
 import json
@@ -40,17 +43,18 @@ def free_port():
 
 
 class Node:
-    def __init__(self, aox, data):
+    def __init__(self, aox, data, extra=(), port=None):
         self.aox, self.data, self.proc, self.log = aox, data, None, None
+        self.extra, self.fixed_port = list(extra), port
 
     def start(self):
         for _ in range(5):
-            self.port = free_port()
+            self.port = self.fixed_port or free_port()
             self.log = open(self.data + ".log", "ab")
             self.proc = subprocess.Popen(
                 [self.aox, "serve", "--data", self.data, "--port", str(self.port),
                  "--clock-fixed-ms", "1700000000123", "--log-level", "warn",
-                 "--snapshot-every", "4"], stdout=self.log, stderr=self.log)
+                 "--snapshot-every", "4"] + self.extra, stdout=self.log, stderr=self.log)
             deadline = time.time() + 10
             while time.time() < deadline:
                 if self.proc.poll() is not None:
@@ -118,6 +122,37 @@ def err_code(res):
     return e.get("code") if isinstance(e, dict) else None
 
 
+def delegated(aox, mod_c, tmp):
+    peers = [Node(aox, os.path.join(tmp, "peer%d" % i)).start() for i in (1, 2)]
+    urls = ",".join("http://127.0.0.1:%d" % p.port for p in peers)
+    d = Node(aox, os.path.join(tmp, "delegator"), ["--peers", urls]).start()
+    try:
+        for n in peers + [d]:
+            st, up = n.req("POST", "/modules", open(mod_c, "rb").read())
+            check(st == 200, "module upload -> %d %r" % (st, up))
+        st, sp = d.req("POST", "/spawn", {
+            "type": "Process", "execution-device": "delegated@1.0",
+            "delegate-device": "wasm@1.0", "verify": 2, "image": up["id"],
+            "name": "aos-delegated", "data": "d-boot"})
+        check(st == 200 and "process" in sp, "delegated spawn -> %d %r" % (st, sp))
+        pid = sp.get("process")
+        digests = []
+        for i, (msg, want) in enumerate([("count", "1"), ("write", "written"), ("count", "2"),
+                                         ("read", "line;"), ("count", "3")]):
+            if i == 3:                           # a peer restarts: it recomputes from init
+                peers[0].stop()
+                peers[0] = Node(aox, peers[0].data, port=peers[0].port).start()
+            res = result_of(d, pid, {"data": msg})
+            check(data_of(res) == want, "delegated wasm %s: %r" % (msg, res))
+            digests.append(res.get("state-digest"))
+        check(all(x and len(x) == 43 for x in digests) and len(set(digests)) == len(digests),
+              "delegated wasm results carry distinct state digests: %r" % digests)
+    finally:
+        d.stop()
+        for p in peers:
+            p.stop()
+
+
 def main():
     aox, mod_c = sys.argv[1], sys.argv[2]
     mod64 = sys.argv[3] if len(sys.argv) > 3 else None
@@ -156,7 +191,10 @@ def main():
         check(st == 200, "node keeps serving after limit errors")
         res = result_of(node, pid, {"data": "count"})
         check(data_of(res) == "2", "count after errors: %r" % res)
-        check(data_of(result_of(node, pid, {"data": "write"})) == "written", "file write")
+        res = result_of(node, pid, {"data": "write"})
+        check(data_of(res) == "written", "file write")
+        dg = res.get("state-digest") or ""
+        check(len(dg) == 43, "wasm results carry a state-digest: %r" % res)
 
         # restart: the state comes back from the store (snapshot + replay)
         node.stop()
@@ -183,6 +221,7 @@ def main():
             res = result_of(node, pid64, {"data": "loop"})
             check(err_code(res) == "out_of_fuel", "wasm64 compute limit: %r" % res)
             check(data_of(result_of(node, pid64, {"data": "b"})) == "3", "wasm64 stack b")
+        delegated(aox, mod_c, tmp)
     finally:
         node.stop()
         if not failures:
