@@ -402,6 +402,8 @@ typedef struct aos_proc {
     int            fs_stale, undo_stale;
 } aos_proc;
 
+static void digest_drop(aos_proc *p);
+
 static void proc_free(void *state)
 {
     aos_proc *p = state;
@@ -416,10 +418,7 @@ static void proc_free(void *state)
     free(p->snap_dirty);
     free(p->undo);
     free(p->env_json);
-    for (int i = 0; i < DIGEST_LEVELS; i++) {
-        free(p->dl[i].h);
-        free(p->dl[i].stale);
-    }
+    digest_drop(p);
     free(p);
 }
 
@@ -555,8 +554,19 @@ static void stale_set(uint64_t *bits, uint64_t i)
     bits[i / 64] |= (uint64_t)1 << (i % 64);
 }
 
+static void digest_drop(aos_proc *p)
+{
+    for (int i = 0; i < DIGEST_LEVELS; i++) {
+        free(p->dl[i].h);
+        free(p->dl[i].stale);
+    }
+    memset(p->dl, 0, sizeof p->dl);
+    p->ndl = 0;
+}
+
 /* Makes the tree cover `pages` pages (memory only grows between restores); the new
- * pages are stale (their ancestors become stale as the digest climbs). */
+ * pages are stale (their ancestors become stale as the digest climbs). On failure
+ * the tree is dropped, so the next call rebuilds it whole. */
 static int digest_grow(aos_proc *p, uint64_t pages)
 {
     uint64_t old = p->ndl ? p->dl[0].n : 0, n = pages;
@@ -564,15 +574,21 @@ static int digest_grow(aos_proc *p, uint64_t pages)
     if (pages <= old)
         return AOX_OK;
     do {
-        if (k == DIGEST_LEVELS)
+        if (k == DIGEST_LEVELS) {
+            digest_drop(p);
             return AOX_E_LIMIT;
+        }
         uint64_t ow = (p->dl[k].n + 63) / 64, nw = (n + 63) / 64;
         void *a = realloc(p->dl[k].h, n * 32);
-        if (!a)
+        if (!a) {
+            digest_drop(p);
             return AOX_E_NOMEM;
+        }
         p->dl[k].h = a;
-        if (!(a = realloc(p->dl[k].stale, nw * 8)))
+        if (!(a = realloc(p->dl[k].stale, nw * 8))) {
+            digest_drop(p);
             return AOX_E_NOMEM;
+        }
         p->dl[k].stale = a;
         memset(p->dl[k].stale + ow, 0, (nw - ow) * 8);
         p->dl[k].n = n;
@@ -598,12 +614,7 @@ static void digest_mark(aos_proc *p, uint64_t page)
 /* Everything stale (init/restore): the tree is rebuilt from the shadow. */
 static int digest_reset(aos_proc *p)
 {
-    for (int i = 0; i < DIGEST_LEVELS; i++) {
-        free(p->dl[i].h);
-        free(p->dl[i].stale);
-    }
-    memset(p->dl, 0, sizeof p->dl);
-    p->ndl = 0;
+    digest_drop(p);
     p->fs_stale = 1;
     p->undo_stale = 1;
     return digest_grow(p, p->shadow_len / PAGE);
