@@ -10,6 +10,8 @@
 #   2. a 100 MiB memory of which one page changes per message: snapshot bytes written
 #      per message (one snapshot after every message, each on the previous manifest),
 #      manifest size and snapshot time;
+#   after every successful message the state digest is taken, as the process layer
+#   does (digest_first_ms: the first, full one; digest_us_per_msg: the rest);
 #   3. the C (emscripten, setjmp/longjmp) module when emcc is available.
 # Timing only: nothing here is a test.
 set -euo pipefail
@@ -25,3 +27,5 @@ echo "== failing messages that do not grow memory"
 "$build/tests/aos/aos_bench" "$mods/mod64_small.wasm" "$n" 0 g | grep failed
 echo "== 100 MiB memory, one page changed per message"
 "$build/tests/aos/aos_bench" "$mods/mod64_big.wasm" "$n" 50
+echo "== the same without the state digest (AOS_BENCH_DIGEST=0)"
+AOS_BENCH_DIGEST=0 "$build/tests/aos/aos_bench" "$mods/mod64_big.wasm" "$n" 0 | grep msgs_per_s

@@ -72,6 +72,7 @@ typedef struct aox_aos_stats {
     uint64_t rollbacks;          /* messages whose state changes were undone */
     uint64_t pages_committed;    /* 4 KiB pages copied into the undo image */
     uint64_t pages_restored;     /* 4 KiB pages copied back on rollback */
+    uint64_t pages_hashed;       /* 4 KiB pages (re)hashed for the state digest */
 } aox_aos_stats;
 void aox_aos_get_stats(aox_aos_stats *out);
 

@@ -24,6 +24,19 @@
  * base), kept otherwise. Restore instantiates the module afresh, restores the undo
  * image and writes every page back.
  *
+ * State digest (the `digest` op, `state-digest` in results): SHA-256 over a tag, the
+ * image, the memory size, a memory root, SHA-256 of the committed fs encoding,
+ * tempRet0 and SHA-256 of the undo image (globals, tables, dropped segments) -- i.e.
+ * everything the snapshot holds, all of it committed state. The memory root is a
+ * 64-ary hash tree over the shadow: level 0 = SHA-256 of each 4 KiB page (a constant
+ * for zero pages), a node of level k >= 1 = SHA-256 of its (up to) 64 children's
+ * hashes, up to the first level with one node, the root. commit() only marks the
+ * pages it folds (and the fs when it changed) stale, with their level-1 parents;
+ * the digest op rehashes the stale pages and their ancestors, so a message that
+ * changes one page costs one page hash plus a 2 KiB hash per level (3 levels at
+ * 100 MiB), whatever the memory size. init/restore mark every page stale (the tree
+ * is rebuilt from the shadow on the first digest; nothing of it is in the snapshot).
+ *
  * One engine (fuel metering, memory64 and exceptions on) and a cache of compiled
  * modules (by module ID, reference counted) are shared by all processes.
  */
@@ -50,6 +63,9 @@
 #define DEFAULT_COMPUTE 9000000000000ull              /* the loader's default gas limit */
 #define ENGINE_MAX_PAGES 262144u                      /* 16 GiB of 64 KiB pages */
 #define META_MAGIC      "AOS1"
+#define DIGEST_FAN      64u                           /* children per tree node */
+#define DIGEST_LEVELS   8                             /* 64^7 pages >> 16 GiB */
+#define DIGEST_TAG      "aox-wasm-state/1"
 
 /* ------------------------------------------------------------------ stats */
 
@@ -375,7 +391,18 @@ typedef struct aos_proc {
     char          *env_json;        /* cached env argument */
     size_t         env_len;
     aos_json_ctx   jctx;
+    /* state digest (see the header comment); all over committed state */
+    struct {
+        uint8_t  (*h)[32];          /* node hashes (level 0: pages) */
+        uint64_t  *stale;           /* bit per node: hash out of date */
+        uint64_t   n;               /* nodes */
+    } dl[DIGEST_LEVELS];
+    int            ndl;             /* levels in use (0: no memory) */
+    uint8_t        fs_hash[32], undo_hash[32];
+    int            fs_stale, undo_stale;
 } aos_proc;
+
+static void digest_drop(aos_proc *p);
 
 static void proc_free(void *state)
 {
@@ -391,6 +418,7 @@ static void proc_free(void *state)
     free(p->snap_dirty);
     free(p->undo);
     free(p->env_json);
+    digest_drop(p);
     free(p);
 }
 
@@ -519,12 +547,173 @@ static int shadow_full(aos_proc *p)
     return AOX_OK;
 }
 
+/* ------------------------------------------------------------------ state digest */
+
+static void stale_set(uint64_t *bits, uint64_t i)
+{
+    bits[i / 64] |= (uint64_t)1 << (i % 64);
+}
+
+static void digest_drop(aos_proc *p)
+{
+    for (int i = 0; i < DIGEST_LEVELS; i++) {
+        free(p->dl[i].h);
+        free(p->dl[i].stale);
+    }
+    memset(p->dl, 0, sizeof p->dl);
+    p->ndl = 0;
+}
+
+/* Makes the tree cover `pages` pages (memory only grows between restores); the new
+ * pages are stale (their ancestors become stale as the digest climbs). On failure
+ * the tree is dropped, so the next call rebuilds it whole. */
+static int digest_grow(aos_proc *p, uint64_t pages)
+{
+    uint64_t old = p->ndl ? p->dl[0].n : 0, n = pages;
+    int k = 0;
+    if (pages <= old)
+        return AOX_OK;
+    do {
+        if (k == DIGEST_LEVELS) {
+            digest_drop(p);
+            return AOX_E_LIMIT;
+        }
+        uint64_t ow = (p->dl[k].n + 63) / 64, nw = (n + 63) / 64;
+        void *a = realloc(p->dl[k].h, n * 32);
+        if (!a) {
+            digest_drop(p);
+            return AOX_E_NOMEM;
+        }
+        p->dl[k].h = a;
+        if (!(a = realloc(p->dl[k].stale, nw * 8))) {
+            digest_drop(p);
+            return AOX_E_NOMEM;
+        }
+        p->dl[k].stale = a;
+        memset(p->dl[k].stale + ow, 0, (nw - ow) * 8);
+        p->dl[k].n = n;
+        k++;
+        n = (n + DIGEST_FAN - 1) / DIGEST_FAN;
+    } while (k < 2 || p->dl[k - 1].n > 1);
+    p->ndl = k;
+    for (uint64_t i = old; i < pages; i++) {
+        stale_set(p->dl[0].stale, i);
+        stale_set(p->dl[1].stale, i / DIGEST_FAN);
+    }
+    return AOX_OK;
+}
+
+static void digest_mark(aos_proc *p, uint64_t page)
+{
+    if (p->ndl && page < p->dl[0].n) {
+        stale_set(p->dl[0].stale, page);
+        stale_set(p->dl[1].stale, page / DIGEST_FAN);
+    }
+}
+
+/* Everything stale (init/restore): the tree is rebuilt from the shadow. */
+static int digest_reset(aos_proc *p)
+{
+    digest_drop(p);
+    p->fs_stale = 1;
+    p->undo_stale = 1;
+    return digest_grow(p, p->shadow_len / PAGE);
+}
+
+static uint8_t zero_hash[32];             /* SHA-256 of an all-zero page */
+static pthread_once_t zero_once = PTHREAD_ONCE_INIT;
+
+static void zero_hash_init(void)
+{
+    static const uint8_t zpage[PAGE];
+    aox_sha256(zpage, PAGE, zero_hash);
+}
+
+static int wasm_digest(void *state, uint8_t out[32])
+{
+    aos_proc *p = state;
+    uint64_t pages = p->shadow_len / PAGE;
+    pthread_once(&zero_once, zero_hash_init);
+    if (digest_grow(p, pages))
+        return AOX_E_NOMEM;
+    /* level 1 upwards; a stale level-1 node first rehashes its stale pages (the
+     * 64 pages of node j are exactly word j of the level-0 bitmap) */
+    uint64_t hashed = 0;
+    for (int k = 1; k < p->ndl; k++) {
+        uint64_t *st = p->dl[k].stale, nc = p->dl[k - 1].n;
+        for (uint64_t w = 0; w < (p->dl[k].n + 63) / 64; w++) {
+            while (st[w]) {
+                uint64_t j = w * 64 + (uint64_t)__builtin_ctzll(st[w]);
+                st[w] &= st[w] - 1;
+                if (k == 1) {
+                    uint64_t *ps = &p->dl[0].stale[j];
+                    while (*ps) {
+                        uint64_t i = j * 64 + (uint64_t)__builtin_ctzll(*ps);
+                        *ps &= *ps - 1;
+                        const uint8_t *pg = p->shadow + i * PAGE;
+                        if (page_is_zero(pg))
+                            memcpy(p->dl[0].h[i], zero_hash, 32);
+                        else
+                            aox_sha256(pg, PAGE, p->dl[0].h[i]);
+                        hashed++;
+                    }
+                }
+                uint64_t lo = j * DIGEST_FAN, cnt = nc - lo < DIGEST_FAN ? nc - lo : DIGEST_FAN;
+                aox_sha256(p->dl[k - 1].h[lo], (size_t)cnt * 32, p->dl[k].h[j]);
+                if (k + 1 < p->ndl)
+                    stale_set(p->dl[k + 1].stale, j / DIGEST_FAN);
+            }
+        }
+    }
+    if (hashed)
+        stat_add(&g_stats.pages_hashed, hashed);
+    if (p->fs_stale) {
+        aox_buf fsb = {0};
+        if (aos_fs_encode(p->fs_commit, &fsb)) {
+            aox_buf_free(&fsb);
+            return AOX_E_NOMEM;
+        }
+        aox_sha256(fsb.data, fsb.len, p->fs_hash);
+        aox_buf_free(&fsb);
+        p->fs_stale = 0;
+    }
+    /* tag | image | be64 memory bytes | root | fs hash | be32 tempRet0 | undo hash */
+    uint8_t buf[sizeof DIGEST_TAG + sizeof p->image + 8 + 32 + 32 + 4 + 32], *q = buf;
+    size_t il = strlen(p->image);
+    memcpy(q, DIGEST_TAG, sizeof DIGEST_TAG);
+    q += sizeof DIGEST_TAG;
+    memcpy(q, p->image, il + 1);
+    q += il + 1;
+    for (int i = 7; i >= 0; i--)
+        *q++ = (uint8_t)(p->shadow_len >> (8 * i));
+    if (p->ndl)
+        memcpy(q, p->dl[p->ndl - 1].h[0], 32);
+    else
+        aox_sha256("", 0, q);
+    q += 32;
+    memcpy(q, p->fs_hash, 32);
+    q += 32;
+    uint32_t t = (uint32_t)p->temp_commit;
+    for (int i = 3; i >= 0; i--)
+        *q++ = (uint8_t)(t >> (8 * i));
+    if (p->undo_stale) {
+        aox_sha256(p->undo ? (const void *)p->undo : "", p->undo_len, p->undo_hash);
+        p->undo_stale = 0;
+    }
+    memcpy(q, p->undo_hash, 32);
+    q += 32;
+    aox_sha256(buf, (size_t)(q - buf), out);
+    return AOX_OK;
+}
+
 static int take_undo(aos_proc *p, aox_err *err)
 {
     uint8_t *u = NULL;
     size_t n = 0;
     if (wasm_instance_snapshot(p->inst, 0, &u, &n))
         return aox_err_set(err, AOX_E_NOMEM, "engine snapshot failed");
+    if (!p->undo || n != p->undo_len || memcmp(u, p->undo, n) != 0)
+        p->undo_stale = 1;                     /* (a compare is cheaper than a hash) */
     free(p->undo);
     p->undo = u;
     p->undo_len = n;
@@ -548,6 +737,8 @@ static int commit(aos_proc *p, aox_err *err)
             if (bit_set(p, i))
                 return aox_err_set(err, AOX_E_NOMEM, "out of memory");
         p->shadow_len = sz;
+        if (digest_grow(p, sz / PAGE))
+            return aox_err_set(err, AOX_E_NOMEM, "out of memory");
     }
     size_t got;
     uint64_t from = 0;
@@ -557,6 +748,7 @@ static int commit(aos_proc *p, aox_err *err)
             if (pg * PAGE >= old)
                 continue;                      /* new memory: copied above */
             memcpy(p->shadow + pg * PAGE, live + pg * PAGE, PAGE);
+            digest_mark(p, pg);
             if (bit_set(p, pg))
                 return aox_err_set(err, AOX_E_NOMEM, "out of memory");
             copied++;
@@ -571,6 +763,7 @@ static int commit(aos_proc *p, aox_err *err)
         aos_fs_free(p->fs_commit);
         p->fs_commit = c;
         aos_fs_clear_dirty(p->fs);
+        p->fs_stale = 1;
     }
     p->temp_commit = p->host->temp_ret0;
     stat_add(&g_stats.pages_committed, copied);
@@ -770,6 +963,8 @@ static int wasm_init(const aox_device_env *env, const aox_msg *def, void **state
     for (uint64_t i = 0; i < p->shadow_len / PAGE; i++)
         if ((rc = bit_set(p, i)))
             goto fail;
+    if ((rc = digest_reset(p)))
+        goto fail;
     p->temp_commit = p->host->temp_ret0;
     if ((rc = take_undo(p, err)))
         goto fail;
@@ -1190,7 +1385,7 @@ static int wasm_restore(const aox_device_env *env, const aox_msg *def, aox_snap_
             goto fail;
         }
     }
-    if ((rc = shadow_full(p)) || (rc = take_undo(p, err)))
+    if ((rc = shadow_full(p)) || (rc = take_undo(p, err)) || (rc = digest_reset(p)))
         goto fail;
     aox_buf_free(&page);
     *state = p;
@@ -1207,7 +1402,8 @@ static uint64_t wasm_memory_use(void *state)
 {
     aos_proc *p = state;
     wasm_extern *m = mem_of(p);
-    return (m ? wasm_memory_size(m) : 0) + p->shadow_len;
+    return (m ? wasm_memory_size(m) : 0) + p->shadow_len +
+           (p->ndl ? p->dl[0].n * 33 : 0);
 }
 
 /* ------------------------------------------------------------------ markers */
@@ -1261,7 +1457,7 @@ static int wasm_boot(const aox_msg *def)
 
 #define WASM_OPS(n) { .name = n, .init = wasm_init, .compute = wasm_compute,            \
                       .snapshot = wasm_snapshot, .restore = wasm_restore, .free = proc_free, \
-                      .memory = wasm_memory_use, .digest = NULL, .boot = wasm_boot }
+                      .memory = wasm_memory_use, .digest = wasm_digest, .boot = wasm_boot }
 #define MARKER_OPS(n) { .name = n, .init = marker_init, .compute = marker_compute,      \
                         .snapshot = marker_snapshot, .restore = marker_restore,           \
                         .free = marker_free, .memory = NULL, .digest = NULL, .boot = NULL }

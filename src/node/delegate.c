@@ -699,7 +699,7 @@ static int ds_new(const aox_device_env *env, const aox_msg *def, dstate **out, a
 
 static int ds_init(const aox_device_env *env, const aox_msg *def, void **state, aox_err *err)
 {
-    dstate *d;
+    dstate *d = NULL;
     int rc = ds_new(env, def, &d, err);
     if (rc == 0) *state = d;
     return rc;

@@ -8,6 +8,12 @@
  *   aos_device_test snap <mod_c.wasm>     snapshot -> restore -> identical results,
  *                                         only changed pages written
  *   aos_device_test legacy <mod_legacy.wasm>  the loader's minified wasm32 format
+ *   aos_device_test digest <mod_c.wasm>   state digest: same history -> same digest
+ *                                         (fresh twins, snapshot/restore, incremental
+ *                                         snapshot); dry runs and failures keep it
+ *   aos_device_test digestw <mod_digest.wasm>  raw WAT: a global, a page, a file, tempRet0
+ *                                         and the memory size each change it; a page
+ *                                         change rehashes one page
  *   aos_device_test boot <mod_c.wasm>     through the process layer: slot 0 runs the
  *                                         Process message through handle (boot), also
  *                                         after snapshot/restore and restart; dry runs
@@ -519,6 +525,208 @@ static void test_snap(const char *path)
     aox_buf_free(&m2);
 }
 
+/* ------------------------------------------------------------------ state digest */
+
+static void digest_of(proc *p, uint8_t out[32])
+{
+    memset(out, 0, 32);
+    CHECK(p->ops->digest != NULL);
+    if (p->ops->digest)
+        CHECK(p->ops->digest(p->state, out) == 0);
+}
+
+static int digest_eq(proc *a, proc *b)
+{
+    uint8_t da[32], db[32];
+    digest_of(a, da);
+    digest_of(b, db);
+    return memcmp(da, db, 32) == 0;
+}
+
+/* Snapshots a (on base when given; the manifest goes to man) and restores it into b. */
+static void snap_restore(proc *a, proc *b, const aox_buf *base, aox_buf *man)
+{
+    uint64_t w = 0;
+    aox_snap_reader *r = NULL;
+    aox_err err = {0};
+    aox_device_env env = { PID, store, &a->limits };
+    memset(b, 0, sizeof *b);
+    b->ops = a->ops;
+    b->def = a->def;
+    b->slot = a->slot;
+    CHECK(snap_take(a, base, man, &w) == 0);
+    CHECK(aox_snap_reader_new(store, man->data, man->len, &r, &err) == 0);
+    int rc = r ? a->ops->restore(&env, a->def, r, &b->state, &err) : -1;
+    if (rc)
+        fprintf(stderr, "restore failed: %s\n", err.msg);
+    CHECK(rc == 0);
+    aox_snap_reader_free(r);
+}
+
+static void test_digest(const char *path)
+{
+    load_module(path, NULL);
+    proc a, b, c, d;
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    proc_init(&a, make_def("wasm@1.0"));
+    proc_init(&b, make_def("wasm@1.0"));
+    if (!a.state || !b.state)
+        return;
+    uint8_t d0[32], d1[32];
+    CHECK(digest_eq(&a, &b));                   /* two fresh instances agree */
+    digest_of(&a, d0);
+    const char *seq[] = { "count", "write", "jump", "count" };
+    for (size_t i = 0; i < sizeof seq / sizeof *seq; i++) {
+        aox_msg_free(run(&a, seq[i], 0));
+        aox_msg_free(run(&b, seq[i], 0));
+        CHECK(digest_eq(&a, &b));
+        digest_of(&a, d1);
+        CHECK(memcmp(d0, d1, 32) != 0);         /* each of these changes the state */
+        memcpy(d0, d1, 32);
+    }
+    /* dry runs and failing messages leave the digest as it was */
+    aox_msg *r = run(&a, "count", 1);
+    CHECK(strcmp(out_data(r), "3") == 0);
+    aox_msg_free(r);
+    const char *bad[] = { "fail", "bad", "error", "trapjmp" };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        r = run(&a, bad[i], 0);
+        CHECK(aox_result_is_error(r));
+        aox_msg_free(r);
+        digest_of(&a, d1);
+        CHECK(memcmp(d0, d1, 32) == 0);
+    }
+    CHECK(digest_eq(&a, &b));
+    /* snapshot -> restore: the same digest, and the same after more messages */
+    aox_buf m1 = {0}, m2 = {0};
+    snap_restore(&a, &c, NULL, &m1);
+    if (!c.state)
+        return;
+    CHECK(digest_eq(&a, &c));
+    const char *more[] = { "count", "write", "read", "fail", "count" };
+    for (size_t i = 0; i < sizeof more / sizeof *more; i++) {
+        aox_msg_free(run(&a, more[i], 0));
+        aox_msg_free(run(&b, more[i], 0));
+        aox_msg_free(run(&c, more[i], 0));
+        CHECK(digest_eq(&a, &c));
+        CHECK(digest_eq(&a, &b));
+    }
+    /* incremental snapshot (unchanged pages kept from m1) */
+    snap_restore(&a, &d, &m1, &m2);
+    if (d.state) {
+        CHECK(digest_eq(&a, &d));
+        expect(&a, "count", "5");
+        expect(&d, "count", "5");
+        CHECK(digest_eq(&a, &d));
+        d.ops->free(d.state);
+    }
+    a.ops->free(a.state);
+    b.ops->free(b.state);
+    c.ops->free(c.state);
+    aox_msg_free(a.def);
+    aox_msg_free(b.def);
+    aox_buf_free(&m1);
+    aox_buf_free(&m2);
+}
+
+/* raw call op(code, v) of mod_digest.wasm; returns the result (caller frees) */
+static aox_msg *run_op(proc *p, int code, int v, int dry)
+{
+    aox_msg *m = aox_msg_new(), *asg = aox_msg_new(), *res = aox_msg_new();
+    aox_value x = { .type = AOX_V_INT, .u.i = code }, y = { .type = AOX_V_INT, .u.i = v };
+    aox_msg_list_append(m, "parameters", &x);
+    aox_msg_list_append(m, "parameters", &y);
+    aox_call call;
+    memset(&call, 0, sizeof call);
+    call.pid = PID;
+    call.process = p->def;
+    call.assignment = asg;
+    call.message = m;
+    call.slot = ++p->slot;
+    call.limits = &p->limits;
+    call.dry_run = dry;
+    aox_err err = {0};
+    CHECK(p->ops->compute(p->state, &call, res, &err) == 0);
+    aox_msg_free(m);
+    aox_msg_free(asg);
+    return res;
+}
+
+/* runs op and checks whether the digest changed as expected */
+static void op_changes(proc *p, int code, int v, int dry, int want_change)
+{
+    uint8_t before[32], after[32];
+    digest_of(p, before);
+    aox_msg_free(run_op(p, code, v, dry));
+    digest_of(p, after);
+    int changed = memcmp(before, after, 32) != 0;
+    if (changed != want_change)
+        fprintf(stderr, "  op(%d, %d)%s: digest %s\n", code, v, dry ? " dry" : "",
+                changed ? "changed" : "did not change");
+    CHECK(changed == want_change);
+}
+
+static void test_digestw(const char *path)
+{
+    load_module(path, NULL);
+    proc p, q;
+    memset(&p, 0, sizeof p);
+    aox_msg *def = make_def("stack@1.0");
+    aox_value name = { .type = AOX_V_BYTES };
+    name.u.bytes.ptr = (uint8_t *)"wasm@1.0";
+    name.u.bytes.len = 8;
+    aox_msg_list_append(def, "device-stack", &name);
+    aox_msg_set_str(def, "function", "op");
+    proc_init(&p, def);
+    if (!p.state)
+        return;
+    uint8_t d0[32], d1[32];
+    digest_of(&p, d0);
+    op_changes(&p, 0, 5, 0, 1);                 /* the global only */
+    op_changes(&p, 0, 0, 0, 1);
+    digest_of(&p, d1);
+    CHECK(memcmp(d0, d1, 32) == 0);             /* back to the same state: same digest */
+    aox_aos_stats s0, s1;
+    aox_aos_get_stats(&s0);
+    op_changes(&p, 1, 1, 0, 1);                 /* one memory page */
+    aox_aos_get_stats(&s1);
+    CHECK(s1.pages_hashed - s0.pages_hashed == 1);   /* only that page was rehashed */
+    op_changes(&p, 2, 0, 0, 1);                 /* a directory in the fs only */
+    op_changes(&p, 2, 0, 0, 0);                 /* mkdir again: EEXIST, nothing changes */
+    op_changes(&p, 3, 7, 0, 1);                 /* tempRet0 only */
+    op_changes(&p, 4, 1, 0, 1);                 /* memory size (a zero page more) */
+    op_changes(&p, 1, 33, 0, 1);                /* a page in the new memory */
+    op_changes(&p, 5, 0, 0, 0);                 /* page + global, then trap: rolled back */
+    op_changes(&p, 1, 1, 1, 0);                 /* dry run */
+    op_changes(&p, 2, 1, 1, 0);                 /* dry run of an fs change */
+    aox_buf man = {0};
+    snap_restore(&p, &q, NULL, &man);
+    if (q.state) {
+        CHECK(digest_eq(&p, &q));
+        q.ops->free(q.state);
+    }
+    /* growth past a tree level (48 -> 1168 pages): the tree grown message by message
+     * equals the one a restore builds from scratch */
+    op_changes(&p, 4, 70, 0, 1);
+    op_changes(&p, 1, 1000, 0, 1);
+    aox_buf man2 = {0};
+    snap_restore(&p, &q, &man, &man2);
+    aox_buf_free(&man2);
+    if (q.state) {
+        CHECK(digest_eq(&p, &q));
+        aox_msg_free(run_op(&p, 2, 2, 0));
+        aox_msg_free(run_op(&q, 2, 2, 0));
+        aox_msg_free(run_op(&p, 1, 40, 0));
+        aox_msg_free(run_op(&q, 1, 40, 0));
+        CHECK(digest_eq(&p, &q));
+        q.ops->free(q.state);
+    }
+    aox_buf_free(&man);
+    p.ops->free(p.state);
+    aox_msg_free(p.def);
+}
+
 /* ------------------------------------------------------------------ boot (slot 0) */
 
 static int64_t boot_clock_ms = 1700000000555;
@@ -760,6 +968,10 @@ int main(int argc, char **argv)
         test_w64(argv[2]);
     else if (strcmp(argv[1], "snap") == 0)
         test_snap(argv[2]);
+    else if (strcmp(argv[1], "digest") == 0)
+        test_digest(argv[2]);
+    else if (strcmp(argv[1], "digestw") == 0)
+        test_digestw(argv[2]);
     else if (strcmp(argv[1], "legacy") == 0)
         test_legacy(argv[2]);
     else if (strcmp(argv[1], "boot") == 0)

@@ -10,6 +10,9 @@ memory-limit errors with the node still serving and the next message normal; the
 restarts the node and checks that computing continues from the stored state; slot 0
 is the Process message through handle (boot), run once. With a
 wasm64 module, does the same briefly with a HyperBEAM-style stack definition.
+Results carry the device's `state-digest`; a delegated@1.0 process over wasm@1.0 with
+verify=2 on two peer nodes gets agreeing digests, also after one peer restarts and
+recomputes the state from init.
 """
 import json
 import os
@@ -23,11 +26,12 @@ import e2e_core as core  # noqa: E402
 from e2e_core import check  # noqa: E402
 
 
-def start_node(data):
+def start_node(data, extra=(), port=None):
     """`aox serve` on data: a clock the boot test reads back, snapshots every 4 slots,
-    patient connections (wasm computing under AddressSanitizer)."""
-    return core.Node(data, ["--snapshot-every", "4"], clock="1700000000123",
-                     stop_secs=30, timeout=120).start()
+    patient connections (wasm computing under AddressSanitizer); port: a fixed one
+    (a peer restarting where its delegator expects it)."""
+    return core.Node(data, ["--snapshot-every", "4"] + list(extra), clock="1700000000123",
+                     stop_secs=30, timeout=120, port=port).start()
 
 
 def call(node, method, path, body=None):
@@ -63,6 +67,37 @@ def data_of(res):
 def err_code(res):
     e = res.get("error")
     return e.get("code") if isinstance(e, dict) else None
+
+
+def delegated(mod_c, tmp):
+    peers = [start_node(os.path.join(tmp, "peer%d" % i)) for i in (1, 2)]
+    urls = ",".join("http://127.0.0.1:%d" % p.port for p in peers)
+    d = start_node(os.path.join(tmp, "delegator"), ["--peers", urls])
+    try:
+        for n in peers + [d]:
+            st, up = call(n, "POST", "/modules", open(mod_c, "rb").read())
+            check(st == 200, "module upload -> %d %r" % (st, up))
+        st, sp = call(d, "POST", "/spawn", {
+            "type": "Process", "execution-device": "delegated@1.0",
+            "delegate-device": "wasm@1.0", "verify": 2, "image": up["id"],
+            "name": "aos-delegated", "data": "d-boot"})
+        check(st == 200 and "process" in sp, "delegated spawn -> %d %r" % (st, sp))
+        pid = sp.get("process")
+        digests = []
+        for i, (msg, want) in enumerate([("count", "1"), ("write", "written"), ("count", "2"),
+                                         ("read", "line;"), ("count", "3")]):
+            if i == 3:                           # a peer restarts: it recomputes from init
+                peers[0].stop()
+                peers[0] = start_node(peers[0].data, port=peers[0].port)
+            res = result_of(d, pid, {"data": msg})
+            check(data_of(res) == want, "delegated wasm %s: %r" % (msg, res))
+            digests.append(res.get("state-digest"))
+        check(all(x and len(x) == 43 for x in digests) and len(set(digests)) == len(digests),
+              "delegated wasm results carry distinct state digests: %r" % digests)
+    finally:
+        d.stop()
+        for p in peers:
+            p.stop()
 
 
 def main():
@@ -103,7 +138,10 @@ def main():
         check(st == 200, "node keeps serving after limit errors")
         res = result_of(node, pid, {"data": "count"})
         check(data_of(res) == "2", "count after errors: %r" % res)
-        check(data_of(result_of(node, pid, {"data": "write"})) == "written", "file write")
+        res = result_of(node, pid, {"data": "write"})
+        check(data_of(res) == "written", "file write")
+        dg = res.get("state-digest") or ""
+        check(len(dg) == 43, "wasm results carry a state-digest: %r" % res)
 
         # restart: the state comes back from the store (snapshot + replay)
         node.stop()
@@ -130,6 +168,7 @@ def main():
             res = result_of(node, pid64, {"data": "loop"})
             check(err_code(res) == "out_of_fuel", "wasm64 compute limit: %r" % res)
             check(data_of(result_of(node, pid64, {"data": "b"})) == "3", "wasm64 stack b")
+        delegated(mod_c, tmp)
     finally:
         node.stop()
         core.cleanup(tmp)

@@ -96,10 +96,11 @@ class Node:
     """One `aox serve` child process on a data directory (its log: data + ".log").
     clock: --clock-fixed-ms; log_level: --log-level (None: the node's default);
     start_secs: how long to wait for /healthz; stop_secs: for the exit after a signal;
-    timeout: of the node's connection (self.conn, used by req and json)."""
+    timeout: of the node's connection (self.conn, used by req and json); port: a fixed
+    port (default: a free one, picked again at each attempt)."""
 
     def __init__(self, data, extra=(), clock=FIXED_CLOCK, log_level="warn",
-                 start_secs=10, stop_secs=20, timeout=60):
+                 start_secs=10, stop_secs=20, timeout=60, port=None):
         self.data = data
         self.extra = list(extra)
         self.clock = clock
@@ -108,6 +109,7 @@ class Node:
         self.stop_secs = stop_secs
         self.timeout = timeout
         self.proc = None
+        self.fixed_port = port
         self.port = None
         self.log = None
         self.logname = os.path.join(os.path.dirname(data), os.path.basename(data) + ".log")
@@ -115,7 +117,7 @@ class Node:
     def start(self):
         level = ["--log-level", self.log_level] if self.log_level else []
         for _attempt in range(5):
-            self.port = free_port()
+            self.port = self.fixed_port or free_port()
             self.log = open(self.logname, "ab")
             self.proc = subprocess.Popen(
                 [AOX, "serve", "--data", self.data, "--port", str(self.port),

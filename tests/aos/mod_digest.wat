@@ -1,0 +1,28 @@
+;; tests/aos/mod_digest.wat: a raw-call (wasm32) module for the state digest test.
+;; op(code, v) changes exactly one kind of state and returns the global:
+;;   0 sets the mutable global to v            1 bumps the i32 at page v (+100)
+;;   2 mkdir "/dN" (N = v, 0..3) in the fs      3 setTempRet0(v)
+;;   4 grows memory by v 64 KiB pages           5 bumps page 3 and the global, then traps
+(module
+  (import "env" "__syscall_mkdir" (func $mkdir (param i32 i32) (result i32)))
+  (import "env" "setTempRet0" (func $settr (param i32)))
+  (memory (export "memory") 2)
+  (global $g (mut i32) (i32.const 0))
+  (data (i32.const 16) "/d0\00/d1\00/d2\00/d3\00")
+  (func $bump (param $page i32)
+    (local $a i32)
+    (local.set $a (i32.add (i32.mul (local.get $page) (i32.const 4096)) (i32.const 100)))
+    (i32.store (local.get $a) (i32.add (i32.load (local.get $a)) (i32.const 1))))
+  (func (export "op") (param $op i32) (param $v i32) (result i32)
+    (if (i32.eq (local.get $op) (i32.const 0)) (then (global.set $g (local.get $v))))
+    (if (i32.eq (local.get $op) (i32.const 1)) (then (call $bump (local.get $v))))
+    (if (i32.eq (local.get $op) (i32.const 2))
+      (then (drop (call $mkdir (i32.add (i32.const 16) (i32.mul (local.get $v) (i32.const 4)))
+                               (i32.const 511)))))
+    (if (i32.eq (local.get $op) (i32.const 3)) (then (call $settr (local.get $v))))
+    (if (i32.eq (local.get $op) (i32.const 4)) (then (drop (memory.grow (local.get $v)))))
+    (if (i32.eq (local.get $op) (i32.const 5))
+      (then (call $bump (i32.const 3))
+            (global.set $g (i32.add (global.get $g) (i32.const 1)))
+            unreachable))
+    (global.get $g)))
