@@ -11,7 +11,10 @@
 # (CPU time by default, see BENCH_CLOCK below) of native (the baseline measured in this
 # same run), aox and the reference runtimes, each with its ratio to native, and for
 # each reference the ratio aox/reference (below 1 = aox faster); then the geometric
-# means.
+# means. Every runtime first runs ref/empty.c (a program that does nothing) to measure
+# its start-up, printed on its own line; the ratios are of times less start-up (at
+# least 1 ms), so Node's start-up does not flatter aox on the short programs
+# (BENCH_NET=0: ratios of the raw times).
 #
 # Reference runtimes, all running the same benchmark sources built with the same flags:
 #   wabt    wabt's wasm-interp (default: the one on PATH; WABT=none skips it). Debian's
@@ -81,7 +84,18 @@ wabt_decode() {
        END { exit rc }' "$OUT/last.out" > "$OUT/last.dec" && mv "$OUT/last.dec" "$OUT/last.out"
 }
 ratio() { echo "$1 $2" | awk '$1 == "FAILED" || $2 == "FAILED" {print "-"; exit} {printf "%.2f", $1 / ($2 > 0 ? $2 : 1e-4)}'; }
+# net TIME STARTUP: the time less the runtime's start-up (BENCH_NET=1, default), >= 1 ms
+BENCH_NET=${BENCH_NET:-1}
+net() {
+  if [ "$BENCH_NET" = 0 ]; then echo "$1"; return; fi
+  echo "$1 $2" | awk '$1 == "FAILED" || $2 == "FAILED" {print "FAILED"; exit}
+                      {d = $1 - $2; printf "%.4f", d < 0.001 ? 0.001 : d}'
+}
 
+clang-14 --target=wasm32-wasi --sysroot="$SYSROOT" $WASM_CFLAGS -fuse-ld=lld "$HERE/ref/empty.c" -o "$OUT/empty.wasm"
+[ "$WABT" != none ] && clang-14 --target=wasm32-wasi --sysroot="$SYSROOT" $WASM_CFLAGS -fuse-ld=lld \
+  "$HERE/ref/empty.c" "$HERE/ref/wabt_wasi_shim.c" -o "$OUT/empty.wabt.wasm"
+gcc -O2 "$HERE/ref/empty.c" -o "$OUT/empty.native"
 progs=""
 for src in "$HERE"/*.c; do
   p=$(basename "$src" .c)
@@ -103,11 +117,24 @@ ref() {
   if [ "$tr" != FAILED ] && ! cmp -s "$OUT/last.out" "$OUT/$p.native.out"; then
     echo "$p: $name output differs from native" >&2; tr=FAILED
   fi
-  rn=$(ratio "$tr" "$tn"); rr=$(ratio "$ta" "$tr")
+  nr=$(net "$tr" "$su")
+  rn=$(ratio "$nr" "$nn"); rr=$(ratio "$na" "$nr")
   printf ' %9s %6s %8s' "$tr" "$rn" "$rr"
   line="$line $name $rn aox/$name $rr"
 }
 
+# start-up of each runtime (ref/empty.c), the same number of runs as the programs
+NREPS=$REPS
+V8_CMD="$NODE --no-warnings --liftoff --no-wasm-tier-up $HERE/ref/node_wasi.mjs"
+SU_NATIVE=$(time_cmd "$OUT/empty.native")
+SU_AOX=$(time_cmd "$AOX" run "$OUT/empty.wasm")
+SU_WABT=0; SU_V8=0; SU_WASM3=0; SU_IWASM=0
+[ "$WABT" != none ] && SU_WABT=$(time_cmd "$WABT" --host-print --run-all-exports "$OUT/empty.wabt.wasm")
+[ "$NODE" != none ] && SU_V8=$(time_cmd $V8_CMD "$OUT/empty.wasm")
+[ -n "${WASM3:-}" ] && SU_WASM3=$(time_cmd "$WASM3" "$OUT/empty.wasm")
+[ -n "${IWASM:-}" ] && SU_IWASM=$(time_cmd "$IWASM" "$OUT/empty.wasm")
+echo "start-up (ref/empty.c): native $SU_NATIVE aox $SU_AOX wabt $SU_WABT v8-lo $SU_V8 wasm3 $SU_WASM3 iwasm $SU_IWASM"
+[ "$BENCH_NET" = 0 ] || echo "(ratios are of times less each runtime's start-up, at least 1 ms)"
 printf '%-9s %8s %8s %6s' program native aox xnat
 for r in wabt v8-lo wasm3 iwasm; do
   case $r in wabt) v=$WABT;; v8-lo) v=$NODE;; wasm3) v=${WASM3:-none};; iwasm) v=${IWASM:-none};; esac
@@ -123,15 +150,16 @@ for p in $progs; do
     echo "$p: aox output differs from native:" >&2; diff "$OUT/$p.native.out" "$OUT/last.out" | head -5 >&2
     ta=FAILED
   fi
-  ra=$(ratio "$ta" "$tn")
+  nn=$(net "$tn" "$SU_NATIVE"); na=$(net "$ta" "$SU_AOX")
+  ra=$(ratio "$na" "$nn")
   printf '%-9s %8s %8s %6s' "$p" "$tn" "$ta" "$ra"
   line="aox $ra"
   if [ "$WABT" != none ]; then
-    NREPS=$WABT_REPS; ref wabt wabt_decode "$WABT" --host-print --run-all-exports "$OUT/$p.wabt.wasm"; NREPS=$REPS
+    NREPS=$WABT_REPS; su=$SU_WABT; ref wabt wabt_decode "$WABT" --host-print --run-all-exports "$OUT/$p.wabt.wasm"; NREPS=$REPS
   fi
-  [ "$NODE" != none ] && ref v8-lo - "$NODE" --no-warnings --liftoff --no-wasm-tier-up "$HERE/ref/node_wasi.mjs" "$OUT/$p.wasm"
-  [ -n "${WASM3:-}" ] && ref wasm3 - "$WASM3" "$OUT/$p.wasm"
-  [ -n "${IWASM:-}" ] && ref iwasm - "$IWASM" "$OUT/$p.wasm"
+  [ "$NODE" != none ] && su=$SU_V8 && ref v8-lo - $V8_CMD "$OUT/$p.wasm"
+  [ -n "${WASM3:-}" ] && su=$SU_WASM3 && ref wasm3 - "$WASM3" "$OUT/$p.wasm"
+  [ -n "${IWASM:-}" ] && su=$SU_IWASM && ref iwasm - "$IWASM" "$OUT/$p.wasm"
   printf '\n'
   echo "$line" >> "$OUT/ratios"
 done
