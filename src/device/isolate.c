@@ -259,15 +259,18 @@ static scmp_filter_ctx build_seccomp(int fd)
     int rc = ctx ? 0 : -1;
     for (size_t i = 0; i < sizeof plain / sizeof plain[0] && rc == 0; i++)
         rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, plain[i], 0);
+    /* first argument == the socket (stderr for write); spelled out rather than
+     * SCMP_A0(), whose initialiser leaves datum_b to clang's missing-field warning */
+    const struct scmp_arg_cmp on_fd = { .arg = 0, .op = SCMP_CMP_EQ,
+                                        .datum_a = (scmp_datum_t)fd, .datum_b = 0 };
+    const struct scmp_arg_cmp on_stderr = { .arg = 0, .op = SCMP_CMP_EQ,
+                                            .datum_a = 2, .datum_b = 0 };
     if (rc == 0)
-        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(read), 1,
-                              SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)fd));
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(read), 1, on_fd);
     if (rc == 0)
-        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendto), 1,
-                              SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)fd));
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendto), 1, on_fd);
     if (rc == 0)
-        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(write), 1,
-                              SCMP_A0(SCMP_CMP_EQ, 2));
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(write), 1, on_stderr);
     /* Opening files is refused (EACCES), not fatal: libraries probe /dev/urandom
      * and the like at start-up and cope with a refusal. Everything else kills. */
     if (rc == 0) rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(openat), 0);
