@@ -396,6 +396,26 @@ static bool label_needs_moves(comp *c, const ctrl *f, uint32_t n)
 static void emit_jump(comp *c, ctrl *f)
 {
     if (dead(c)) return;
+    if (f->kind == B_LOOP && !c->fuel && f->loop_pc < c->n) {
+        /* the loop's first instruction (final: only the last one emitted can still
+         * change, and a br ends that) goes into the branch: BRH_<op> */
+        static const int heads[4][3] = {{OP_COPY, OP_BRH_COPY, 3}, {OP_COPY2, OP_BRH_COPY2, 5},
+                                        {OP_I32_ADD_I, OP_BRH_ADD_I, 4},
+                                        {OP_I32_ADD_I2, OP_BRH_ADD_I2, 7}};
+        uint32_t h = f->loop_pc;
+        for (int i = 0; i < 4; i++) {
+            uint32_t len = (uint32_t)heads[i][2];
+            if (c->code[h] != (uint64_t)(uintptr_t)c->labels[heads[i][0]] || h + len > c->n)
+                continue;
+            if (!reserve(c, len + 1)) return;
+            int64_t s = c->n;
+            c->code[c->n++] = (uint64_t)(uintptr_t)c->labels[heads[i][1]];
+            for (uint32_t j = 1; j < len; j++) c->code[c->n++] = c->code[h + j];
+            c->code[c->n++] = (uint64_t)((int64_t)h - s);
+            c->last_end = -1;
+            return;
+        }
+    }
     int64_t s = emit(c, OP_BR, 1, 0, 0, 0, 0);
     if (s < 0) return;
     if (f->kind == B_LOOP) c->code[s + 1] = (uint64_t)((int64_t)f->loop_pc - (s + 1));

@@ -407,6 +407,33 @@ L_BR_TABLE: {
     pc = cell + (int64_t)*cell;
     NEXT();
 }
+/* a backward br that also does the loop's first instruction (BRH_, wasm_ops.h) */
+#define BRH_POLL() do { \
+    if (UNLIKELY(atomic_load_explicit(intr, memory_order_relaxed))) TRAP(WASM_TRAP_INTERRUPTED); \
+} while (0)
+L_BRH_COPY:
+    BRH_POLL();
+    fp[pc[1]] = fp[pc[2]];
+    pc += 3 + (int64_t)pc[3];
+    NEXT();
+L_BRH_COPY2:
+    BRH_POLL();
+    fp[pc[1]] = fp[pc[2]];
+    fp[pc[3]] = fp[pc[4]];
+    pc += 5 + (int64_t)pc[5];
+    NEXT();
+L_BRH_ADD_I:
+    BRH_POLL();
+    fp[pc[1]] = (uint32_t)(fp[pc[2]] + pc[3]);
+    pc += 4 + (int64_t)pc[4];
+    NEXT();
+L_BRH_ADD_I2:
+    BRH_POLL();
+    fp[pc[1]] = (uint32_t)(fp[pc[2]] + pc[3]);
+    fp[pc[4]] = (uint32_t)(fp[pc[5]] + pc[6]);
+    pc += 7 + (int64_t)pc[7];
+    NEXT();
+#undef BRH_POLL
 L_COPY:
     fp[pc[1]] = fp[pc[2]];
     pc += 3;

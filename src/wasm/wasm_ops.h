@@ -26,6 +26,11 @@
  * [h][dst addr slot][dst offset][src addr slot][src offset]; load first, then store,
  * each with its own bounds check, as the two instructions.
  *
+ * BRH_<op> is a backward `br` to a loop whose first instruction is op (COPY, COPY2,
+ * I32_ADD_I, I32_ADD_I2; never with fuel, where LOOP_FUEL comes first): the interrupt
+ * poll of the back edge, then a copy of op, then a jump past op in the loop header:
+ * [h][op's operand cells][off].
+ *
  * Slot i < nlocals is local i; slot nlocals + p is operand-stack position p.
  */
 #ifndef AOX_WASM_OPS_H
@@ -65,7 +70,8 @@
     X(ADDBR_EQ) X(ADDBR_NE) X(ADDBR_LT_S) X(ADDBR_LT_U) X(ADDBR_GT_S) X(ADDBR_GT_U) \
     X(ADDBR_LE_S) X(ADDBR_LE_U) X(ADDBR_GE_S) X(ADDBR_GE_U) \
     X(ADDBR_EQ_I) X(ADDBR_NE_I) X(ADDBR_LT_S_I) X(ADDBR_LT_U_I) X(ADDBR_GT_S_I) \
-    X(ADDBR_GT_U_I) X(ADDBR_LE_S_I) X(ADDBR_LE_U_I) X(ADDBR_GE_S_I) X(ADDBR_GE_U_I)
+    X(ADDBR_GT_U_I) X(ADDBR_LE_S_I) X(ADDBR_LE_U_I) X(ADDBR_GE_S_I) X(ADDBR_GE_U_I) \
+    X(BRH_COPY) X(BRH_COPY2) X(BRH_ADD_I) X(BRH_ADD_I2)
 
 /* Unary numeric ops: X(name, wasm opcode, input type, output type) */
 #define WASM_UN_OPS(X) \

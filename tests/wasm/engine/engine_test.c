@@ -681,6 +681,80 @@ static bool fu_cmp(uint8_t cmp, uint32_t a, uint32_t b)
     return false;
 }
 
+/* C models of fused.wat's brh_* loops (kind 0: COPY, 1: COPY2, 2: ADD_I, 3: ADD_I2) */
+static uint32_t brh_model(int kind, uint32_t n)
+{
+    uint32_t a = 7, b = 0, s = 0, c = 0;
+    for (;;) {
+        b = kind < 2 ? a : a + 0x7FFFFFFDu;
+        if (kind == 1) c = s;
+        if (kind == 3) c = s - 5;
+        if (!n) break;
+        a = kind < 2 ? b * 31 + n : (b * 31) ^ n;
+        n--;
+        if (kind == 0) s ^= b;
+        else if (kind == 1) s = c ^ b;
+        else if (kind == 2) s += b;
+        else s = c + b;
+    }
+    return kind == 0 ? s + b : kind == 1 ? s + b + c * 3 : kind == 2 ? s ^ b : (s ^ b) + c;
+}
+
+/* fused.wat: loop heads joined to their back edge (BRH_) and loads feeding br_table
+ * (BRT_), on an engine without fuel (where they are used) and with it (not used). */
+static void test_fused_ctrl(int fuel)
+{
+    wasm_config cfg = {0};
+    cfg.fuel_enabled = fuel;
+    wasm_engine *e;
+    REQUIRE(wasm_engine_new(&cfg, &e) == 0);
+    wasm_module *m = load(e, "fused.wasm");
+    wasm_instance *in;
+    wasm_error err;
+    wasm_trap trap;
+    REQUIRE(wasm_instance_new(m, NULL, &in, &err, &trap) == 0);
+    if (fuel) wasm_instance_set_fuel(in, 1000000000);
+    static const char *const brh[4] = {"brh_copy", "brh_copy2", "brh_add", "brh_add2"};
+    static const uint32_t ns[] = {0, 1, 2, 5, 1000};
+    for (int k = 0; k < 4; k++)
+        for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++) {
+            int rc;
+            uint32_t got = (uint32_t)call_i32(in, brh[k], 1, (int32_t)ns[i], 0, NULL, &rc);
+            CHECK(rc == 0);
+            if (got != brh_model(k, ns[i]))
+                fprintf(stderr, "%s(%u) fuel %d: got %08x want %08x\n", brh[k], ns[i], fuel, got,
+                        brh_model(k, ns[i]));
+            CHECK(got == brh_model(k, ns[i]));
+        }
+    wasm_extern *mem = wasm_instance_memory(in);
+    REQUIRE(mem != NULL);
+    static const char *const brt[4] = {"brt_ld", "brt_lda", "brt_ldai", "brt_ldas"};
+    static const uint32_t idx[] = {0, 1, 2, 3, 4, 7, 0x7FFFFFFFu, 0x80000000u, 0xFFFFFFFFu};
+    const int32_t p = 200, q = 3;
+    const uint32_t ea[4] = {p + 4, p + q + 4, p + 8 + 4, p + q * 4};
+    for (int k = 0; k < 4; k++) {
+        for (size_t i = 0; i < sizeof idx / sizeof idx[0]; i++) {
+            uint8_t v[4] = {(uint8_t)idx[i], (uint8_t)(idx[i] >> 8), (uint8_t)(idx[i] >> 16),
+                            (uint8_t)(idx[i] >> 24)};
+            REQUIRE(wasm_memory_write(mem, ea[k], v, 4) == 0);
+            int rc;
+            int32_t got = call_i32(in, brt[k], 2, p, q, NULL, &rc);
+            int32_t want = 10 * (int32_t)(idx[i] < 3 ? idx[i] + 1 : 4) + (k == 3 ? q : 0);
+            CHECK(rc == 0);
+            if (got != want)
+                fprintf(stderr, "%s index %08x fuel %d: got %d want %d\n", brt[k], idx[i], fuel, got, want);
+            CHECK(got == want);
+        }
+        /* the load out of bounds traps */
+        int rc;
+        call_i32(in, brt[k], 2, 65533, q, &trap, &rc);
+        CHECK(rc == WASM_ETRAP && trap.code == WASM_TRAP_MEMORY_OOB);
+    }
+    wasm_instance_free(in);
+    wasm_module_free(m);
+    wasm_engine_free(e);
+}
+
 static void test_fused(void)
 {
     /* after the pairs: swap through a local (copies), then i32.add of immediates in
@@ -871,6 +945,8 @@ static void test_fused(void)
     free(mod.b);
     free(sec.b);
     free(code.b);
+    test_fused_ctrl(0);
+    test_fused_ctrl(1);
 }
 
 int main(int argc, char **argv)
