@@ -1266,9 +1266,27 @@ static bool compile_body(comp *c, const wfunctype *ft)
             }
             if (!pad_top(c, arity, NULL)) { free(labs); return false; }
             if (!dead(c)) {
+                bool stacked = a.kind == K_STACK;
                 uint32_t sa = operand(c, &a, cpos);
                 if (c->sp > cpos) { /* padded: shouldn't happen in live code */ }
-                int64_t s = emit(c, OP_BR_TABLE, 2, sa, cnt, 0, 0);
+                int64_t s = -1;
+                if (stacked && c->last_end == (int64_t)c->n && c->code[c->last_dst] == sa) {
+                    /* the index was just loaded (i32): one BRT_<load> */
+                    static const int lds[4][3] = {{OP_LD_I32, OP_BRT_LD_I32, 4},
+                                                  {OP_LDA_I32, OP_BRT_LDA_I32, 5},
+                                                  {OP_LDAI_I32, OP_BRT_LDAI_I32, 5},
+                                                  {OP_LDAS_I32, OP_BRT_LDAS_I32, 6}};
+                    for (int i = 0; i < 4; i++)
+                        if (c->last_op == lds[i][0] && c->last_start + lds[i][2] == (int64_t)c->n &&
+                            reserve(c, 1)) {
+                            s = c->last_start;
+                            c->code[s] = (uint64_t)(uintptr_t)c->labels[lds[i][1]];
+                            c->code[c->n++] = cnt;
+                            c->last_end = -1;
+                            break;
+                        }
+                }
+                if (s < 0) s = emit(c, OP_BR_TABLE, 2, sa, cnt, 0, 0);
                 if (s >= 0 && reserve(c, cnt + 1)) {
                     uint32_t tab = c->n;
                     c->n += cnt + 1;

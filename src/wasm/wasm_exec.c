@@ -434,6 +434,26 @@ L_BRH_ADD_I2:
     pc += 7 + (int64_t)pc[7];
     NEXT();
 #undef BRH_POLL
+/* an i32 load feeding br_table (BRT_, wasm_ops.h): the count is in pc[L], the
+ * table follows it */
+#define BRT_LOAD(NAME, L, EA) \
+L_BRT_##NAME: { \
+    uint64_t ea = (EA); \
+    if (UNLIKELY(ea + 4 > msize)) TRAP(WASM_TRAP_MEMORY_OOB); \
+    uint32_t v; memcpy(&v, mem + ea, sizeof v); \
+    fp[pc[1]] = v; \
+    uint64_t n = pc[L]; \
+    if (v > n) v = (uint32_t)n; \
+    const uint64_t *cell = pc + (L) + 1 + v; \
+    if (UNLIKELY((int64_t)*cell < 0) && UNLIKELY(atomic_load_explicit(intr, memory_order_relaxed))) \
+        TRAP(WASM_TRAP_INTERRUPTED); \
+    pc = cell + (int64_t)*cell; \
+    NEXT(); }
+    BRT_LOAD(LD_I32, 4, (uint64_t)(uint32_t)fp[pc[2]] + pc[3])
+    BRT_LOAD(LDA_I32, 5, (uint64_t)(uint32_t)(fp[pc[2]] + fp[pc[3]]) + pc[4])
+    BRT_LOAD(LDAI_I32, 5, (uint64_t)(uint32_t)(fp[pc[2]] + pc[3]) + pc[4])
+    BRT_LOAD(LDAS_I32, 6, (uint64_t)(uint32_t)(fp[pc[2]] + (fp[pc[3]] << pc[4])) + pc[5])
+#undef BRT_LOAD
 L_COPY:
     fp[pc[1]] = fp[pc[2]];
     pc += 3;

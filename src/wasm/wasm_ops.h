@@ -29,7 +29,9 @@
  * BRH_<op> is a backward `br` to a loop whose first instruction is op (COPY, COPY2,
  * I32_ADD_I, I32_ADD_I2; never with fuel, where LOOP_FUEL comes first): the interrupt
  * poll of the back edge, then a copy of op, then a jump past op in the loop header:
- * [h][op's operand cells][off].
+ * [h][op's operand cells][off]. BRT_<ld> is an i32 load whose value is the index of
+ * the `br_table` right after it: [h][the load's cells][n][n+1 offsets]; the load
+ * writes its destination slot too, then branches as BR_TABLE on the value.
  *
  * Slot i < nlocals is local i; slot nlocals + p is operand-stack position p.
  */
@@ -71,7 +73,8 @@
     X(ADDBR_LE_S) X(ADDBR_LE_U) X(ADDBR_GE_S) X(ADDBR_GE_U) \
     X(ADDBR_EQ_I) X(ADDBR_NE_I) X(ADDBR_LT_S_I) X(ADDBR_LT_U_I) X(ADDBR_GT_S_I) \
     X(ADDBR_GT_U_I) X(ADDBR_LE_S_I) X(ADDBR_LE_U_I) X(ADDBR_GE_S_I) X(ADDBR_GE_U_I) \
-    X(BRH_COPY) X(BRH_COPY2) X(BRH_ADD_I) X(BRH_ADD_I2)
+    X(BRH_COPY) X(BRH_COPY2) X(BRH_ADD_I) X(BRH_ADD_I2) \
+    X(BRT_LD_I32) X(BRT_LDA_I32) X(BRT_LDAI_I32) X(BRT_LDAS_I32)
 
 /* Unary numeric ops: X(name, wasm opcode, input type, output type) */
 #define WASM_UN_OPS(X) \

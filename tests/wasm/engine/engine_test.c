@@ -3,7 +3,8 @@
  *   engine_test <suite> <dir-with-wasm-files>
  *
  * Suites: basic, host, limits, snapshot, malformed, fused (every fused i32 binop pair
- * and the merged copies, in a module built here, against C arithmetic). The .wasm files are built from
+ * and the merged copies, in a module built here, against C arithmetic; then fused.wat's
+ * loop back edges and br_table on loads, with and without fuel). The .wasm files are built from
  * tests/wasm/engine/wat/ with wat2wasm at build time.
  */
 #include "wasm/wasm.h"
