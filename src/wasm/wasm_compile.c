@@ -77,6 +77,9 @@ typedef struct comp {
     /* last value-producing instruction, for peepholes */
     int64_t last_start, last_end, last_dst;
     int last_op;
+    /* the producer right before it (prev_end == last_start), -1 none */
+    int64_t prev_start, prev_end, prev_dst;
+    int prev_op;
     int64_t cmp_add;          /* an I32_ADD_I right before the last i32 compare, -1 none */
     /* handlers */
     whandler *h;
@@ -124,6 +127,14 @@ static int64_t emit5(comp *c, int op, int nops, uint64_t a, uint64_t b, uint64_t
     if (nops > 2) c->code[c->n++] = x;
     if (nops > 3) c->code[c->n++] = y;
     if (nops > 4) c->code[c->n++] = z;
+    if (c->last_end == s) {
+        c->prev_start = c->last_start;
+        c->prev_end = s;
+        c->prev_dst = c->last_dst;
+        c->prev_op = c->last_op;
+    } else {
+        c->prev_end = -1;
+    }
     c->last_end = -1;
     return s;
 }
@@ -639,6 +650,25 @@ static bool op_binary(comp *c, int op, uint8_t tin, uint8_t tout, bool has_imm)
             fused_op(OP_I32_ADD_I, op, fused_b) >= 0)
             split_add2(c);
         if (fused_b || fused_a) fop = fused_op(c->last_op, op, fused_b);
+        if (fused_b && a.kind == K_STACK && c->prev_end == c->last_start &&
+            c->code[c->prev_dst] == slot_of(c, pos) &&
+            ((fop == OP_FU_ROTL_I_XOR && (c->prev_op == OP_I32_ROTL_I || c->prev_op == OP_XR2)) ||
+             (fop == OP_FU_SHR_U_I_XOR && c->prev_op == OP_XR2)) &&
+            reserve(c, 2)) {
+            /* the xor's other operand was just computed by a rotation (or an XR2) that
+             * nothing else reads (a stack entry): one XR2 / XR3 / XR2S */
+            uint64_t x = c->code[c->last_start + 2], k = c->code[c->last_start + 3];
+            int64_t p0 = c->prev_start;
+            eop = c->prev_op == OP_I32_ROTL_I ? OP_XR2 : fop == OP_FU_ROTL_I_XOR ? OP_XR3 : OP_XR2S;
+            c->n = (uint32_t)(c->prev_op == OP_I32_ROTL_I ? p0 + 4 : p0 + 6);
+            c->code[p0] = (uint64_t)(uintptr_t)c->labels[eop];
+            c->code[p0 + 1] = slot_of(c, pos);
+            c->code[c->n++] = x;
+            c->code[c->n++] = k;
+            c->last_end = -1;
+            s = p0;
+            goto done;
+        }
         if (fop >= 0) {
             uint64_t x = c->code[c->last_start + 2], y = c->code[c->last_start + 3];
             c->n = (uint32_t)c->last_start;
@@ -1752,6 +1782,7 @@ int wasm_compile_function(wdec *outer, wasm_module *m, uint32_t defidx, const ui
     c->fuel = m->engine->cfg.fuel_enabled;
     c->fuel_cell = -1;
     c->last_end = -1;
+    c->prev_end = -1;
     c->cmp_add = -1;
     int rc = WASM_EDECODE;
     uint32_t fidx = m->nfunc_imports + defidx;

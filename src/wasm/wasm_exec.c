@@ -1105,6 +1105,21 @@ L_##N##_I: { uint64_t a = fp[pc[2]], b = pc[3]; CHECK; \
     FB64(F64_MAX, cf64(fmax64(a, b)))
 #undef FB32
 #undef FB64
+    /* xors of rotations by immediates (wasm_ops.h) */
+L_XR2:
+    fp[pc[1]] = rotl32((uint32_t)fp[pc[2]], (uint32_t)pc[3]) ^ rotl32((uint32_t)fp[pc[4]], (uint32_t)pc[5]);
+    pc += 6;
+    NEXT();
+L_XR3:
+    fp[pc[1]] = rotl32((uint32_t)fp[pc[2]], (uint32_t)pc[3]) ^ rotl32((uint32_t)fp[pc[4]], (uint32_t)pc[5]) ^
+                rotl32((uint32_t)fp[pc[6]], (uint32_t)pc[7]);
+    pc += 8;
+    NEXT();
+L_XR2S:
+    fp[pc[1]] = rotl32((uint32_t)fp[pc[2]], (uint32_t)pc[3]) ^ rotl32((uint32_t)fp[pc[4]], (uint32_t)pc[5]) ^
+                ((uint32_t)fp[pc[6]] >> (pc[7] & 31));
+    pc += 8;
+    NEXT();
     /* fused i32 pairs: d = C(P(x, y), z) */
 #define Y_FU_SS(P, E, C, O) \
 L_FU_##P##_##C: { uint32_t a = (uint32_t)fp[pc[2]], b = (uint32_t)fp[pc[3]]; \

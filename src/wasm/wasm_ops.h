@@ -33,6 +33,12 @@
  * the `br_table` right after it: [h][the load's cells][n][n+1 offsets]; the load
  * writes its destination slot too, then branches as BR_TABLE on the value.
  *
+ * XR2, XR3, XR2S are xors of rotations by immediates (SHA-2's sigma functions):
+ * XR2 d = rotl(x1, k1) ^ rotl(x2, k2) ([h][d][x1][k1][x2][k2]): an i32.rotl by an
+ * immediate whose result is the other operand of the next FU_ROTL_I_XOR; XR3 and XR2S
+ * ([h][d][x1][k1][x2][k2][x3][k3]) xor an XR2's result with rotl(x3, k3) or
+ * x3 >> k3 (unsigned) in the same way.
+ *
  * Slot i < nlocals is local i; slot nlocals + p is operand-stack position p.
  */
 #ifndef AOX_WASM_OPS_H
@@ -74,7 +80,8 @@
     X(ADDBR_EQ_I) X(ADDBR_NE_I) X(ADDBR_LT_S_I) X(ADDBR_LT_U_I) X(ADDBR_GT_S_I) \
     X(ADDBR_GT_U_I) X(ADDBR_LE_S_I) X(ADDBR_LE_U_I) X(ADDBR_GE_S_I) X(ADDBR_GE_U_I) \
     X(BRH_COPY) X(BRH_COPY2) X(BRH_ADD_I) X(BRH_ADD_I2) \
-    X(BRT_LD_I32) X(BRT_LDA_I32) X(BRT_LDAI_I32) X(BRT_LDAS_I32)
+    X(BRT_LD_I32) X(BRT_LDA_I32) X(BRT_LDAI_I32) X(BRT_LDAS_I32) \
+    X(XR2) X(XR3) X(XR2S)
 
 /* Unary numeric ops: X(name, wasm opcode, input type, output type) */
 #define WASM_UN_OPS(X) \

@@ -682,6 +682,8 @@ static bool fu_cmp(uint8_t cmp, uint32_t a, uint32_t b)
     return false;
 }
 
+static uint32_t fu_rotl(uint32_t x, unsigned k) { k &= 31; return k ? (x << k) | (x >> (32 - k)) : x; }
+
 /* C models of fused.wat's brh_* loops (kind 0: COPY, 1: COPY2, 2: ADD_I, 3: ADD_I2) */
 static uint32_t brh_model(int kind, uint32_t n)
 {
@@ -750,6 +752,32 @@ static void test_fused_ctrl(int fuel)
         int rc;
         call_i32(in, brt[k], 2, 65533, q, &trap, &rc);
         CHECK(rc == WASM_ETRAP && trap.code == WASM_TRAP_MEMORY_OOB);
+    }
+    /* xors of rotations */
+    static const uint32_t xv[][2] = {{0x12345678u, 0x9ABCDEF0u}, {0, 0xFFFFFFFFu}, {0x80000001u, 1},
+                                     {0xDEADBEEFu, 0x0F0F0F0Fu}};
+    static const char *const xr[6] = {"xr2", "xr3", "xr2s", "xr2m", "xr_tee", "xr_label"};
+    for (size_t v = 0; v < sizeof xv / sizeof xv[0]; v++) {
+        uint32_t x = xv[v][0], y = xv[v][1];
+        uint8_t mx[4] = {(uint8_t)y, (uint8_t)(y >> 8), (uint8_t)(y >> 16), (uint8_t)(y >> 24)};
+        REQUIRE(wasm_memory_write(mem, 512, mx, 4) == 0);   /* xr2m loads mem[512] = y */
+        uint32_t want[6] = {
+            fu_rotl(x, 7) ^ fu_rotl(y, 13),
+            fu_rotl(x, 7) ^ fu_rotl(y, 13) ^ fu_rotl(x, 22),
+            fu_rotl(x, 25) ^ fu_rotl(y, 14) ^ (x >> 3),
+            fu_rotl(y, 5) ^ fu_rotl(x, 9),
+            (fu_rotl(x, 7) ^ fu_rotl(y, 13)) + fu_rotl(x, 7),
+            (x ? fu_rotl(x, 7) : 5) ^ fu_rotl(y, 13)};
+        for (int k = 0; k < 6; k++) {
+            int rc;
+            uint32_t got = (uint32_t)call_i32(in, xr[k], 2, k == 3 ? 512 : (int32_t)x,
+                                              k == 3 ? (int32_t)x : (int32_t)y, NULL, &rc);
+            CHECK(rc == 0);
+            if (got != want[k])
+                fprintf(stderr, "%s(%08x, %08x) fuel %d: got %08x want %08x\n", xr[k], x, y, fuel, got,
+                        want[k]);
+            CHECK(got == want[k]);
+        }
     }
     wasm_instance_free(in);
     wasm_module_free(m);

@@ -3,6 +3,8 @@
 ;; and whose back edge is an unconditional br (BRH_<op>). C model of each in
 ;; engine_test.c (brh_model).
 ;; brt_*: br_table whose index is an i32 load (BRT_<load>), from memory at p (+ q).
+;; xr*: xors of rotations by immediates (XR2, XR3, XR2S), and shapes that must not
+;; fuse (the rotation also read through a local, a label in between).
 (module
   (memory (export "mem") 1)
 
@@ -95,4 +97,31 @@
       (return (i32.add (i32.const 20))))
       (return (i32.add (i32.const 30))))
     (i32.add (i32.const 40)))
+;; rotl(x, 7) ^ rotl(y, 45)
+  (func (export "xr2") (param $x i32) (param $y i32) (result i32)
+    (i32.xor (i32.rotl (local.get $x) (i32.const 7)) (i32.rotl (local.get $y) (i32.const 45))))
+  ;; rotl(x, 7) ^ rotl(y, 13) ^ rotl(x, 22)
+  (func (export "xr3") (param $x i32) (param $y i32) (result i32)
+    (i32.xor (i32.xor (i32.rotl (local.get $x) (i32.const 7)) (i32.rotl (local.get $y) (i32.const 13)))
+             (i32.rotl (local.get $x) (i32.const 22))))
+  ;; rotl(x, 25) ^ rotl(y, 14) ^ (x >> 35 & 31)
+  (func (export "xr2s") (param $x i32) (param $y i32) (result i32)
+    (i32.xor (i32.xor (i32.rotl (local.get $x) (i32.const 25)) (i32.rotl (local.get $y) (i32.const 14)))
+             (i32.shr_u (local.get $x) (i32.const 35))))
+  ;; rotl(mem[x], 5) ^ rotl(y, 9): the first rotation's input is its own stack slot
+  (func (export "xr2m") (param $x i32) (param $y i32) (result i32)
+    (i32.xor (i32.rotl (i32.load (local.get $x)) (i32.const 5)) (i32.rotl (local.get $y) (i32.const 9))))
+  ;; t = rotl(x, 7); (t ^ rotl(y, 13)) + t
+  (func (export "xr_tee") (param $x i32) (param $y i32) (result i32) (local $t i32)
+    (i32.add (i32.xor (local.tee $t (i32.rotl (local.get $x) (i32.const 7)))
+                      (i32.rotl (local.get $y) (i32.const 13)))
+             (local.get $t)))
+  ;; a block ends between the rotations: rotl(x, 7) ^ rotl(y, 13), or 5 ^ rotl(y, 13)
+  ;; when x == 0 (branch to the block end carrying 5)
+  (func (export "xr_label") (param $x i32) (param $y i32) (result i32)
+    (i32.xor (block (result i32)
+               (br_if 0 (i32.const 5) (i32.eqz (local.get $x)))
+               (drop)
+               (i32.rotl (local.get $x) (i32.const 7)))
+             (i32.rotl (local.get $y) (i32.const 13))))
 )
