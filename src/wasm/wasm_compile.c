@@ -77,6 +77,9 @@ typedef struct comp {
     /* last value-producing instruction, for peepholes */
     int64_t last_start, last_end, last_dst;
     int last_op;
+    /* the producer right before it (prev_end == last_start), -1 none */
+    int64_t prev_start, prev_end, prev_dst;
+    int prev_op;
     int64_t cmp_add;          /* an I32_ADD_I right before the last i32 compare, -1 none */
     /* handlers */
     whandler *h;
@@ -124,6 +127,14 @@ static int64_t emit5(comp *c, int op, int nops, uint64_t a, uint64_t b, uint64_t
     if (nops > 2) c->code[c->n++] = x;
     if (nops > 3) c->code[c->n++] = y;
     if (nops > 4) c->code[c->n++] = z;
+    if (c->last_end == s) {
+        c->prev_start = c->last_start;
+        c->prev_end = s;
+        c->prev_dst = c->last_dst;
+        c->prev_op = c->last_op;
+    } else {
+        c->prev_end = -1;
+    }
     c->last_end = -1;
     return s;
 }
@@ -396,6 +407,26 @@ static bool label_needs_moves(comp *c, const ctrl *f, uint32_t n)
 static void emit_jump(comp *c, ctrl *f)
 {
     if (dead(c)) return;
+    if (f->kind == B_LOOP && !c->fuel && f->loop_pc < c->n) {
+        /* the loop's first instruction (final: only the last one emitted can still
+         * change, and a br ends that) goes into the branch: BRH_<op> */
+        static const int heads[4][3] = {{OP_COPY, OP_BRH_COPY, 3}, {OP_COPY2, OP_BRH_COPY2, 5},
+                                        {OP_I32_ADD_I, OP_BRH_ADD_I, 4},
+                                        {OP_I32_ADD_I2, OP_BRH_ADD_I2, 7}};
+        uint32_t h = f->loop_pc;
+        for (int i = 0; i < 4; i++) {
+            uint32_t len = (uint32_t)heads[i][2];
+            if (c->code[h] != (uint64_t)(uintptr_t)c->labels[heads[i][0]] || h + len > c->n)
+                continue;
+            if (!reserve(c, len + 1)) return;
+            int64_t s = c->n;
+            c->code[c->n++] = (uint64_t)(uintptr_t)c->labels[heads[i][1]];
+            for (uint32_t j = 1; j < len; j++) c->code[c->n++] = c->code[h + j];
+            c->code[c->n++] = (uint64_t)((int64_t)h - s);
+            c->last_end = -1;
+            return;
+        }
+    }
     int64_t s = emit(c, OP_BR, 1, 0, 0, 0, 0);
     if (s < 0) return;
     if (f->kind == B_LOOP) c->code[s + 1] = (uint64_t)((int64_t)f->loop_pc - (s + 1));
@@ -619,6 +650,25 @@ static bool op_binary(comp *c, int op, uint8_t tin, uint8_t tout, bool has_imm)
             fused_op(OP_I32_ADD_I, op, fused_b) >= 0)
             split_add2(c);
         if (fused_b || fused_a) fop = fused_op(c->last_op, op, fused_b);
+        if (fused_b && a.kind == K_STACK && c->prev_end == c->last_start &&
+            c->code[c->prev_dst] == slot_of(c, pos) &&
+            ((fop == OP_FU_ROTL_I_XOR && (c->prev_op == OP_I32_ROTL_I || c->prev_op == OP_XR2)) ||
+             (fop == OP_FU_SHR_U_I_XOR && c->prev_op == OP_XR2)) &&
+            reserve(c, 2)) {
+            /* the xor's other operand was just computed by a rotation (or an XR2) that
+             * nothing else reads (a stack entry): one XR2 / XR3 / XR2S */
+            uint64_t x = c->code[c->last_start + 2], k = c->code[c->last_start + 3];
+            int64_t p0 = c->prev_start;
+            eop = c->prev_op == OP_I32_ROTL_I ? OP_XR2 : fop == OP_FU_ROTL_I_XOR ? OP_XR3 : OP_XR2S;
+            c->n = (uint32_t)(c->prev_op == OP_I32_ROTL_I ? p0 + 4 : p0 + 6);
+            c->code[p0] = (uint64_t)(uintptr_t)c->labels[eop];
+            c->code[p0 + 1] = slot_of(c, pos);
+            c->code[c->n++] = x;
+            c->code[c->n++] = k;
+            c->last_end = -1;
+            s = p0;
+            goto done;
+        }
         if (fop >= 0) {
             uint64_t x = c->code[c->last_start + 2], y = c->code[c->last_start + 3];
             c->n = (uint32_t)c->last_start;
@@ -1246,9 +1296,27 @@ static bool compile_body(comp *c, const wfunctype *ft)
             }
             if (!pad_top(c, arity, NULL)) { free(labs); return false; }
             if (!dead(c)) {
+                bool stacked = a.kind == K_STACK;
                 uint32_t sa = operand(c, &a, cpos);
                 if (c->sp > cpos) { /* padded: shouldn't happen in live code */ }
-                int64_t s = emit(c, OP_BR_TABLE, 2, sa, cnt, 0, 0);
+                int64_t s = -1;
+                if (stacked && c->last_end == (int64_t)c->n && c->code[c->last_dst] == sa) {
+                    /* the index was just loaded (i32): one BRT_<load> */
+                    static const int lds[4][3] = {{OP_LD_I32, OP_BRT_LD_I32, 4},
+                                                  {OP_LDA_I32, OP_BRT_LDA_I32, 5},
+                                                  {OP_LDAI_I32, OP_BRT_LDAI_I32, 5},
+                                                  {OP_LDAS_I32, OP_BRT_LDAS_I32, 6}};
+                    for (int i = 0; i < 4; i++)
+                        if (c->last_op == lds[i][0] && c->last_start + lds[i][2] == (int64_t)c->n &&
+                            reserve(c, 1)) {
+                            s = c->last_start;
+                            c->code[s] = (uint64_t)(uintptr_t)c->labels[lds[i][1]];
+                            c->code[c->n++] = cnt;
+                            c->last_end = -1;
+                            break;
+                        }
+                }
+                if (s < 0) s = emit(c, OP_BR_TABLE, 2, sa, cnt, 0, 0);
                 if (s >= 0 && reserve(c, cnt + 1)) {
                     uint32_t tab = c->n;
                     c->n += cnt + 1;
@@ -1714,6 +1782,7 @@ int wasm_compile_function(wdec *outer, wasm_module *m, uint32_t defidx, const ui
     c->fuel = m->engine->cfg.fuel_enabled;
     c->fuel_cell = -1;
     c->last_end = -1;
+    c->prev_end = -1;
     c->cmp_add = -1;
     int rc = WASM_EDECODE;
     uint32_t fidx = m->nfunc_imports + defidx;

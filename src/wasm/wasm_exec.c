@@ -407,6 +407,53 @@ L_BR_TABLE: {
     pc = cell + (int64_t)*cell;
     NEXT();
 }
+/* a backward br that also does the loop's first instruction (BRH_, wasm_ops.h) */
+#define BRH_POLL() do { \
+    if (UNLIKELY(atomic_load_explicit(intr, memory_order_relaxed))) TRAP(WASM_TRAP_INTERRUPTED); \
+} while (0)
+L_BRH_COPY:
+    BRH_POLL();
+    fp[pc[1]] = fp[pc[2]];
+    pc += 3 + (int64_t)pc[3];
+    NEXT();
+L_BRH_COPY2:
+    BRH_POLL();
+    fp[pc[1]] = fp[pc[2]];
+    fp[pc[3]] = fp[pc[4]];
+    pc += 5 + (int64_t)pc[5];
+    NEXT();
+L_BRH_ADD_I:
+    BRH_POLL();
+    fp[pc[1]] = (uint32_t)(fp[pc[2]] + pc[3]);
+    pc += 4 + (int64_t)pc[4];
+    NEXT();
+L_BRH_ADD_I2:
+    BRH_POLL();
+    fp[pc[1]] = (uint32_t)(fp[pc[2]] + pc[3]);
+    fp[pc[4]] = (uint32_t)(fp[pc[5]] + pc[6]);
+    pc += 7 + (int64_t)pc[7];
+    NEXT();
+#undef BRH_POLL
+/* an i32 load feeding br_table (BRT_, wasm_ops.h): the count is in pc[L], the
+ * table follows it */
+#define BRT_LOAD(NAME, L, EA) \
+L_BRT_##NAME: { \
+    uint64_t ea = (EA); \
+    if (UNLIKELY(ea + 4 > msize)) TRAP(WASM_TRAP_MEMORY_OOB); \
+    uint32_t v; memcpy(&v, mem + ea, sizeof v); \
+    fp[pc[1]] = v; \
+    uint64_t n = pc[L]; \
+    if (v > n) v = (uint32_t)n; \
+    const uint64_t *cell = pc + (L) + 1 + v; \
+    if (UNLIKELY((int64_t)*cell < 0) && UNLIKELY(atomic_load_explicit(intr, memory_order_relaxed))) \
+        TRAP(WASM_TRAP_INTERRUPTED); \
+    pc = cell + (int64_t)*cell; \
+    NEXT(); }
+    BRT_LOAD(LD_I32, 4, (uint64_t)(uint32_t)fp[pc[2]] + pc[3])
+    BRT_LOAD(LDA_I32, 5, (uint64_t)(uint32_t)(fp[pc[2]] + fp[pc[3]]) + pc[4])
+    BRT_LOAD(LDAI_I32, 5, (uint64_t)(uint32_t)(fp[pc[2]] + pc[3]) + pc[4])
+    BRT_LOAD(LDAS_I32, 6, (uint64_t)(uint32_t)(fp[pc[2]] + (fp[pc[3]] << pc[4])) + pc[5])
+#undef BRT_LOAD
 L_COPY:
     fp[pc[1]] = fp[pc[2]];
     pc += 3;
@@ -1058,6 +1105,21 @@ L_##N##_I: { uint64_t a = fp[pc[2]], b = pc[3]; CHECK; \
     FB64(F64_MAX, cf64(fmax64(a, b)))
 #undef FB32
 #undef FB64
+    /* xors of rotations by immediates (wasm_ops.h) */
+L_XR2:
+    fp[pc[1]] = rotl32((uint32_t)fp[pc[2]], (uint32_t)pc[3]) ^ rotl32((uint32_t)fp[pc[4]], (uint32_t)pc[5]);
+    pc += 6;
+    NEXT();
+L_XR3:
+    fp[pc[1]] = rotl32((uint32_t)fp[pc[2]], (uint32_t)pc[3]) ^ rotl32((uint32_t)fp[pc[4]], (uint32_t)pc[5]) ^
+                rotl32((uint32_t)fp[pc[6]], (uint32_t)pc[7]);
+    pc += 8;
+    NEXT();
+L_XR2S:
+    fp[pc[1]] = rotl32((uint32_t)fp[pc[2]], (uint32_t)pc[3]) ^ rotl32((uint32_t)fp[pc[4]], (uint32_t)pc[5]) ^
+                ((uint32_t)fp[pc[6]] >> (pc[7] & 31));
+    pc += 8;
+    NEXT();
     /* fused i32 pairs: d = C(P(x, y), z) */
 #define Y_FU_SS(P, E, C, O) \
 L_FU_##P##_##C: { uint32_t a = (uint32_t)fp[pc[2]], b = (uint32_t)fp[pc[3]]; \

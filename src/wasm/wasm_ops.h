@@ -26,6 +26,19 @@
  * [h][dst addr slot][dst offset][src addr slot][src offset]; load first, then store,
  * each with its own bounds check, as the two instructions.
  *
+ * BRH_<op> is a backward `br` to a loop whose first instruction is op (COPY, COPY2,
+ * I32_ADD_I, I32_ADD_I2; never with fuel, where LOOP_FUEL comes first): the interrupt
+ * poll of the back edge, then a copy of op, then a jump past op in the loop header:
+ * [h][op's operand cells][off]. BRT_<ld> is an i32 load whose value is the index of
+ * the `br_table` right after it: [h][the load's cells][n][n+1 offsets]; the load
+ * writes its destination slot too, then branches as BR_TABLE on the value.
+ *
+ * XR2, XR3, XR2S are xors of rotations by immediates (SHA-2's sigma functions):
+ * XR2 d = rotl(x1, k1) ^ rotl(x2, k2) ([h][d][x1][k1][x2][k2]): an i32.rotl by an
+ * immediate whose result is the other operand of the next FU_ROTL_I_XOR; XR3 and XR2S
+ * ([h][d][x1][k1][x2][k2][x3][k3]) xor an XR2's result with rotl(x3, k3) or
+ * x3 >> k3 (unsigned) in the same way.
+ *
  * Slot i < nlocals is local i; slot nlocals + p is operand-stack position p.
  */
 #ifndef AOX_WASM_OPS_H
@@ -65,7 +78,10 @@
     X(ADDBR_EQ) X(ADDBR_NE) X(ADDBR_LT_S) X(ADDBR_LT_U) X(ADDBR_GT_S) X(ADDBR_GT_U) \
     X(ADDBR_LE_S) X(ADDBR_LE_U) X(ADDBR_GE_S) X(ADDBR_GE_U) \
     X(ADDBR_EQ_I) X(ADDBR_NE_I) X(ADDBR_LT_S_I) X(ADDBR_LT_U_I) X(ADDBR_GT_S_I) \
-    X(ADDBR_GT_U_I) X(ADDBR_LE_S_I) X(ADDBR_LE_U_I) X(ADDBR_GE_S_I) X(ADDBR_GE_U_I)
+    X(ADDBR_GT_U_I) X(ADDBR_LE_S_I) X(ADDBR_LE_U_I) X(ADDBR_GE_S_I) X(ADDBR_GE_U_I) \
+    X(BRH_COPY) X(BRH_COPY2) X(BRH_ADD_I) X(BRH_ADD_I2) \
+    X(BRT_LD_I32) X(BRT_LDA_I32) X(BRT_LDAI_I32) X(BRT_LDAS_I32) \
+    X(XR2) X(XR3) X(XR2S)
 
 /* Unary numeric ops: X(name, wasm opcode, input type, output type) */
 #define WASM_UN_OPS(X) \

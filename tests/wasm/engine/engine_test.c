@@ -3,7 +3,8 @@
  *   engine_test <suite> <dir-with-wasm-files>
  *
  * Suites: basic, host, limits, snapshot, malformed, fused (every fused i32 binop pair
- * and the merged copies, in a module built here, against C arithmetic). The .wasm files are built from
+ * and the merged copies, in a module built here, against C arithmetic; then fused.wat's
+ * loop back edges and br_table on loads, with and without fuel). The .wasm files are built from
  * tests/wasm/engine/wat/ with wat2wasm at build time.
  */
 #include "wasm/wasm.h"
@@ -681,6 +682,108 @@ static bool fu_cmp(uint8_t cmp, uint32_t a, uint32_t b)
     return false;
 }
 
+static uint32_t fu_rotl(uint32_t x, unsigned k) { k &= 31; return k ? (x << k) | (x >> (32 - k)) : x; }
+
+/* C models of fused.wat's brh_* loops (kind 0: COPY, 1: COPY2, 2: ADD_I, 3: ADD_I2) */
+static uint32_t brh_model(int kind, uint32_t n)
+{
+    uint32_t a = 7, b = 0, s = 0, c = 0;
+    for (;;) {
+        b = kind < 2 ? a : a + 0x7FFFFFFDu;
+        if (kind == 1) c = s;
+        if (kind == 3) c = s - 5;
+        if (!n) break;
+        a = kind < 2 ? b * 31 + n : (b * 31) ^ n;
+        n--;
+        if (kind == 0) s ^= b;
+        else if (kind == 1) s = c ^ b;
+        else if (kind == 2) s += b;
+        else s = c + b;
+    }
+    return kind == 0 ? s + b : kind == 1 ? s + b + c * 3 : kind == 2 ? s ^ b : (s ^ b) + c;
+}
+
+/* fused.wat: loop heads joined to their back edge (BRH_) and loads feeding br_table
+ * (BRT_), on an engine without fuel (where they are used) and with it (not used). */
+static void test_fused_ctrl(int fuel)
+{
+    wasm_config cfg = {0};
+    cfg.fuel_enabled = fuel;
+    wasm_engine *e;
+    REQUIRE(wasm_engine_new(&cfg, &e) == 0);
+    wasm_module *m = load(e, "fused.wasm");
+    wasm_instance *in;
+    wasm_error err;
+    wasm_trap trap;
+    REQUIRE(wasm_instance_new(m, NULL, &in, &err, &trap) == 0);
+    if (fuel) wasm_instance_set_fuel(in, 1000000000);
+    static const char *const brh[4] = {"brh_copy", "brh_copy2", "brh_add", "brh_add2"};
+    static const uint32_t ns[] = {0, 1, 2, 5, 1000};
+    for (int k = 0; k < 4; k++)
+        for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++) {
+            int rc;
+            uint32_t got = (uint32_t)call_i32(in, brh[k], 1, (int32_t)ns[i], 0, NULL, &rc);
+            CHECK(rc == 0);
+            if (got != brh_model(k, ns[i]))
+                fprintf(stderr, "%s(%u) fuel %d: got %08x want %08x\n", brh[k], ns[i], fuel, got,
+                        brh_model(k, ns[i]));
+            CHECK(got == brh_model(k, ns[i]));
+        }
+    wasm_extern *mem = wasm_instance_memory(in);
+    REQUIRE(mem != NULL);
+    static const char *const brt[4] = {"brt_ld", "brt_lda", "brt_ldai", "brt_ldas"};
+    static const uint32_t idx[] = {0, 1, 2, 3, 4, 7, 0x7FFFFFFFu, 0x80000000u, 0xFFFFFFFFu};
+    const int32_t p = 200, q = 3;
+    const uint32_t ea[4] = {p + 4, p + q + 4, p + 8 + 4, p + q * 4};
+    for (int k = 0; k < 4; k++) {
+        for (size_t i = 0; i < sizeof idx / sizeof idx[0]; i++) {
+            uint8_t v[4] = {(uint8_t)idx[i], (uint8_t)(idx[i] >> 8), (uint8_t)(idx[i] >> 16),
+                            (uint8_t)(idx[i] >> 24)};
+            REQUIRE(wasm_memory_write(mem, ea[k], v, 4) == 0);
+            int rc;
+            int32_t got = call_i32(in, brt[k], 2, p, q, NULL, &rc);
+            int32_t want = 10 * (int32_t)(idx[i] < 3 ? idx[i] + 1 : 4) + (k == 3 ? q : 0);
+            CHECK(rc == 0);
+            if (got != want)
+                fprintf(stderr, "%s index %08x fuel %d: got %d want %d\n", brt[k], idx[i], fuel, got, want);
+            CHECK(got == want);
+        }
+        /* the load out of bounds traps */
+        int rc;
+        call_i32(in, brt[k], 2, 65533, q, &trap, &rc);
+        CHECK(rc == WASM_ETRAP && trap.code == WASM_TRAP_MEMORY_OOB);
+    }
+    /* xors of rotations */
+    static const uint32_t xv[][2] = {{0x12345678u, 0x9ABCDEF0u}, {0, 0xFFFFFFFFu}, {0x80000001u, 1},
+                                     {0xDEADBEEFu, 0x0F0F0F0Fu}};
+    static const char *const xr[6] = {"xr2", "xr3", "xr2s", "xr2m", "xr_tee", "xr_label"};
+    for (size_t v = 0; v < sizeof xv / sizeof xv[0]; v++) {
+        uint32_t x = xv[v][0], y = xv[v][1];
+        uint8_t mx[4] = {(uint8_t)y, (uint8_t)(y >> 8), (uint8_t)(y >> 16), (uint8_t)(y >> 24)};
+        REQUIRE(wasm_memory_write(mem, 512, mx, 4) == 0);   /* xr2m loads mem[512] = y */
+        uint32_t want[6] = {
+            fu_rotl(x, 7) ^ fu_rotl(y, 13),
+            fu_rotl(x, 7) ^ fu_rotl(y, 13) ^ fu_rotl(x, 22),
+            fu_rotl(x, 25) ^ fu_rotl(y, 14) ^ (x >> 3),
+            fu_rotl(y, 5) ^ fu_rotl(x, 9),
+            (fu_rotl(x, 7) ^ fu_rotl(y, 13)) + fu_rotl(x, 7),
+            (x ? fu_rotl(x, 7) : 5) ^ fu_rotl(y, 13)};
+        for (int k = 0; k < 6; k++) {
+            int rc;
+            uint32_t got = (uint32_t)call_i32(in, xr[k], 2, k == 3 ? 512 : (int32_t)x,
+                                              k == 3 ? (int32_t)x : (int32_t)y, NULL, &rc);
+            CHECK(rc == 0);
+            if (got != want[k])
+                fprintf(stderr, "%s(%08x, %08x) fuel %d: got %08x want %08x\n", xr[k], x, y, fuel, got,
+                        want[k]);
+            CHECK(got == want[k]);
+        }
+    }
+    wasm_instance_free(in);
+    wasm_module_free(m);
+    wasm_engine_free(e);
+}
+
 static void test_fused(void)
 {
     /* after the pairs: swap through a local (copies), then i32.add of immediates in
@@ -871,6 +974,8 @@ static void test_fused(void)
     free(mod.b);
     free(sec.b);
     free(code.b);
+    test_fused_ctrl(0);
+    test_fused_ctrl(1);
 }
 
 int main(int argc, char **argv)
