@@ -8,6 +8,7 @@
 # exits 0, so the rest of the tree still builds; the aoslua tests then fail loudly.
 set -euo pipefail
 emcc=$1 here=$2 cache=$3 out=$4 mode=${5:-sjlj}
+mkdir -p "$(dirname "$out")"
 rm -f "$out.fetch-failed"
 if ! msg=$(bash "$here/fetch_lua.sh" "$cache" 2>&1); then
   echo "$msg" >&2

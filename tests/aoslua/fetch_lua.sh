@@ -9,6 +9,10 @@ dir=$1
 src="$dir/lua-5.3.6"
 [ -f "$src/src/lua.h" ] && exit 0
 mkdir -p "$dir/apt/lists/partial" || exit 1
+# one fetch at a time (parallel builds share the cache)
+exec 9>"$dir/.lock"
+flock 9 || exit 1
+[ -f "$src/src/lua.h" ] && exit 0
 cat > "$dir/apt/src.sources" <<'SRC'
 Types: deb-src
 URIs: http://deb.debian.org/debian
@@ -29,6 +33,8 @@ apt-get "${apt_opts[@]}" update >"$log" 2>&1 || fail "apt-get update failed"
   fail "apt-get source failed"
 tarball=$(ls "$dir"/apt/lua5.3_5.3.6.orig.tar.gz 2>/dev/null | head -1)
 [ -n "$tarball" ] || fail "no lua5.3_5.3.6.orig.tar.gz in the download"
-tar -xzf "$tarball" -C "$dir" || fail "cannot unpack $tarball"
-[ -f "$src/src/lua.h" ] || fail "unexpected layout of $tarball"
+rm -rf "$dir/unpack" && mkdir -p "$dir/unpack" || exit 1
+tar -xzf "$tarball" -C "$dir/unpack" || fail "cannot unpack $tarball"
+[ -f "$dir/unpack/lua-5.3.6/src/lua.h" ] || fail "unexpected layout of $tarball"
+mv "$dir/unpack/lua-5.3.6" "$src" && rmdir "$dir/unpack" || fail "cannot move the source"
 exit 0
