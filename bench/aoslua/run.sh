@@ -10,7 +10,9 @@
 #      wasm@1.0 (JSON interface, default emscripten setjmp/longjmp build);
 #   2. the same script, unchanged, on the native lua@5.3 device, and the ratio;
 #   3. snapshot bytes written per message for the aoslua process (one snapshot after
-#      each transfer, each on the previous manifest).
+#      each transfer, each on the previous manifest);
+#   4. glue.c + Lua + process.lua compiled natively (host cc) with handle() called
+#      directly: the same work without the wasm engine.
 # Timing only: nothing here is a test.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -27,3 +29,14 @@ if [ ! -f "$mods/aoslua_sjlj.wasm" ]; then
 fi
 "$build/tests/aoslua/aoslua_bench" "$mods/aoslua_sjlj.wasm" "$root/tests/aoslua/process.lua" \
   "$n" "$snaps"
+# the same glue, Lua and script compiled natively: what the engine costs
+cc=${CC:-cc}
+lua="$build/aoslua-src/lua-5.3.6/src"
+srcs=()
+for f in "$lua"/l*.c; do
+  case $(basename "$f") in lua.c|luac.c) ;; *) srcs+=("$f") ;; esac
+done
+"$cc" -O2 -w "-Dluai_makeseed()=0x5eedu" -I"$lua" -I"$mods/gen" \
+  "$root/tests/aoslua/glue.c" "$root/tests/aoslua/native_drv.c" "${srcs[@]}" -lm \
+  -o "$build/aoslua_native_drv"
+"$build/aoslua_native_drv" "$n"

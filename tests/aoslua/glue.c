@@ -12,7 +12,11 @@
  * {"ok":false,"response":"<message>"}; the node then rolls the memory back. Out of
  * memory (LUA_ERRMEM) aborts instead: after a refused heap growth the node reports
  * the memory-limit error and rolls back. */
+#ifdef __EMSCRIPTEN__
 #include <emscripten.h>
+#else /* bench/aoslua builds the same glue natively for comparison */
+#define EMSCRIPTEN_KEEPALIVE
+#endif
 #include <stdlib.h>
 #include <string.h>
 
