@@ -16,46 +16,10 @@
 #include "wasi/wasi.h"
 #include "wasm/wasm.h"
 
-static int failures;
-
-#define CHECK(cond, ...)                                              \
-  do {                                                                \
-    if (!(cond)) {                                                    \
-      failures++;                                                     \
-      printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);          \
-      printf(__VA_ARGS__);                                            \
-      printf("\n");                                                   \
-    }                                                                 \
-  } while (0)
-
 static wasm_engine *eng;
 static wasm_module *mod, *legal_mod;
 
-typedef struct {
-  aox_wasi *w;
-  wasm_instance *inst;
-  wasm_extern *mem;
-} ctx;
-
-static int open_ctx(ctx *c, const aox_wasi_config *cfg) {
-  wasm_imports *imps = NULL;
-  wasm_error err;
-  wasm_trap trap;
-  memset(c, 0, sizeof *c);
-  if (aox_wasi_new(cfg, &c->w) != 0) { printf("aox_wasi_new failed\n"); return -1; }
-  if (wasm_imports_new(&imps) != 0 || aox_wasi_link(c->w, mod, imps) != 0) return -1;
-  int rc = wasm_instance_new(mod, imps, &c->inst, &err, &trap);
-  wasm_imports_free(imps);
-  if (rc != 0) { printf("instantiate: %s\n", err.message); return -1; }
-  c->mem = wasm_instance_memory(c->inst);
-  return 0;
-}
-
-static void close_ctx(ctx *c) {
-  if (c->inst) wasm_instance_free(c->inst);
-  aox_wasi_free(c->w);
-  memset(c, 0, sizeof *c);
-}
+#include "wasi_ctx.h"
 
 /* call export name with integer args converted to its parameter types */
 static int32_t call(ctx *c, const char *name, int n, const int64_t *args, int *rc) {
