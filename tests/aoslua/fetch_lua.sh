@@ -28,9 +28,21 @@ fail() {
   echo "aoslua: the aoslua tests need network access once (the source is then cached in $dir)." >&2
   exit 1
 }
-apt-get "${apt_opts[@]}" update >"$log" 2>&1 || fail "apt-get update failed"
-(cd "$dir/apt" && apt-get "${apt_opts[@]}" source --download-only lua5.3) >>"$log" 2>&1 ||
-  fail "apt-get source failed"
+# three tries each, a few seconds apart: a mirror mid-sync or a dropped connection is
+# passing, and a failed fetch fails the tests
+tries() {
+  local i
+  for i in 1 2 3; do
+    "$@" && return 0
+    echo "aoslua: attempt $i of 3 failed: $*" >>"$log"
+    [ "$i" = 3 ] || sleep $((i * 5))
+  done
+  return 1
+}
+: >"$log"
+tries apt-get "${apt_opts[@]}" update >>"$log" 2>&1 || fail "apt-get update failed"
+tries sh -c 'cd "$1" && shift && exec apt-get "$@" source --download-only lua5.3' sh \
+  "$dir/apt" "${apt_opts[@]}" >>"$log" 2>&1 || fail "apt-get source failed"
 tarball=$(ls "$dir"/apt/lua5.3_5.3.6.orig.tar.gz 2>/dev/null | head -1)
 [ -n "$tarball" ] || fail "no lua5.3_5.3.6.orig.tar.gz in the download"
 rm -rf "$dir/unpack" && mkdir -p "$dir/unpack" || exit 1
