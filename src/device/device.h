@@ -82,6 +82,14 @@ typedef struct aox_call {
     int               pass;       /* 0-based pass number within a stack */
 } aox_call;
 
+/* Fills *call for slot `slot` of process pid (definition def): zeroes it, then sets
+ * the assignment, its message (body), the assignment's timestamp and block-height
+ * (0 when absent) and limits. Callers set interrupt, dry_run and stack themselves.
+ * Every pointer must outlive the call. */
+void aox_call_init(aox_call *call, const char *pid, const aox_msg *def,
+                   const aox_msg *assignment, const aox_msg *body, uint64_t slot,
+                   const aox_limits *limits);
+
 typedef struct aox_device_ops {
     const char *name;             /* "name@version", e.g. "lua@5.3" */
     int  (*init)(const aox_device_env *env, const aox_msg *def, void **state, aox_err *err);

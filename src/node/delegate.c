@@ -397,23 +397,13 @@ static int pentry_reach(pentry *e, size_t k, aox_err *err)
         const aox_msg *a = e->asg[e->at];
         aox_msg *result = aox_msg_new(), *ans = NULL;
         aox_call call;
-        int64_t ts = 0, bh = 0;
+        const aox_msg *body = aox_msg_get_msg(a, "body");
         uint8_t d[32];
         char prev[AOX_ID_LEN + 1], cur[AOX_ID_LEN + 1];
 
         if (!result) return aox_err_set(err, AOX_E_NOMEM, "out of memory");
-        memset(&call, 0, sizeof call);
-        aox_msg_get_int(a, "timestamp", &ts);
-        aox_msg_get_int(a, "block-height", &bh);
-        call.pid = e->pid;
-        call.process = e->def;
-        call.assignment = a;
-        call.message = aox_msg_get_msg(a, "body");
-        call.slot = slot_of(a);
-        if (!call.message && call.slot == 0) call.message = e->def;   /* as run_boot */
-        call.timestamp = ts;
-        call.block_height = bh;
-        call.limits = &lim;
+        if (!body && slot_of(a) == 0) body = e->def;   /* as run_boot */
+        aox_call_init(&call, e->pid, e->def, a, body, slot_of(a), &lim);
         rc = e->ops->compute(e->state, &call, result, err);
         if (rc == 0 && aox_msg_get(result, AOX_RESULT_STATE_LOST)) {
             /* the device cannot undo a failed slot: rebuild before the next one */
@@ -458,7 +448,6 @@ static int pentry_dry_run(pentry *e, const aox_msg *dry, uint64_t slot, aox_msg 
     aox_limits lim;
     aox_call call;
     aox_msg *result = NULL, *ans = NULL;
-    int64_t ts = 0, bh = 0;
     char cur[AOX_ID_LEN + 1];
     int rc;
 
@@ -472,17 +461,7 @@ static int pentry_dry_run(pentry *e, const aox_msg *dry, uint64_t slot, aox_msg 
     result = aox_msg_new();
     if (!result) return aox_err_set(err, AOX_E_NOMEM, "out of memory");
     memset(&lim, 0, sizeof lim);
-    memset(&call, 0, sizeof call);
-    aox_msg_get_int(dry, "timestamp", &ts);
-    aox_msg_get_int(dry, "block-height", &bh);
-    call.pid = e->pid;
-    call.process = e->def;
-    call.assignment = dry;
-    call.message = aox_msg_get_msg(dry, "body");
-    call.slot = slot;
-    call.timestamp = ts;
-    call.block_height = bh;
-    call.limits = &lim;
+    aox_call_init(&call, e->pid, e->def, dry, aox_msg_get_msg(dry, "body"), slot, &lim);
     call.dry_run = 1;
     rc = e->ops->compute(e->state, &call, result, err);
     if (rc || aox_msg_get(result, AOX_RESULT_STATE_LOST)) {

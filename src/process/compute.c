@@ -160,23 +160,12 @@ static int exec_slot(aox_procs *p, proc_entry *e, proc_run *r, const aox_msg *a,
     aox_msg *res;
     aox_call call;
     proc_watch watch;
-    int64_t ts = 0, height = 0;
     uint64_t t0;
     int rc;
 
     *out = NULL;
     *lost = 0;
-    (void)aox_msg_get_int(a, "timestamp", &ts);
-    (void)aox_msg_get_int(a, "block-height", &height);
-    memset(&call, 0, sizeof call);
-    call.pid = e->pid;
-    call.process = e->def;
-    call.assignment = a;
-    call.message = body;
-    call.slot = s;
-    call.timestamp = ts;
-    call.block_height = height;
-    call.limits = &e->limits;
+    aox_call_init(&call, e->pid, e->def, a, body, s, &e->limits);
     res = aox_msg_new();
     if (!res)
         return aox_err_set(err, AOX_E_NOMEM, "out of memory");
@@ -944,15 +933,7 @@ int aox_proc_dry_run_ex(aox_procs *p, const char *pid, const aox_msg *msg,
         aox_err_set(err, rc, "out of memory");
         goto done;
     }
-    memset(&call, 0, sizeof call);
-    call.pid = e->pid;
-    call.process = e->def;
-    call.assignment = a;
-    call.message = aox_msg_get_msg(a, "body");
-    call.slot = cur + 1;
-    call.timestamp = ts;
-    call.block_height = height;
-    call.limits = &e->limits;
+    aox_call_init(&call, e->pid, e->def, a, aox_msg_get_msg(a, "body"), cur + 1, &e->limits);
     call.dry_run = 1;
     if (err)
         aox_err_clear(err);
